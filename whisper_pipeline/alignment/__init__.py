@@ -1,0 +1,1 @@
+"""Forced alignment of known transcripts to audio (word timestamps) with stable-ts."""

@@ -1,0 +1,1 @@
+"""Audio decoding, probing and conversion through ffmpeg (any format it reads)."""

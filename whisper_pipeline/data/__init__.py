@@ -1,0 +1,1 @@
+"""Dataset intake: discovering uploads, inventory, dedupe, normalization and splits (no Dagster here)."""

@@ -1,0 +1,1 @@
+"""Transcribing a test split and scoring it with jiwer (no Dagster here)."""

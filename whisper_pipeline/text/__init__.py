@@ -1,0 +1,1 @@
+"""Transcript text: reading, normalization and language guessing for Bosnian/Croatian/Serbian."""

@@ -1,0 +1,1 @@
+"""Fine-tuning Whisper with transformers' Seq2SeqTrainer (no Dagster here)."""

@@ -1,0 +1,66 @@
+"""Turn manifest lines into model inputs: log-mel features and labels with the sample's own language."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+import torch
+
+
+def label_ids(tokenizer, text: str, language: str) -> list[int]:
+    """``<|startoftranscript|><|lang|><|transcribe|><|notimestamps|> text <|endoftext|>``.
+
+    Built explicitly rather than with ``set_prefix_tokens``, which mutates a shared tokenizer
+    and would race when samples of different languages are encoded together.
+    """
+    prefix = tokenizer.convert_tokens_to_ids(
+        ["<|startoftranscript|>", f"<|{language}|>", "<|transcribe|>", "<|notimestamps|>"]
+    )
+    body = tokenizer(" " + text.strip(), add_special_tokens=False).input_ids
+    return prefix + body + [tokenizer.eos_token_id]
+
+
+def load_audio_16k(path: str) -> np.ndarray:
+    audio, sr = sf.read(path, dtype="float32", always_2d=False)
+    if sr != 16000:
+        raise ValueError(f"{path}: expected 16 kHz processed audio, found {sr} Hz")
+    return audio if audio.ndim == 1 else audio.mean(axis=1)
+
+
+def make_dataset(rows: list[dict], processor, max_label_length: int):
+    """A ``datasets.Dataset`` that computes features lazily; over-long labels are dropped and counted."""
+    from datasets import Dataset
+
+    kept, dropped = [], []
+    for r in rows:
+        ids = label_ids(processor.tokenizer, r["transcript"], r["language"])
+        (kept if len(ids) <= max_label_length else dropped).append({**r, "labels": ids})
+    ds = Dataset.from_list([{"audio": r["audio"], "labels": r["labels"], "language": r["language"]} for r in kept])
+
+    def transform(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        audio = [load_audio_16k(p) for p in batch["audio"]]
+        feats = processor.feature_extractor(audio, sampling_rate=16000, return_tensors="np").input_features
+        return {"input_features": list(feats), "labels": batch["labels"]}
+
+    return ds.with_transform(transform), [r["id"] for r in dropped]
+
+
+@dataclass
+class SpeechSeq2SeqCollator:
+    """Pads labels with -100 and drops the start token the model prepends itself."""
+
+    pad_token_id: int
+    decoder_start_token_id: int
+
+    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
+        input_features = torch.tensor(np.stack([f["input_features"] for f in features]), dtype=torch.float32)
+        longest = max(len(f["labels"]) for f in features)
+        labels = torch.full((len(features), longest), -100, dtype=torch.long)
+        for i, f in enumerate(features):
+            labels[i, : len(f["labels"])] = torch.tensor(f["labels"])
+        if bool((labels[:, 0] == self.decoder_start_token_id).all()):
+            labels = labels[:, 1:]
+        return {"input_features": input_features, "labels": labels}
