@@ -18,7 +18,10 @@ class AudioError(RuntimeError):
     """A file could not be read as audio; the message names the file and the reason."""
 
     def __init__(self, path: str | Path, reason: str, detail: str = ""):
-        self.path, self.reason, self.detail = str(path), reason, detail.strip()
+        detail = detail.strip()
+        if detail.startswith(f"{path}: "):  # ffmpeg prefixes messages with the input path
+            detail = detail[len(str(path)) + 2 :]
+        self.path, self.reason, self.detail = str(path), reason, detail
         super().__init__(f"{path}: {reason}" + (f" ({self.detail})" if self.detail else ""))
 
 

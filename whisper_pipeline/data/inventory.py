@@ -20,6 +20,9 @@ INVENTORY_COLUMNS = [
 ]
 
 
+_CHECK_FIELDS = ("size_bytes", "sha256", "duration_s", "sample_rate", "channels", "codec")
+
+
 def _stat_key(path: str) -> list[int]:
     st = os.stat(path)
     return [st.st_size, st.st_mtime_ns]
@@ -33,26 +36,35 @@ def build_inventory(
 ) -> list[dict]:
     """One row per file. ``previous`` maps audio path → an earlier row, reused when unchanged."""
     previous = previous or {}
-    rows: list[dict] = []
-    first_by_hash: dict[str, str] = {}
+    checked: list[tuple[SourceItem, list[int], dict, str, str]] = []
     for n, item in enumerate(items, 1):
         stat_key = _stat_key(item.audio)
         cached = previous.get(item.audio)
         if cached and cached.get("stat_key") == stat_key:
-            check = {k: cached[k] for k in ("size_bytes", "sha256", "duration_s", "sample_rate", "channels", "codec")}
+            check = {k: cached[k] for k in _CHECK_FIELDS}
             status, detail = cached["audio_status"], cached["audio_detail"]
         else:
             result = check_audio(item.audio)
-            check = {k: getattr(result, k) for k in ("size_bytes", "sha256", "duration_s", "sample_rate", "channels", "codec")}
+            check = {k: getattr(result, k) for k in _CHECK_FIELDS}
             status, detail = result.status, result.detail
+        checked.append((item, stat_key, check, status, detail))
+        if progress:
+            progress(n, len(items))
+
+    # The oldest copy (then the shortest path) of identical content is the one kept.
+    keeper_by_hash: dict[str, str] = {}
+    for item, stat_key, check, status, _ in sorted(checked, key=lambda c: (c[1][1], len(c[0].audio), c[0].audio)):
+        if status == "ok":
+            keeper_by_hash.setdefault(check["sha256"], item.file_id)
+
+    rows: list[dict] = []
+    for item, stat_key, check, status, detail in checked:
         reasons = [f"{status}: {detail}" if detail else status] if status != "ok" else []
         if not item.transcript:
             reasons.append("no transcript" + (f" ({'; '.join(item.problems)})" if item.problems else ""))
-        duplicate_of = ""
-        if status == "ok":
-            duplicate_of = first_by_hash.setdefault(check["sha256"], item.file_id)
-            duplicate_of = "" if duplicate_of == item.file_id else duplicate_of
-        row = {
+        keeper = keeper_by_hash.get(check["sha256"], item.file_id) if status == "ok" else item.file_id
+        duplicate_of = "" if keeper == item.file_id else keeper
+        rows.append({
             **item.as_dict(),
             **check,
             "filename": os.path.relpath(item.audio, uploads),
@@ -65,10 +77,7 @@ def build_inventory(
             "status": "ok" if not reasons and not duplicate_of else ("duplicate" if not reasons else "unusable"),
             "reason": "; ".join(reasons) or (f"same content as {duplicate_of}" if duplicate_of else ""),
             "stat_key": stat_key,
-        }
-        rows.append(row)
-        if progress:
-            progress(n, len(items))
+        })
     return rows
 
 

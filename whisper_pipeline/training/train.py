@@ -51,6 +51,7 @@ def train_whisper(
     run_dir: str | Path,
     settings: TrainSettings,
     on_log: Callable[[dict], None] | None = None,
+    device: str | None = None,
 ) -> dict:
     """Train, save model + processor + generation config into ``run_dir``; return the run summary."""
     import torch
@@ -65,7 +66,7 @@ def train_whisper(
     if not train_rows:
         raise ValueError("no training samples: the train split is empty for every language")
     run_dir = Path(run_dir)
-    device = pick_device()
+    device = device or pick_device()
     processor = WhisperProcessor.from_pretrained(base_model)
     model = WhisperForConditionalGeneration.from_pretrained(base_model)
     model.generation_config.forced_decoder_ids = None
@@ -99,6 +100,8 @@ def train_whisper(
         fp16=device == "cuda" and not torch.cuda.is_bf16_supported(),
         bf16=device == "cuda" and torch.cuda.is_bf16_supported(),
         seed=settings.seed,
+        use_cpu=device == "cpu",
+        dataloader_pin_memory=device == "cuda",
         disable_tqdm=False,
     )
     history: list[dict] = []

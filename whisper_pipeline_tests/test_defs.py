@@ -1,0 +1,75 @@
+"""The Definitions object: loads, validates with the dagster CLI, and has the promised shape."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from whisper_pipeline.definitions import defs
+from whisper_pipeline.resources import WorkspaceResource
+from whisper_pipeline.sensors import new_uploads_sensor
+from whisper_pipeline_tests.conftest import espeak_wav
+
+REPO = Path(__file__).resolve().parent.parent
+DAGSTER = str(Path(sys.executable).parent / "dagster")
+EXPECTED = ["raw_audio", "deduped", "normalized_transcripts", "splits", "processed_audio", "alignments",
+            "checkpoint", "eval_report"]
+
+
+def test_eight_assets_in_order_with_language_partitions():
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert keys == set(EXPECTED)
+    for upstream, downstream in zip(EXPECTED, EXPECTED[1:]):
+        assert dg.AssetKey(upstream) in graph.get(dg.AssetKey(downstream)).parent_keys
+    for name in EXPECTED:
+        partitions = graph.get(dg.AssetKey(name)).partitions_def
+        if name == "checkpoint":
+            assert partitions is None, "one multilingual model over all languages"
+        else:
+            assert partitions.get_partition_keys() == ["bs", "hr", "sr"]
+
+
+def test_gpu_work_is_tagged_and_pooled():
+    graph = defs.resolve_asset_graph()
+    for name in ("checkpoint", "alignments", "eval_report"):
+        assert graph.get(dg.AssetKey(name)).pools == {"gpu"}
+        assert defs.resolve_assets_def(name).op.tags.get("compute") == "gpu"
+    limit = (Path(__file__).resolve().parent.parent / "configs" / "dagster.yaml").read_text()
+    assert "default_limit: 1" in limit
+
+
+def test_dagster_cli_validates_the_definitions():
+    proc = subprocess.run([DAGSTER, "definitions", "validate", "-w", "workspace.yaml"], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Validation successful" in proc.stderr + proc.stdout
+
+
+def test_cli_materializes_a_partition(workspace, tmp_path):
+    env = {**os.environ, "WHISPER_PIPELINE_HOME": str(workspace.root), "DAGSTER_HOME": str(tmp_path / "dh")}
+    (tmp_path / "dh").mkdir()
+    proc = subprocess.run([DAGSTER, "asset", "materialize", "-m", "whisper_pipeline.definitions",
+                           "--select", "raw_audio,deduped", "--partition", "hr"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (workspace.manifests / "dataset_inventory.csv").is_file()
+    assert (workspace.manifests / "hr" / "validation_report.json").is_file()
+
+
+def test_sensor_requests_a_run_per_language_with_new_audio(workspace):
+    resource = WorkspaceResource(root=str(workspace.root))
+    with dg.build_sensor_context(resources={"workspace": resource}) as ctx:
+        first = list(new_uploads_sensor(ctx))
+        assert sorted(r.partition_key for r in first) == ["bs", "hr", "sr"]
+        cursor = ctx.cursor
+    with dg.build_sensor_context(resources={"workspace": resource}, cursor=cursor) as ctx:
+        assert list(new_uploads_sensor(ctx)) == []
+        speaker = workspace.uploads / "sr" / "sr_new_speaker"
+        speaker.mkdir()
+        espeak_wav("Nova rečenica.", "sr", speaker / "u1.wav")
+        (speaker / "u1.txt").write_text("Nova rečenica.")
+        again = list(new_uploads_sensor(ctx))
+        assert [r.partition_key for r in again] == ["sr"]

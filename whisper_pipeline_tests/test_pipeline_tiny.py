@@ -1,0 +1,56 @@
+"""The whole graph, all three languages, real audio and ffmpeg, a tiny random Whisper (fast)."""
+
+import json
+
+import soundfile as sf
+
+from whisper_pipeline.io import read_jsonl
+from whisper_pipeline.workspace import LANGUAGES
+from whisper_pipeline_tests.conftest import tree_digest
+from whisper_pipeline_tests.pipeline import latest_metadata, materialize_everything
+
+
+def test_whole_graph_with_tiny_model(workspace, tiny_model_dir):
+    sources_before = tree_digest(workspace.uploads)
+    instance = materialize_everything(workspace, tiny_model_dir, list(LANGUAGES),
+                                      {"run_name": "tiny", "max_steps": 2, "batch_size": 4})
+    m = workspace.manifests
+
+    # intake: bad files listed with reasons, the run went on, sources untouched
+    inventory = (m / "dataset_inventory.csv").read_text()
+    for name, reason in [("not_audio.wav", "undecodable"), ("empty.flac", "empty"), ("truncated.", "truncated")]:
+        assert any(name in line and reason in line for line in inventory.splitlines()), name
+    report = json.loads((m / "validation_report.json").read_text())
+    assert set(report) == set(LANGUAGES) and report["hr"]["rejected"] == 4
+    assert tree_digest(workspace.uploads) == sources_before
+
+    # transcripts, splits, processed audio
+    sr_norm = read_jsonl(m / "sr" / "normalized.jsonl")
+    assert all(not any("\u0400" <= ch <= "\u04ff" for ch in r["transcript_norm"]) for r in sr_norm)
+    assert all(workspace.normalized_transcript("sr", r["file_id"]).is_file() for r in sr_norm)
+    for name in ("train", "validation", "test"):
+        lines = read_jsonl(m / "splits" / f"{name}.jsonl")
+        assert {l["language"] for l in lines} == set(LANGUAGES)
+        assert set(lines[0]) >= {"id", "audio", "transcript", "duration", "language", "speaker"}
+    assert (m / "run1.jsonl").is_file() and (m / "run1_small.jsonl").is_file()
+    processed = read_jsonl(workspace.processed_manifest("hr", "train"))
+    info = sf.info(processed[0]["audio"])
+    assert (info.samplerate, info.channels) == (16000, 1)
+
+    # alignments ran for every file (a random model may be flagged, never crash the run)
+    aligned = read_jsonl(m / "hr" / "alignments.jsonl")
+    assert len(aligned) == 6 and all(a["status"] in {"aligned", "implausible", "failed"} for a in aligned)
+
+    # the model is saved the transformers way
+    run_dir = workspace.run_dir("tiny")
+    for f in ("config.json", "model.safetensors", "generation_config.json", "preprocessor_config.json",
+              "tokenizer.json", "run_manifest.json"):
+        assert (run_dir / f).is_file(), f
+    assert latest_metadata(instance, "checkpoint")["steps"] == 2
+
+    # evaluation: WER for base and fine-tuned, per language, in the report and the asset metadata
+    evaluation = json.loads((m / "eval_tiny.json").read_text())
+    for lang in LANGUAGES:
+        assert set(evaluation[lang]["models"]) == {"base", "finetuned"}
+        assert evaluation[lang]["models"]["finetuned"]["wer"] is not None
+        assert "wer" in latest_metadata(instance, "eval_report", lang)
