@@ -29,9 +29,13 @@ class CT2Model:
     variables: dict[str, np.ndarray]
     aliases: dict[str, str]
 
-    def get(self, name: str) -> np.ndarray:
-        name = self.aliases.get(name, name)
-        return self.variables[name]
+    def resolved(self) -> dict[str, np.ndarray]:
+        """All variables by name, aliases included: CTranslate2 stores identical tensors once
+        (the tied output projection, and e.g. every LayerNorm of a freshly initialised model)."""
+        out = dict(self.variables)
+        for alias, target in self.aliases.items():
+            out[alias] = self.variables[target]
+        return out
 
 
 def read_ct2_model(path: str | Path) -> CT2Model:

@@ -25,7 +25,7 @@ def _count_layers(variables: dict, stack: str) -> int:
 def _config_from_ct2(model: CT2Model, ct2_config: dict) -> "WhisperConfig":
     from transformers import WhisperConfig
 
-    v = model.variables
+    v = model.resolved()
     n_enc = _count_layers(v, "encoder")
     n_dec = _count_layers(v, "decoder")
     vocab_size, d_model = v["decoder/embeddings/weight"].shape
@@ -52,8 +52,8 @@ def _config_from_ct2(model: CT2Model, ct2_config: dict) -> "WhisperConfig":
 
 
 def _state_dict(model: CT2Model, n_enc: int, n_dec: int, d_model: int) -> dict[str, np.ndarray]:
-    v = model.variables
-    for name, value in v.items():
+    v = model.resolved()
+    for name in v:
         if name.endswith("weight_scale"):
             raise ValueError(
                 f"CTranslate2 variable {name!r}: int8-quantized models cannot be converted; "
@@ -61,17 +61,20 @@ def _state_dict(model: CT2Model, n_enc: int, n_dec: int, d_model: int) -> dict[s
             )
     sd: dict[str, np.ndarray] = {}
 
-    def linear(dst: str, src: str, bias: bool = True):
+    def bias(src: str) -> np.ndarray:
+        """CTranslate2 leaves out all-zero biases (e.g. of freshly initialised layers)."""
+        return v.get(f"{src}/bias", np.zeros(v[f"{src}/weight"].shape[0], dtype=np.float32))
+
+    def linear(dst: str, src: str):
         sd[f"{dst}.weight"] = v[f"{src}/weight"]
-        if bias:
-            sd[f"{dst}.bias"] = v[f"{src}/bias"]
+        sd[f"{dst}.bias"] = bias(src)
 
     def norm(dst: str, src: str):
         sd[f"{dst}.weight"] = v[f"{src}/gamma"]
         sd[f"{dst}.bias"] = v[f"{src}/beta"]
 
     def split_self_attention(dst: str, src: str):
-        w, b = v[f"{src}/linear_0/weight"], v[f"{src}/linear_0/bias"]
+        w, b = v[f"{src}/linear_0/weight"], bias(f"{src}/linear_0")
         sd[f"{dst}.q_proj.weight"], sd[f"{dst}.k_proj.weight"], sd[f"{dst}.v_proj.weight"] = np.split(w, 3)
         qb, _k_bias_zero, vb = np.split(b, 3)
         sd[f"{dst}.q_proj.bias"], sd[f"{dst}.v_proj.bias"] = qb, vb
@@ -80,7 +83,7 @@ def _state_dict(model: CT2Model, n_enc: int, n_dec: int, d_model: int) -> dict[s
     def split_cross_attention(dst: str, src: str):
         linear(f"{dst}.q_proj", f"{src}/linear_0")
         kw, vw = np.split(v[f"{src}/linear_1/weight"], 2)
-        _kb, vb = np.split(v[f"{src}/linear_1/bias"], 2)
+        _kb, vb = np.split(bias(f"{src}/linear_1"), 2)
         sd[f"{dst}.k_proj.weight"], sd[f"{dst}.v_proj.weight"], sd[f"{dst}.v_proj.bias"] = kw, vw, vb
         linear(f"{dst}.out_proj", f"{src}/linear_2")
 
@@ -179,7 +182,7 @@ def convert_ct2_to_hf(ct2_dir: str | Path, output_dir: str | Path) -> Path:
     config = _config_from_ct2(ct2, ct2_config)
     sd = _state_dict(ct2, config.encoder_layers, config.decoder_layers, config.d_model)
     model = WhisperForConditionalGeneration(config)
-    tensors = {k: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)) for k, a in sd.items()}
+    tensors = {k: torch.from_numpy(np.array(a, dtype=np.float32)) for k, a in sd.items()}
     missing, unexpected = model.load_state_dict(tensors, strict=False)
     missing = [k for k in missing if not k.endswith("k_proj.bias") and k != "proj_out.weight"]
     if missing or unexpected:
