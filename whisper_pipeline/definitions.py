@@ -5,6 +5,7 @@ import os
 import dagster as dg
 
 from whisper_pipeline.assets import ALL_ASSETS
+from whisper_pipeline.assets.checks import ALL_CHECKS
 from whisper_pipeline.jobs import data_prep_job, evaluation_job, training_job
 from whisper_pipeline.models.source import BUILTIN_BASE
 from whisper_pipeline.resources import ComputeResource, ModelSourceResource, WorkspaceResource
@@ -12,6 +13,7 @@ from whisper_pipeline.sensors import new_uploads_sensor
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,
+    asset_checks=ALL_CHECKS,
     jobs=[data_prep_job, training_job, evaluation_job],
     sensors=[new_uploads_sensor],
     resources={

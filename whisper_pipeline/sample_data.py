@@ -35,6 +35,7 @@ FORMATS = [
     ("wav", 16000, 1, []),
 ]
 METADATA_LANGUAGES = ("bs",)
+CP1250_SPEAKER = ("hr", 1)  # (language, speaker index) whose sidecar transcripts are Windows-1250
 
 
 def sentences(lang: str) -> list[str]:
@@ -79,17 +80,19 @@ def generate_corpus(uploads: str | Path, languages: tuple[str, ...] = LANGUAGES,
             fmt = FORMATS[(s + li) % len(FORMATS)]
             own = texts[s::speakers][:sentences_per_speaker]  # distinct sentences per speaker
             for u, text in enumerate(own):
-                jobs.append((lang, speaker, f"{lang}+{variant}", rate, pitch, fmt, f"utt{u:03d}", text))
+                encoding = "cp1250" if (lang, s) == CP1250_SPEAKER else "utf-8"
+                jobs.append((lang, speaker, f"{lang}+{variant}", rate, pitch, fmt, f"utt{u:03d}", text, encoding))
 
     metadata_rows: dict[str, list[dict]] = {lang: [] for lang in METADATA_LANGUAGES}
     with tempfile.TemporaryDirectory() as tmp:
-        for lang, speaker, voice, rate, pitch, (ext, sr, ch, extra), utt, text in tqdm(jobs, desc="espeak-ng corpus", unit="clip"):
+        for lang, speaker, voice, rate, pitch, (ext, sr, ch, extra), utt, text, encoding in tqdm(
+                jobs, desc="espeak-ng corpus", unit="clip"):
             audio = uploads / lang / speaker / f"{utt}.{ext}"
             if lang in METADATA_LANGUAGES:
                 metadata_rows[lang].append({"file_name": f"{speaker}/{utt}.{ext}", "transcription": text,
                                             "language": lang, "speaker_id": speaker})
             else:
-                _write_new(audio.with_suffix(".txt"), text + "\n")
+                _write_new(audio.with_suffix(".txt"), (text + "\n").encode(encoding))
             if audio.exists():
                 continue
             audio.parent.mkdir(parents=True, exist_ok=True)
@@ -111,23 +114,35 @@ def generate_corpus(uploads: str | Path, languages: tuple[str, ...] = LANGUAGES,
 
 
 def _write_bad_files(uploads: Path, jobs: list) -> None:
-    """Not audio, empty, truncated, and an exact duplicate: the intake must report all four."""
+    """Every problem the intake must name: not audio, empty, truncated, orphan transcript, audio
+    without transcript, a byte-identical copy and a re-encoded copy (other codec, rate, channels)."""
     bad = uploads / "hr" / "hr_bad_uploads"
     _write_new(bad / "not_audio.wav", b"This is a text file pretending to be a WAV.\n")
     _write_new(bad / "not_audio.txt", "Ovo nije zvuk.\n")
     _write_new(bad / "empty.flac", b"")
     _write_new(bad / "empty.txt", "Prazna datoteka.\n")
-    first = next(j for j in jobs if j[0] == "hr")
+    _write_new(bad / "orphan.txt", "Transkript bez zvučne datoteke.\n")
+    hr_jobs = [j for j in jobs if j[0] == "hr"]
+    first, other = hr_jobs[0], next(j for j in hr_jobs if j[1] != hr_jobs[0][1])
     source = uploads / "hr" / first[1] / f"{first[6]}.{first[5][0]}"
+    if not source.exists():
+        return
     truncated = bad / f"truncated.{first[5][0]}"
-    if source.exists() and not truncated.exists():
+    if not truncated.exists():
         data = source.read_bytes()
         _write_new(truncated, data[: len(data) // 2])
         _write_new(truncated.with_suffix(".txt"), first[7] + "\n")
+    no_transcript = bad / "no_transcript.wav"
+    if not no_transcript.exists():
+        _speak("Ova snimka nema transkript.", "hr", 160, 50, no_transcript)
     duplicate = source.with_name(f"copy_of_{source.name}")
-    if source.exists():
-        _write_new(duplicate, source.read_bytes())
-        _write_new(duplicate.with_suffix(".txt"), first[7] + "\n")
+    _write_new(duplicate, source.read_bytes())
+    _write_new(duplicate.with_suffix(".txt"), first[7] + "\n")
+    original = uploads / "hr" / other[1] / f"{other[6]}.{other[5][0]}"
+    reencoded = original.with_name(f"reencoded_copy_of_{other[6]}.ogg")
+    if original.exists() and not reencoded.exists():
+        _convert(original, reencoded, 48000, 2, ["-c:a", "libvorbis", "-q:a", "3"])
+        _write_new(reencoded.with_suffix(".txt"), (other[7] + "\n").encode(other[8]))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,24 +5,31 @@ from __future__ import annotations
 import dagster as dg
 
 from whisper_pipeline.assets import DATA_ASSETS, checkpoint, eval_report
+from whisper_pipeline.assets.checks import ALL_CHECKS
 from whisper_pipeline.resources import ComputeResource, ModelSourceResource, WorkspaceResource
 from whisper_pipeline.workspace import Workspace
 
 
-def materialize_everything(ws: Workspace, model: str, languages: list[str], train: dict) -> dg.DagsterInstance:
+def materialize_everything(ws: Workspace, model: str, languages: list[str], train: dict) -> tuple[dg.DagsterInstance, list]:
+    """Data assets (with their checks) per language, then training, then evaluation per language.
+
+    Returns the instance and every asset-check evaluation."""
     resources = {
         "workspace": WorkspaceResource(root=str(ws.root)),
         "base_model": ModelSourceResource(source=model),
         "compute": ComputeResource(device="cpu"),
     }
     instance = dg.DagsterInstance.ephemeral()
+    checks = []
     for lang in languages:
-        assert dg.materialize(DATA_ASSETS, partition_key=lang, resources=resources, instance=instance).success
+        result = dg.materialize([*DATA_ASSETS, *ALL_CHECKS], partition_key=lang, resources=resources, instance=instance)
+        assert result.success
+        checks += result.get_asset_check_evaluations()
     run_config = {"ops": {"checkpoint": {"config": {"languages": languages, **train}}}}
     assert dg.materialize([checkpoint], resources=resources, instance=instance, run_config=run_config).success
     for lang in languages:
         assert dg.materialize([eval_report], partition_key=lang, resources=resources, instance=instance).success
-    return instance
+    return instance, checks
 
 
 def latest_metadata(instance: dg.DagsterInstance, asset: str, partition: str | None = None) -> dict:

@@ -10,7 +10,7 @@ from whisper_pipeline_tests.pipeline import latest_metadata, materialize_everyth
 
 @pytest.mark.slow
 def test_whole_graph_with_real_whisper_base(workspace, real_base_model):
-    instance = materialize_everything(workspace, real_base_model, ["hr"],
+    instance, checks = materialize_everything(workspace, real_base_model, ["hr"],
                                       {"run_name": "real", "max_steps": 2, "batch_size": 4})
     alignments = read_jsonl(workspace.manifests / "hr" / "alignments.jsonl")
     assert sum(a["status"] == "aligned" for a in alignments) / len(alignments) >= 0.8

@@ -2,6 +2,8 @@
 
 import json
 
+import pandas as pd
+
 import soundfile as sf
 
 from whisper_pipeline.io import read_jsonl
@@ -12,17 +14,26 @@ from whisper_pipeline_tests.pipeline import latest_metadata, materialize_everyth
 
 def test_whole_graph_with_tiny_model(workspace, tiny_model_dir):
     sources_before = tree_digest(workspace.uploads)
-    instance = materialize_everything(workspace, tiny_model_dir, list(LANGUAGES),
+    instance, checks = materialize_everything(workspace, tiny_model_dir, list(LANGUAGES),
                                       {"run_name": "tiny", "max_steps": 2, "batch_size": 4})
     m = workspace.manifests
 
     # intake: bad files listed with reasons, the run went on, sources untouched
     inventory = (m / "dataset_inventory.csv").read_text()
-    for name, reason in [("not_audio.wav", "undecodable"), ("empty.flac", "empty"), ("truncated.", "truncated")]:
+    for name, reason in [("not_audio.wav", "undecodable"), ("empty.flac", "empty"), ("truncated.", "truncated"),
+                         ("orphan.txt", "orphan_transcript"), ("no_transcript.wav", "no_transcript"),
+                         ("reencoded_copy_of_", "duplicate_re_encoded"), ("copy_of_utt000", "duplicate_exact")]:
         assert any(name in line and reason in line for line in inventory.splitlines()), name
+    assert pd.read_parquet(m / "dataset_inventory.parquet").shape[0] == len(inventory.splitlines()) - 1
     report = json.loads((m / "validation_report.json").read_text())
-    assert set(report) == set(LANGUAGES) and report["hr"]["rejected"] == 4
+    assert set(report) == set(LANGUAGES) and report["hr"]["rejected"] == 7
     assert tree_digest(workspace.uploads) == sources_before
+
+    # asset checks ran with every partition, and pass on this corpus 
+    names = {c.check_name for c in checks}
+    assert names == {"unusable_fraction_below_threshold", "no_transcriptless_audio_in_training", "no_duplicate_across_splits"}
+    failed = {c.check_name for c in checks if not c.passed}
+    assert failed == {"unusable_fraction_below_threshold"}, "hr's deliberately broken files exceed the default 20%"
 
     # transcripts, splits, processed audio
     sr_norm = read_jsonl(m / "sr" / "normalized.jsonl")

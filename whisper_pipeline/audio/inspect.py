@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from whisper_pipeline.audio.ffmpeg import (
     SAMPLE_RATE,
@@ -13,8 +15,13 @@ from whisper_pipeline.audio.ffmpeg import (
     probe,
     wav_declared_frames_missing,
 )
+from whisper_pipeline.audio.fingerprint import fingerprint, to_hex
 
 MIN_DURATION_S = 0.2
+SILENCE_DBFS = -45.0  # a 25 ms frame quieter than this counts as silence
+MIN_ACTIVE_FRACTION = 0.1  # below this the file is "mostly silence"
+CLIP_LEVEL = 0.999
+MAX_CLIPPED_FRACTION = 0.001  # above this the file is flagged "clipping" (kept, but flagged)
 MAX_TRAIN_DURATION_S = 30.0  # Whisper's input window; longer files need segmenting first.
 TRUNCATION_TOLERANCE = 0.9  # decoded/declared duration below this means the file was cut off
 
@@ -30,6 +37,11 @@ class AudioCheck:
     sample_rate: int | None = None
     channels: int | None = None
     codec: str | None = None
+    active_fraction: float = 0.0
+    clipped_fraction: float = 0.0
+    peak_dbfs: float | None = None
+    flags: list[str] = field(default_factory=list)
+    fingerprint: str = ""
 
     @property
     def usable(self) -> bool:
@@ -70,8 +82,29 @@ def check_audio(path: str | Path) -> AudioCheck:
         result.detail = f"decoded {result.duration_s:.2f}s of {declared:.2f}s declared"
     elif decoder_errors:
         result.status, result.detail = "truncated", decoder_errors.splitlines()[0]
+    if audio.size:
+        _analyse_signal(audio, result)
+    if result.status == "ok" and result.peak_dbfs is not None and result.peak_dbfs < SILENCE_DBFS:
+        result.status, result.detail = "silent", f"peak {result.peak_dbfs:.0f} dBFS"
+    elif result.status == "ok" and result.active_fraction < MIN_ACTIVE_FRACTION:
+        result.status, result.detail = "mostly_silence", f"{result.active_fraction:.0%} of frames above {SILENCE_DBFS:.0f} dBFS"
     if result.status == "ok" and result.duration_s < MIN_DURATION_S:
         result.status, result.detail = "too_short", f"{result.duration_s:.2f}s < {MIN_DURATION_S}s"
     elif result.status == "ok" and result.duration_s > MAX_TRAIN_DURATION_S:
         result.status, result.detail = "too_long", f"{result.duration_s:.1f}s > {MAX_TRAIN_DURATION_S:.0f}s (needs segmenting)"
     return result
+
+
+def _analyse_signal(audio: np.ndarray, result: AudioCheck) -> None:
+    """Loudness, silence, clipping and the fingerprint, all from the one decode."""
+    peak = float(np.max(np.abs(audio)))
+    result.peak_dbfs = round(20 * np.log10(max(peak, 1e-10)), 1)
+    frame = SAMPLE_RATE // 40
+    n = audio.size // frame
+    if n:
+        rms = np.sqrt(np.mean(audio[: n * frame].reshape(n, frame) ** 2, axis=1))
+        result.active_fraction = round(float(np.mean(20 * np.log10(np.maximum(rms, 1e-10)) > SILENCE_DBFS)), 4)
+    result.clipped_fraction = round(float(np.mean(np.abs(audio) >= CLIP_LEVEL)), 5)
+    if result.clipped_fraction > MAX_CLIPPED_FRACTION:
+        result.flags.append(f"clipping ({result.clipped_fraction:.2%} of samples at full scale)")
+    result.fingerprint = to_hex(fingerprint(audio))

@@ -89,6 +89,19 @@ def _metadata_entries(uploads: Path, lang: str, problems: list[str]) -> dict[Pat
     return entries
 
 
+def find_orphan_transcripts(uploads: str | Path, lang: str, items: list[SourceItem]) -> list[str]:
+    """Sidecar ``.txt`` files under ``uploads/<lang>/`` that no audio file claims."""
+    lang_dir = Path(uploads).resolve() / lang
+    if not lang_dir.is_dir():
+        return []
+    claimed = {str(Path(i.audio).with_suffix(".txt")) for i in items}
+    return sorted(
+        str(p.resolve()) for p in lang_dir.rglob("*.txt")
+        if not p.name.startswith(".") and str(p.resolve()) not in claimed
+        and p.relative_to(lang_dir).parts[0] not in RESERVED_DIRS
+    )
+
+
 def discover(uploads: str | Path, lang: str) -> tuple[list[SourceItem], list[str]]:
     """All candidate audio files for ``lang`` and the problems found in metadata files."""
     uploads = Path(uploads).resolve()

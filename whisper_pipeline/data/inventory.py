@@ -1,82 +1,190 @@
-"""The inventory: every candidate file, decoded and classified, with a duplicate flag.
+"""The inventory: every candidate file decoded and classified, duplicates found, problems named.
 
-Checks are cached by (path, size, mtime): re-running after adding files only decodes the new ones.
+Incremental: results are cached by content hash (SHA-256) and the hash by (path, size, mtime), so
+a re-run only stats unchanged files, and decodes only new or changed content. A renamed or copied
+file is recognised by its hash and not decoded again.
 """
 
 from __future__ import annotations
 
+import bisect
+import json
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from whisper_pipeline.audio.inspect import check_audio
-from whisper_pipeline.data.discovery import SourceItem
+from whisper_pipeline.audio.fingerprint import from_hex, same_recording
+from whisper_pipeline.audio.inspect import check_audio, sha256_file
+from whisper_pipeline.data.discovery import SourceItem, make_file_id
+from whisper_pipeline.io import write_json
 from whisper_pipeline.text.language import guess_language
 
 INVENTORY_COLUMNS = [
     "file_id", "filename", "size_bytes", "duration_s", "sample_rate", "channels", "codec",
-    "transcript_present", "transcript_encoding", "language", "language_guess", "speaker",
-    "sha256", "duplicate", "duplicate_of", "status", "reason",
+    "transcript_present", "transcript_encoding", "chars_per_second", "language", "language_guess",
+    "speaker", "sha256", "duplicate", "duplicate_of", "duplicate_kind", "status", "reason_code", "reason",
+    "flags",
 ]
+CHECK_FIELDS = ("size_bytes", "duration_s", "sample_rate", "channels", "codec", "active_fraction",
+                "clipped_fraction", "peak_dbfs", "flags", "fingerprint")
+LOSSLESS_CODECS = {"flac", "alac", "wavpack", "ape", "tta"}
+CACHE_VERSION = 2
 
 
-_CHECK_FIELDS = ("size_bytes", "sha256", "duration_s", "sample_rate", "channels", "codec")
+@dataclass
+class IntakeRules:
+    """Plausibility band for transcript length: characters (without spaces) per second of audio."""
+
+    min_chars_per_second: float = 2.0
+    max_chars_per_second: float = 30.0
 
 
-def _stat_key(path: str) -> list[int]:
-    st = os.stat(path)
-    return [st.st_size, st.st_mtime_ns]
+class IntakeCache:
+    """``{"by_hash": {sha256: check}, "by_path": {path: [size, mtime_ns, sha256]}}`` as JSON."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        data = json.loads(path.read_text()) if path.is_file() else {}
+        if data.get("version") != CACHE_VERSION:
+            data = {}
+        self.by_hash: dict[str, dict] = data.get("by_hash", {})
+        self.by_path: dict[str, list] = data.get("by_path", {})
+        self.decoded = self.hashed = 0
+
+    def check(self, audio: str) -> tuple[str, dict]:
+        st = os.stat(audio)
+        known = self.by_path.get(audio)
+        if known and known[:2] == [st.st_size, st.st_mtime_ns] and known[2] in self.by_hash:
+            return known[2], self.by_hash[known[2]]
+        sha = sha256_file(audio)
+        self.hashed += 1
+        if sha not in self.by_hash:
+            result = check_audio(audio)
+            self.decoded += 1
+            self.by_hash[sha] = {"status": result.status, "detail": result.detail,
+                                 **{k: getattr(result, k) for k in CHECK_FIELDS}}
+        self.by_path[audio] = [st.st_size, st.st_mtime_ns, sha]
+        return sha, self.by_hash[sha]
+
+    def save(self) -> None:
+        write_json(self.path, {"version": CACHE_VERSION, "by_hash": self.by_hash, "by_path": self.by_path})
+
+
+def _transcript_problem(item: SourceItem, duration: float, rules: IntakeRules) -> tuple[str, str, float | None]:
+    """(reason code, human reason, characters per second)."""
+    if item.transcript is None:
+        detail = f" ({'; '.join(item.problems)})" if item.problems else ""
+        return "no_transcript", "no transcript" + detail, None
+    chars = len(item.transcript.replace(" ", ""))
+    if chars == 0:
+        return "empty_transcript", f"empty transcript ({item.transcript_source})", 0.0
+    if duration <= 0:
+        return "", "", None
+    cps = round(chars / duration, 2)
+    if cps > rules.max_chars_per_second:
+        return "transcript_too_long", f"transcript too long for the audio ({cps} chars/s > {rules.max_chars_per_second})", cps
+    if cps < rules.min_chars_per_second:
+        return "transcript_too_short", f"transcript too short for the audio ({cps} chars/s < {rules.min_chars_per_second})", cps
+    return "", "", cps
+
+
+def _keeper_rank(row: dict) -> tuple:
+    """Of several copies keep a lossless one if any, else the oldest (re-encodes are usually newer)."""
+    lossless = row["codec"] in LOSSLESS_CODECS or str(row["codec"]).startswith("pcm_")
+    return (not lossless, row["mtime_ns"], len(row["audio"]), row["audio"])
+
+
+def mark_duplicates(rows: list[dict]) -> None:
+    """Flag exact copies (same SHA-256) and re-encoded copies (same fingerprint, similar length)."""
+    keepers: list[tuple[float, int]] = []  # (duration, index into rows), sorted
+    keeper_by_hash: dict[str, dict] = {}
+    for i, row in enumerate(rows):
+        row["_i"] = i
+    candidates = sorted((r for r in rows if r["audio_status"] == "ok"), key=_keeper_rank)
+    for row in candidates:
+        exact = keeper_by_hash.get(row["sha256"])
+        if exact is not None:
+            row["duplicate_of"], row["duplicate_kind"] = exact["file_id"], "exact"
+            continue
+        fp = from_hex(row["fingerprint"])
+        window = max(0.25, 0.02 * row["duration_s"])
+        lo = bisect.bisect_left(keepers, (row["duration_s"] - window, -1))
+        hi = bisect.bisect_right(keepers, (row["duration_s"] + window, len(rows)))
+        match = next((rows[i] for _, i in keepers[lo:hi] if same_recording(fp, rows[i]["_fp"])), None)
+        if match is not None:
+            row["duplicate_of"], row["duplicate_kind"] = match["file_id"], "re-encoded"
+            continue
+        row["_fp"] = fp
+        keeper_by_hash[row["sha256"]] = row
+        bisect.insort(keepers, (row["duration_s"], row["_i"]))
+    for row in rows:
+        row.pop("_fp", None)
+        row.pop("_i", None)
+        row["duplicate"] = bool(row.get("duplicate_of"))
 
 
 def build_inventory(
     items: list[SourceItem],
     uploads: Path,
-    previous: dict[str, dict] | None = None,
+    cache: IntakeCache,
+    rules: IntakeRules | None = None,
+    orphan_transcripts: list[str] = (),
     progress: Callable[[int, int], None] | None = None,
 ) -> list[dict]:
-    """One row per file. ``previous`` maps audio path → an earlier row, reused when unchanged."""
-    previous = previous or {}
-    checked: list[tuple[SourceItem, list[int], dict, str, str]] = []
+    """One row per file (and per orphan transcript), with status ``ok``, ``duplicate`` or ``unusable``."""
+    rules = rules or IntakeRules()
+    rows: list[dict] = []
     for n, item in enumerate(items, 1):
-        stat_key = _stat_key(item.audio)
-        cached = previous.get(item.audio)
-        if cached and cached.get("stat_key") == stat_key:
-            check = {k: cached[k] for k in _CHECK_FIELDS}
-            status, detail = cached["audio_status"], cached["audio_detail"]
-        else:
-            result = check_audio(item.audio)
-            check = {k: getattr(result, k) for k in _CHECK_FIELDS}
-            status, detail = result.status, result.detail
-        checked.append((item, stat_key, check, status, detail))
+        sha, check = cache.check(item.audio)
+        transcript_code, transcript_problem, cps = _transcript_problem(item, check["duration_s"], rules)
+        reasons = [f"{check['status']}: {check['detail']}" if check["detail"] else check["status"]] if check["status"] != "ok" else []
+        if transcript_problem:
+            reasons.append(transcript_problem)
+        reason_code = check["status"] if check["status"] != "ok" else transcript_code
+        guess = guess_language(item.transcript or "") or ""
+        flags = list(check["flags"])
+        if guess and guess != item.language:
+            flags.append(f"language guess {guess} differs from declared {item.language}")
+        rows.append({
+            **item.as_dict(), **check,
+            "sha256": sha,
+            "filename": os.path.relpath(item.audio, uploads),
+            "mtime_ns": os.stat(item.audio).st_mtime_ns,
+            "transcript_present": item.transcript is not None,
+            "chars_per_second": cps,
+            "language_guess": guess,
+            "audio_status": check["status"],
+            "audio_detail": check["detail"],
+            "reasons": reasons,
+            "reason_code": reason_code,
+            "flags": flags,
+            "duplicate_of": "",
+            "duplicate_kind": "",
+        })
         if progress:
             progress(n, len(items))
-
-    # The oldest copy (then the shortest path) of identical content is the one kept.
-    keeper_by_hash: dict[str, str] = {}
-    for item, stat_key, check, status, _ in sorted(checked, key=lambda c: (c[1][1], len(c[0].audio), c[0].audio)):
-        if status == "ok":
-            keeper_by_hash.setdefault(check["sha256"], item.file_id)
-
-    rows: list[dict] = []
-    for item, stat_key, check, status, detail in checked:
-        reasons = [f"{status}: {detail}" if detail else status] if status != "ok" else []
-        if not item.transcript:
-            reasons.append("no transcript" + (f" ({'; '.join(item.problems)})" if item.problems else ""))
-        keeper = keeper_by_hash.get(check["sha256"], item.file_id) if status == "ok" else item.file_id
-        duplicate_of = "" if keeper == item.file_id else keeper
+    mark_duplicates(rows)
+    for row in rows:
+        if row["reasons"]:
+            row["status"], row["reason"] = "unusable", "; ".join(row["reasons"])
+        elif row["duplicate"]:
+            row["status"], row["reason"] = "duplicate", f"{row['duplicate_kind']} copy of {row['duplicate_of']}"
+            row["reason_code"] = f"duplicate_{row['duplicate_kind'].replace('-', '_')}"
+        else:
+            row["status"], row["reason"] = "ok", ""
+        del row["reasons"]
+    for path in orphan_transcripts:
+        rel = Path(os.path.relpath(path, uploads))
         rows.append({
-            **item.as_dict(),
-            **check,
-            "filename": os.path.relpath(item.audio, uploads),
-            "transcript_present": bool(item.transcript),
-            "language_guess": guess_language(item.transcript or "") or "",
-            "duplicate": bool(duplicate_of),
-            "duplicate_of": duplicate_of,
-            "audio_status": status,
-            "audio_detail": detail,
-            "status": "ok" if not reasons and not duplicate_of else ("duplicate" if not reasons else "unusable"),
-            "reason": "; ".join(reasons) or (f"same content as {duplicate_of}" if duplicate_of else ""),
-            "stat_key": stat_key,
+            **dict.fromkeys(INVENTORY_COLUMNS), "transcript_encoding": "", "transcript_source": path,
+            "file_id": make_file_id(rel.parts[0], "orphan", "-".join(rel.with_suffix("").parts[1:])),
+            "filename": str(rel), "audio": "", "language": rel.parts[0], "speaker": "", "transcript": None,
+            "transcript_present": True, "size_bytes": os.stat(path).st_size, "duration_s": 0.0, "sha256": "",
+            "duplicate": False, "duplicate_of": "", "duplicate_kind": "", "audio_status": "missing",
+            "status": "unusable", "reason": "orphan transcript: no audio file next to it", "flags": [],
+            "reason_code": "orphan_transcript",
+            "language_guess": "",
         })
     return rows
 
@@ -89,7 +197,12 @@ def summarize_inventory(rows: list[dict]) -> dict:
         "unusable": sum(r["status"] == "unusable" for r in rows),
         "duplicates": sum(r["duplicate"] for r in rows),
         "without_transcript": sum(not r["transcript_present"] for r in rows),
+        "flagged": sum(bool(r["flags"]) for r in rows),
         "usable_hours": round(sum(r["duration_s"] for r in usable) / 3600, 4),
         "speakers": len({r["speaker"] for r in usable}),
-        "language_guess_disagrees": sum(bool(r["language_guess"]) and r["language_guess"] != r["language"] for r in rows),
     }
+
+
+def inventory_table_row(row: dict) -> dict:
+    """The CSV/Parquet view of a row: lists joined, everything else as is."""
+    return {c: "; ".join(row.get(c) or []) if c == "flags" else row.get(c) for c in INVENTORY_COLUMNS}

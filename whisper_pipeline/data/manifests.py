@@ -30,6 +30,30 @@ def combine_csv(parts: list[Path], combined: Path, fieldnames: list[str]) -> int
     return len(rows)
 
 
+def write_parquet(path: Path, rows: list[dict]) -> Path:
+    """Columnar copy of a table, for datasets too large to browse as CSV."""
+    import pandas as pd
+
+    from whisper_pipeline.io import atomic_path
+
+    with atomic_path(path, suffix=".parquet") as tmp:
+        pd.DataFrame(rows).to_parquet(tmp, index=False)
+    return path
+
+
+def combine_parquet(parts: list[Path], combined: Path) -> int:
+    import pandas as pd
+
+    from whisper_pipeline.io import atomic_path
+
+    with file_lock(combined):
+        frames = [pd.read_parquet(p) for p in parts if p.is_file()]
+        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        with atomic_path(combined, suffix=".parquet") as tmp:
+            frame.to_parquet(tmp, index=False)
+    return len(frame)
+
+
 def combine_json(parts: dict[str, Path], combined: Path, extra: dict | None = None) -> dict:
     import json
 

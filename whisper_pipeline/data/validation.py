@@ -12,22 +12,23 @@ def validate_and_dedupe(rows: list[dict]) -> tuple[list[dict], dict]:
     """
     kept = [r for r in rows if r["status"] == "ok"]
     rejected = [r for r in rows if r["status"] != "ok"]
-    reasons = Counter()
-    for r in rejected:
-        reasons["duplicate" if r["status"] == "duplicate" else r["audio_status"] if r["audio_status"] != "ok" else "no_transcript"] += 1
+    reasons = Counter(r["reason_code"] for r in rejected)
+    flagged = Counter(f.split(" (")[0] for r in kept for f in r["flags"])
     report = {
         "files": len(rows),
         "kept": len(kept),
         "rejected": len(rejected),
         "rejected_by_reason": dict(sorted(reasons.items())),
         "kept_hours": round(sum(r["duration_s"] for r in kept) / 3600, 4),
+        "kept_but_flagged": dict(sorted(flagged.items())),
         "duplicates": [
-            {"file": r["filename"], "duplicate_of": r["duplicate_of"], "sha256": r["sha256"]}
+            {"file": r["filename"], "duplicate_of": r["duplicate_of"], "kind": r["duplicate_kind"], "sha256": r["sha256"]}
             for r in rows if r["duplicate"]
         ],
         "problems": [
-            {"file": r["filename"], "status": r["audio_status"], "reason": r["reason"]}
+            {"file": r["filename"], "code": r["reason_code"], "reason": r["reason"]}
             for r in rejected if r["status"] == "unusable"
         ],
+        "flagged": [{"file": r["filename"], "flags": r["flags"]} for r in kept if r["flags"]],
     }
     return kept, report

@@ -60,3 +60,18 @@ def test_decode_error_names_the_file(clips):
         decode(clips["text"])
     assert str(clips["text"]) in str(err.value)
     assert err.value.reason == "undecodable"
+
+
+def test_silence_and_clipping(tmp_path):
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    sf.write(tmp_path / "hiss.wav", 1e-5 * rng.standard_normal(32000), 16000)
+    burst = np.zeros(64000)
+    burst[:3200] = 0.5 * np.sin(np.arange(3200) / 5)
+    sf.write(tmp_path / "burst.wav", burst, 16000)
+    sf.write(tmp_path / "loud.wav", np.clip(3 * np.sin(np.arange(32000) / 7), -1, 1), 16000)
+    assert check_audio(tmp_path / "hiss.wav").status == "silent"
+    assert check_audio(tmp_path / "burst.wav").status == "mostly_silence"
+    loud = check_audio(tmp_path / "loud.wav")
+    assert loud.status == "ok" and loud.flags and loud.flags[0].startswith("clipping")

@@ -1,42 +1,89 @@
 import os
 import shutil
 
-import whisper_pipeline.data.inventory as inventory
-from whisper_pipeline.data.discovery import discover
+from whisper_pipeline.data.discovery import discover, find_orphan_transcripts
+from whisper_pipeline.data.inventory import IntakeCache, IntakeRules, build_inventory
 from whisper_pipeline.data.validation import validate_and_dedupe
-from whisper_pipeline_tests.conftest import tree_digest
+from whisper_pipeline.sample_data import sentences
+from whisper_pipeline_tests.conftest import espeak_wav, tree_digest
 
 
-def test_bad_files_and_duplicates_are_reported_and_sources_untouched(tiny_corpus, tmp_path):
+def inventory(uploads, lang, cache_path, rules=None):
+    items, _ = discover(uploads, lang)
+    cache = IntakeCache(cache_path)
+    rows = build_inventory(items, uploads, cache, rules, find_orphan_transcripts(uploads, lang, items))
+    cache.save()
+    return rows, cache
+
+
+def test_every_problem_named_both_duplicates_found_good_files_kept(tiny_corpus, tmp_path):
+    """The issue's acceptance corpus: mixed formats and rates, a byte-identical and a re-encoded copy, a
+    non-audio, an empty and a truncated file, an orphan transcript, audio without transcript, cp1250 text."""
     uploads = tmp_path / "uploads"
     shutil.copytree(tiny_corpus, uploads)
     before = tree_digest(uploads)
-    items, _ = discover(uploads, "hr")
-    rows = inventory.build_inventory(items, uploads)
-    by_name = {r["filename"].split("/")[-1]: r for r in rows}
-    assert by_name["not_audio.wav"]["audio_status"] == "undecodable"
-    assert by_name["empty.flac"]["audio_status"] == "empty"
-    truncated = next(r for n, r in by_name.items() if n.startswith("truncated."))
-    assert truncated["audio_status"] == "truncated"
-    copies = [r for r in rows if r["duplicate"]]
-    assert len(copies) == 1 and copies[0]["filename"].split("/")[-1].startswith("copy_of_"), "the older original is kept"
+    rows, _ = inventory(uploads, "hr", tmp_path / "cache.json")
+    by_name = {r["filename"].split("/", 1)[1]: r for r in rows}
+    expected = {
+        "hr_bad_uploads/not_audio.wav": "undecodable", "hr_bad_uploads/empty.flac": "empty",
+        "hr_bad_uploads/truncated.flac": "truncated", "hr_bad_uploads/orphan.txt": "orphan_transcript",
+        "hr_bad_uploads/no_transcript.wav": "no_transcript",
+    }
+    for name, code in expected.items():
+        assert by_name[name]["status"] == "unusable" and by_name[name]["reason_code"] == code, name
+    exact = [r for r in rows if r["duplicate_kind"] == "exact"]
+    reencoded = [r for r in rows if r["duplicate_kind"] == "re-encoded"]
+    assert [r["filename"].rsplit("/", 1)[1] for r in exact] == ["copy_of_utt000.flac"], "the older original is kept"
+    assert [r["filename"].rsplit("/", 1)[1] for r in reencoded] == ["reencoded_copy_of_utt000.ogg"]
+    assert {r["sample_rate"] for r in rows if r["status"] == "ok"} >= {22050, 44100}
+    cp1250 = [r for r in rows if r["transcript_encoding"] == "cp1250"]
+    assert cp1250 and any(not r["transcript"].isascii() for r in cp1250)
+    spoken = set(sentences("hr"))
+    assert all(r["transcript"] in spoken for r in rows if r["status"] == "ok"), "transcripts decoded correctly"
 
     kept, report = validate_and_dedupe(rows)
-    assert report["rejected_by_reason"] == {"duplicate": 1, "empty": 1, "truncated": 1, "undecodable": 1}
-    assert len(kept) == 6 and all(r["status"] == "ok" for r in kept)
+    assert len(kept) == 6, "3 speakers × 2 sentences, every good file kept"
+    assert report["rejected_by_reason"] == {
+        "duplicate_exact": 1, "duplicate_re_encoded": 1, "empty": 1, "no_transcript": 1,
+        "orphan_transcript": 1, "truncated": 1, "undecodable": 1,
+    }
     assert tree_digest(uploads) == before, "intake must not modify, move or delete source files"
 
 
-def test_unchanged_files_are_not_decoded_again(tiny_corpus, tmp_path, monkeypatch):
+def test_incremental_decodes_only_new_content(tiny_corpus, tmp_path):
     uploads = tmp_path / "uploads"
     shutil.copytree(tiny_corpus / "sr", uploads / "sr")
-    items, _ = discover(uploads, "sr")
-    first = inventory.build_inventory(items, uploads)
-    calls = []
-    real_check = inventory.check_audio
-    monkeypatch.setattr(inventory, "check_audio", lambda p: calls.append(p) or real_check(p))
-    previous = {r["audio"]: r for r in first}
-    os.utime(items[0].audio)  # touched ⇒ re-checked
-    second = inventory.build_inventory(items, uploads, previous)
-    assert calls == [items[0].audio]
-    assert [r["sha256"] for r in second] == [r["sha256"] for r in first]
+    first, cache = inventory(uploads, "sr", tmp_path / "cache.json")
+    assert cache.decoded == len(first)
+
+    again, cache = inventory(uploads, "sr", tmp_path / "cache.json")
+    assert (cache.decoded, cache.hashed) == (0, 0), "unchanged files are only stat'ed"
+
+    some = next(r for r in first if r["status"] == "ok")
+    os.utime(some["audio"])  # touched: re-hashed, not decoded
+    moved = uploads / "sr" / "renamed_speaker"
+    moved.mkdir()
+    src = [r for r in first if r["status"] == "ok" and r["audio"] != some["audio"]][0]
+    shutil.copy2(src["audio"], moved / "x.wav")  # same content under a new name: recognised by hash
+    new_speaker = uploads / "sr" / "new_speaker"
+    new_speaker.mkdir()
+    espeak_wav("Potpuno nova rečenica.", "sr", new_speaker / "n.wav")
+    (new_speaker / "n.txt").write_text("Potpuno nova rečenica.")
+    third, cache = inventory(uploads, "sr", tmp_path / "cache.json")
+    assert cache.decoded == 1 and cache.hashed == 3
+    assert [r["sha256"] for r in third if r["audio"] == some["audio"]] == [some["sha256"]]
+
+
+def test_transcript_length_must_fit_the_audio(tmp_path):
+    uploads = tmp_path / "uploads"
+    d = uploads / "hr" / "ana"
+    d.mkdir(parents=True)
+    espeak_wav("Da.", "hr", d / "short.wav")
+    (d / "short.txt").write_text("Ovo je mnogo predugačak transkript za tako kratku snimku od jedne riječi, " * 3)
+    espeak_wav("Ovo je duga rečenica koju govornik izgovara polako i jasno.", "hr", d / "long.wav")
+    (d / "long.txt").write_text("Da.")
+    espeak_wav("Dobar dan.", "hr", d / "blank.wav")
+    (d / "blank.txt").write_text("   \n")
+    rows, _ = inventory(uploads, "hr", tmp_path / "c.json", IntakeRules(min_chars_per_second=2.0, max_chars_per_second=30.0))
+    codes = {r["filename"].rsplit("/", 1)[1]: r["reason_code"] for r in rows}
+    assert codes == {"short.wav": "transcript_too_long", "long.wav": "transcript_too_short", "blank.wav": "empty_transcript"}

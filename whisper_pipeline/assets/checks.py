@@ -1,0 +1,67 @@
+"""Asset checks on the intake: too many unusable files, transcript-less audio in training, leaks across splits.
+
+They look at every language that has been materialized, so they read the same in any run.
+"""
+
+import dagster as dg
+from pydantic import Field
+
+from whisper_pipeline.assets.raw_audio import raw_audio
+from whisper_pipeline.assets.splits import splits
+from whisper_pipeline.data.splits import SPLITS
+from whisper_pipeline.io import read_jsonl
+from whisper_pipeline.resources import WorkspaceResource
+from whisper_pipeline.workspace import LANGUAGES, Workspace
+
+
+class UnusableFractionConfig(dg.Config):
+    max_unusable_fraction: float = Field(default=0.2, description="Fail when more than this share of files is unusable")
+
+
+def _inventories(ws: Workspace) -> dict[str, list[dict]]:
+    return {l: read_jsonl(p) for l in LANGUAGES if (p := ws.lang_manifests(l) / "inventory.jsonl").is_file()}
+
+
+def _split_lines(ws: Workspace) -> list[dict]:
+    return [line for l in LANGUAGES for s in SPLITS if (p := ws.split_manifest(l, s)).is_file() for line in read_jsonl(p)]
+
+
+@dg.asset_check(asset=raw_audio, description="Share of unusable files per language stays under a threshold")
+def unusable_fraction_below_threshold(config: UnusableFractionConfig, workspace: WorkspaceResource) -> dg.AssetCheckResult:
+    fractions = {
+        lang: round(sum(r["status"] == "unusable" for r in rows) / len(rows), 4) if rows else 0.0
+        for lang, rows in _inventories(workspace.get()).items()
+    }
+    worst = max(fractions.values(), default=0.0)
+    return dg.AssetCheckResult(
+        passed=worst <= config.max_unusable_fraction,
+        metadata={"unusable_fraction": dg.MetadataValue.json(fractions), "threshold": config.max_unusable_fraction},
+    )
+
+
+@dg.asset_check(asset=splits, blocking=True, description="Every training line has usable audio and a transcript")
+def no_transcriptless_audio_in_training(workspace: WorkspaceResource) -> dg.AssetCheckResult:
+    ws = workspace.get()
+    status = {r["sha256"]: r["status"] for rows in _inventories(ws).values() for r in rows if r.get("sha256")}
+    bad = [l["id"] for l in _split_lines(ws) if l["split"] == "train"
+           and (not l["transcript"].strip() or status.get(l["sha256"]) not in ("ok", None))]
+    return dg.AssetCheckResult(passed=not bad, metadata={"offending": dg.MetadataValue.json(bad[:50]), "count": len(bad)})
+
+
+@dg.asset_check(asset=splits, blocking=True, description="No recording (exact or re-encoded copy) in two splits")
+def no_duplicate_across_splits(workspace: WorkspaceResource) -> dg.AssetCheckResult:
+    ws = workspace.get()
+    # Every copy of a recording maps to its kept original, so copies and originals compare equal.
+    canonical = {r["file_id"]: r["duplicate_of"] or r["file_id"] for rows in _inventories(ws).values() for r in rows}
+    by_hash = {r["sha256"]: canonical[r["file_id"]] for rows in _inventories(ws).values() for r in rows if r.get("sha256")}
+    seen: dict[str, str] = {}
+    leaks = []
+    for line in _split_lines(ws):
+        key = by_hash.get(line["sha256"], canonical.get(line["id"], line["id"]))
+        first = seen.setdefault(key, line["split"])
+        if first != line["split"]:
+            leaks.append(f"{line['id']} in {line['split']} and {first}")
+    return dg.AssetCheckResult(passed=not leaks, metadata={"leaks": dg.MetadataValue.json(leaks[:50]), "count": len(leaks)})
+
+
+ALL_CHECKS = [unusable_fraction_below_threshold, no_transcriptless_audio_in_training, no_duplicate_across_splits]
