@@ -50,6 +50,7 @@ class IntakeCache:
             data = {}
         self.by_hash: dict[str, dict] = data.get("by_hash", {})
         self.by_path: dict[str, list] = data.get("by_path", {})
+        self.kept_copy: dict[str, str] = data.get("kept_copy", {})  # dedupe decisions by content hash
         self.decoded = self.hashed = 0
 
     def check(self, audio: str) -> tuple[str, dict]:
@@ -68,7 +69,8 @@ class IntakeCache:
         return sha, self.by_hash[sha]
 
     def save(self) -> None:
-        write_json(self.path, {"version": CACHE_VERSION, "by_hash": self.by_hash, "by_path": self.by_path})
+        write_json(self.path, {"version": CACHE_VERSION, "by_hash": self.by_hash, "by_path": self.by_path,
+                               "kept_copy": self.kept_copy})
 
 
 def _transcript_problem(item: SourceItem, duration: float, rules: IntakeRules) -> tuple[str, str, float | None]:
@@ -95,33 +97,52 @@ def _keeper_rank(row: dict) -> tuple:
     return (not lossless, row["mtime_ns"], len(row["audio"]), row["audio"])
 
 
-def mark_duplicates(rows: list[dict]) -> None:
-    """Flag exact copies (same SHA-256) and re-encoded copies (same fingerprint, similar length)."""
-    keepers: list[tuple[float, int]] = []  # (duration, index into rows), sorted
-    keeper_by_hash: dict[str, dict] = {}
-    for i, row in enumerate(rows):
-        row["_i"] = i
-    candidates = sorted((r for r in rows if r["audio_status"] == "ok"), key=_keeper_rank)
-    for row in candidates:
-        exact = keeper_by_hash.get(row["sha256"])
-        if exact is not None:
-            row["duplicate_of"], row["duplicate_kind"] = exact["file_id"], "exact"
-            continue
-        fp = from_hex(row["fingerprint"])
+def mark_duplicates(rows: list[dict], previous: dict[str, str] | None = None) -> dict[str, str]:
+    """Flag exact copies (same SHA-256) and re-encoded copies (same fingerprint, similar length).
+
+    ``previous`` maps content hash → the hash of the copy kept for it in an earlier run; those
+    decisions are reused (and stay stable), so only new content is compared against the keepers.
+    Returns the updated map, to be saved for the next run.
+    """
+    previous = previous or {}
+    usable = sorted((r for r in rows if r["audio_status"] == "ok"), key=_keeper_rank)
+    representative: dict[str, dict] = {}
+    for row in usable:
+        first = representative.setdefault(row["sha256"], row)
+        if first is not row:
+            row["duplicate_of"], row["duplicate_kind"] = first["file_id"], "exact"
+
+    decision: dict[str, str] = {}
+    new: list[dict] = []
+    for sha, row in representative.items():
+        keeper = previous.get(sha)
+        if keeper == sha or (keeper in representative and previous.get(keeper) == keeper):
+            decision[sha] = keeper
+        else:
+            new.append(row)
+    keepers = sorted((representative[sha]["duration_s"], sha) for sha, k in decision.items() if k == sha)
+    fingerprints: dict[str, object] = {}
+
+    def fp(sha: str):
+        if sha not in fingerprints:
+            fingerprints[sha] = from_hex(representative[sha]["fingerprint"])
+        return fingerprints[sha]
+
+    for row in new:  # already in keeper order
         window = max(0.25, 0.02 * row["duration_s"])
-        lo = bisect.bisect_left(keepers, (row["duration_s"] - window, -1))
-        hi = bisect.bisect_right(keepers, (row["duration_s"] + window, len(rows)))
-        match = next((rows[i] for _, i in keepers[lo:hi] if same_recording(fp, rows[i]["_fp"])), None)
-        if match is not None:
-            row["duplicate_of"], row["duplicate_kind"] = match["file_id"], "re-encoded"
-            continue
-        row["_fp"] = fp
-        keeper_by_hash[row["sha256"]] = row
-        bisect.insort(keepers, (row["duration_s"], row["_i"]))
+        lo = bisect.bisect_left(keepers, (row["duration_s"] - window, ""))
+        hi = bisect.bisect_right(keepers, (row["duration_s"] + window, "\uffff"))
+        match = next((k for _, k in keepers[lo:hi] if same_recording(fp(row["sha256"]), fp(k))), None)
+        decision[row["sha256"]] = match or row["sha256"]
+        if match is None:
+            bisect.insort(keepers, (row["duration_s"], row["sha256"]))
+    for sha, keeper in decision.items():
+        if keeper != sha:
+            row = representative[sha]
+            row["duplicate_of"], row["duplicate_kind"] = representative[keeper]["file_id"], "re-encoded"
     for row in rows:
-        row.pop("_fp", None)
-        row.pop("_i", None)
         row["duplicate"] = bool(row.get("duplicate_of"))
+    return decision
 
 
 def build_inventory(
@@ -164,7 +185,7 @@ def build_inventory(
         })
         if progress:
             progress(n, len(items))
-    mark_duplicates(rows)
+    cache.kept_copy = mark_duplicates(rows, cache.kept_copy)
     for row in rows:
         if row["reasons"]:
             row["status"], row["reason"] = "unusable", "; ".join(row["reasons"])

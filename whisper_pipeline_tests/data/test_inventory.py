@@ -87,3 +87,18 @@ def test_transcript_length_must_fit_the_audio(tmp_path):
     rows, _ = inventory(uploads, "hr", tmp_path / "c.json", IntakeRules(min_chars_per_second=2.0, max_chars_per_second=30.0))
     codes = {r["filename"].rsplit("/", 1)[1]: r["reason_code"] for r in rows}
     assert codes == {"short.wav": "transcript_too_long", "long.wav": "transcript_too_short", "blank.wav": "empty_transcript"}
+
+
+def test_dedupe_decisions_are_reused_not_recomputed(tiny_corpus, tmp_path, monkeypatch):
+    import whisper_pipeline.data.inventory as inventory_module
+
+    uploads = tmp_path / "uploads"
+    shutil.copytree(tiny_corpus / "hr", uploads / "hr")
+    first, _ = inventory(uploads, "hr", tmp_path / "cache.json")
+    calls = []
+    real = inventory_module.same_recording
+    monkeypatch.setattr(inventory_module, "same_recording", lambda a, b: calls.append(1) or real(a, b))
+    again, _ = inventory(uploads, "hr", tmp_path / "cache.json")
+    assert calls == []
+    assert [(r["file_id"], r["duplicate_of"], r["duplicate_kind"]) for r in again] == \
+        [(r["file_id"], r["duplicate_of"], r["duplicate_kind"]) for r in first]
