@@ -1,4 +1,8 @@
+import json
+from collections import Counter
+
 import dagster as dg
+from pydantic import Field
 
 from whisper_pipeline.assets.common import language_partitions, markdown_table, progress_logger
 from whisper_pipeline.data.discovery import discover, find_orphan_transcripts
@@ -13,12 +17,16 @@ from whisper_pipeline.data.inventory import (
 from whisper_pipeline.data.manifests import combine_csv, combine_parquet, write_parquet
 from whisper_pipeline.io import write_csv, write_jsonl
 from whisper_pipeline.resources import WorkspaceResource
-from whisper_pipeline.workspace import LANGUAGES
+from whisper_pipeline.harvest.sources import load_sources
+from whisper_pipeline.harvest.ytdlp import harvest
+from whisper_pipeline.workspace import LANGUAGES, REPO_ROOT
 
 
 class IntakeConfig(dg.Config):
     min_chars_per_second: float = 2.0
     max_chars_per_second: float = 30.0
+    harvest: bool = Field(default=True, description="Download new items from the sources file first")
+    sources_file: str = Field(default=str(REPO_ROOT / "configs" / "sources.yaml"), description="yt-dlp sources (YAML)")
 
 
 @dg.asset(partitions_def=language_partitions, group_name="intake", kinds={"python", "audio"})
@@ -29,6 +37,18 @@ def raw_audio(context: dg.AssetExecutionContext, config: IntakeConfig, workspace
     """
     lang = context.partition_key
     ws = workspace.get()
+    harvested = []
+    if config.harvest:
+        sources = load_sources(config.sources_file)
+        if any(s.language == lang for s in sources.sources):
+            context.log.info(f"harvesting {sum(s.language == lang for s in sources.sources)} source(s) for {lang}")
+            harvested = harvest(sources, ws.uploads, ws.lang_manifests(lang) / "harvest_archive.txt", lang)
+            with open(ws.lang_manifests(lang) / "harvest_log.jsonl", "a", encoding="utf-8") as log:
+                for h in harvested:
+                    log.write(json.dumps({"run_id": context.run_id, **h.as_dict()}, ensure_ascii=False) + "\n")
+            for h in harvested:
+                if h.status == "failed":
+                    context.log.warning(f"harvest failed for {h.source_url}: {h.reason}")
     items, problems = discover(ws.uploads, lang)
     for problem in problems:
         context.log.warning(problem)
@@ -52,6 +72,7 @@ def raw_audio(context: dg.AssetExecutionContext, config: IntakeConfig, workspace
     return dg.MaterializeResult(metadata={
         **{k: dg.MetadataValue.int(v) if isinstance(v, int) else dg.MetadataValue.float(v) for k, v in summary.items()},
         "decoded_this_run": cache.decoded,
+        "harvested": dg.MetadataValue.json(dict(Counter(h.status for h in harvested))),
         "hashed_this_run": cache.hashed,
         "inventory": dg.MetadataValue.path(str(ws.manifests / "dataset_inventory.csv")),
         "metadata_problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "_none_"),
