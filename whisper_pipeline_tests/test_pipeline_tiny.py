@@ -28,6 +28,11 @@ def test_whole_graph_with_tiny_model(workspace, tiny_model_dir):
     report = json.loads((m / "validation_report.json").read_text())
     assert set(report) == set(LANGUAGES) and report["hr"]["rejected"] == 7
     assert tree_digest(workspace.uploads) == sources_before
+    balance = json.loads((m / "dataset_balance.json").read_text())
+    assert set(balance["by_language"]) == set(LANGUAGES) and balance["total"]["utterances"] == 18
+    assert {s for lang in LANGUAGES for s in balance["by_speaker"][lang]} >= {r["speaker"] for r in read_jsonl(m / "hr" / "deduped.jsonl")}
+    assert any("only 3 speaker(s)" in r["message"] for r in balance["recommendations"])
+    assert "recommendations" in latest_metadata(instance, "deduped")
 
     # asset checks ran with every partition, and pass on this corpus 
     names = {c.check_name for c in checks}

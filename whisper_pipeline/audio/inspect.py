@@ -42,6 +42,7 @@ class AudioCheck:
     peak_dbfs: float | None = None
     flags: list[str] = field(default_factory=list)
     fingerprint: str = ""
+    snr_db: float | None = None
 
     @property
     def usable(self) -> bool:
@@ -108,3 +109,29 @@ def _analyse_signal(audio: np.ndarray, result: AudioCheck) -> None:
     if result.clipped_fraction > MAX_CLIPPED_FRACTION:
         result.flags.append(f"clipping ({result.clipped_fraction:.2%} of samples at full scale)")
     result.fingerprint = to_hex(fingerprint(audio))
+    result.snr_db = estimate_snr_db(audio)
+
+
+SNR_CAP_DB = 60.0
+
+
+def estimate_snr_db(audio: np.ndarray, frame: int = SAMPLE_RATE // 50) -> float | None:
+    """A blind signal-to-noise estimate from the spread of 20 ms frame powers.
+
+    The quietest frames (5th percentile) stand for the noise floor, the louder half for speech;
+    SNR = (speech power − noise power) / noise power. Good enough to bucket a corpus by noise
+    level (clean studio vs street recordings), not a lab measurement: with no pause in the clip
+    it underestimates. Digital silence is capped at ``SNR_CAP_DB``.
+    """
+    n = audio.size // frame
+    if n < 10:
+        return None
+    power = np.mean(audio[: n * frame].astype(np.float64).reshape(n, frame) ** 2, axis=1)
+    noise = float(np.percentile(power, 5))
+    loud = power[power >= np.percentile(power, 50)]
+    speech = float(np.mean(loud)) - noise
+    if speech <= 0:
+        return 0.0
+    if noise <= speech * 10 ** (-SNR_CAP_DB / 10):
+        return SNR_CAP_DB
+    return round(10 * np.log10(speech / noise), 1)

@@ -18,18 +18,18 @@ from whisper_pipeline.audio.fingerprint import from_hex, same_recording
 from whisper_pipeline.audio.inspect import check_audio, sha256_file
 from whisper_pipeline.data.discovery import SourceItem, make_file_id
 from whisper_pipeline.io import write_json
-from whisper_pipeline.text.language import guess_language
+from whisper_pipeline.text.language import guess
 
 INVENTORY_COLUMNS = [
     "file_id", "filename", "size_bytes", "duration_s", "sample_rate", "channels", "codec",
     "transcript_present", "transcript_encoding", "chars_per_second", "language", "language_guess",
-    "speaker", "sha256", "duplicate", "duplicate_of", "duplicate_kind", "status", "reason_code", "reason",
+    "dialect", "snr_db", "speaker", "sha256", "duplicate", "duplicate_of", "duplicate_kind", "status", "reason_code", "reason",
     "flags",
 ]
 CHECK_FIELDS = ("size_bytes", "duration_s", "sample_rate", "channels", "codec", "active_fraction",
-                "clipped_fraction", "peak_dbfs", "flags", "fingerprint")
+                "clipped_fraction", "peak_dbfs", "flags", "fingerprint", "snr_db")
 LOSSLESS_CODECS = {"flac", "alac", "wavpack", "ape", "tta"}
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # bump when CHECK_FIELDS change: old entries are then re-checked
 
 
 @dataclass
@@ -163,10 +163,11 @@ def build_inventory(
         if transcript_problem:
             reasons.append(transcript_problem)
         reason_code = check["status"] if check["status"] != "ok" else transcript_code
-        guess = guess_language(item.transcript or "") or ""
+        language = guess(item.transcript or "")
         flags = list(check["flags"])
-        if guess and guess != item.language:
-            flags.append(f"language guess {guess} differs from declared {item.language}")
+        if language.language and language.language != item.language:
+            flags.append(f"language guess {language.language} differs from declared {item.language} "
+                         f"({'; '.join(language.evidence)})")
         rows.append({
             **item.as_dict(), **check,
             "sha256": sha,
@@ -174,7 +175,8 @@ def build_inventory(
             "mtime_ns": os.stat(item.audio).st_mtime_ns,
             "transcript_present": item.transcript is not None,
             "chars_per_second": cps,
-            "language_guess": guess,
+            "language_guess": language.language or "",
+            "dialect": language.dialect,
             "audio_status": check["status"],
             "audio_detail": check["detail"],
             "reasons": reasons,
@@ -205,7 +207,7 @@ def build_inventory(
             "duplicate": False, "duplicate_of": "", "duplicate_kind": "", "audio_status": "missing",
             "status": "unusable", "reason": "orphan transcript: no audio file next to it", "flags": [],
             "reason_code": "orphan_transcript",
-            "language_guess": "",
+            "language_guess": "", "dialect": "",
         })
     return rows
 

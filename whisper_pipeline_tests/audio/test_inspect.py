@@ -75,3 +75,24 @@ def test_silence_and_clipping(tmp_path):
     assert check_audio(tmp_path / "burst.wav").status == "mostly_silence"
     loud = check_audio(tmp_path / "loud.wav")
     assert loud.status == "ok" and loud.flags and loud.flags[0].startswith("clipping")
+
+
+def test_snr_estimate_tracks_added_noise(clips):
+    """White noise mixed in at a known SNR (relative to the speech frames' power) is estimated within a few dB."""
+    from whisper_pipeline.audio.inspect import SNR_CAP_DB, estimate_snr_db
+
+    speech = decode(clips["wav"])
+    frame = 320
+    n = speech.size // frame
+    power = np.mean(speech[: n * frame].reshape(n, frame) ** 2, axis=1)
+    speech_power = float(np.mean(power[power > power.max() * 1e-3]))
+    rng = np.random.default_rng(0)
+    estimates = []
+    for target in (0, 10, 20, 30):
+        noise = rng.standard_normal(speech.size) * np.sqrt(speech_power / 10 ** (target / 10))
+        estimate = estimate_snr_db((speech + noise).astype(np.float32))
+        assert abs(estimate - target) <= 4.0, (target, estimate)
+        estimates.append(estimate)
+    assert estimates == sorted(estimates)
+    assert estimate_snr_db(speech) == SNR_CAP_DB, "espeak's digital silence reads as clean"
+    assert check_audio(clips["flac"]).snr_db is not None

@@ -102,3 +102,23 @@ def test_dedupe_decisions_are_reused_not_recomputed(tiny_corpus, tmp_path, monke
     assert calls == []
     assert [(r["file_id"], r["duplicate_of"], r["duplicate_kind"]) for r in again] == \
         [(r["file_id"], r["duplicate_of"], r["duplicate_kind"]) for r in first]
+
+
+def test_language_mismatch_is_flagged_not_moved(tmp_path):
+    """A Serbian (ekavian) sentence declared as Croatian stays in hr, kept, with a flag naming the evidence."""
+    uploads = tmp_path / "uploads"
+    d = uploads / "hr" / "marko"
+    d.mkdir(parents=True)
+    texts = {"sr_text": "Deca su uvek volela da pevaju pesme.", "hr_text": "Tko je pojeo kruh u vlaku?",
+             "neutral": "Dobar dan, kako ste danas?"}
+    for stem, text in texts.items():
+        espeak_wav(text, "hr", d / f"{stem}.wav")
+        (d / f"{stem}.txt").write_text(text)
+    rows, _ = inventory(uploads, "hr", tmp_path / "c.json")
+    by_stem = {r["filename"].rsplit("/", 1)[1][:-4]: r for r in rows}
+    assert all(r["status"] == "ok" and r["language"] == "hr" for r in rows), "flagged, not moved or rejected"
+    assert by_stem["sr_text"]["language_guess"] == "sr" and by_stem["sr_text"]["dialect"] == "ekavian"
+    assert any("language guess sr differs from declared hr" in f and "ekavian" in f for f in by_stem["sr_text"]["flags"])
+    assert by_stem["hr_text"]["language_guess"] == "hr" and not by_stem["hr_text"]["flags"]
+    assert by_stem["neutral"]["language_guess"] == "" and not by_stem["neutral"]["flags"]
+    assert all(r["snr_db"] is not None for r in rows)
