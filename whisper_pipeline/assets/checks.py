@@ -1,13 +1,17 @@
-"""Asset checks on the intake: too many unusable files, transcript-less audio in training, leaks across splits.
+"""Asset checks on the intake and the dataset: unusable files, normalization, leaks and validity of splits.
 
 They look at every language that has been materialized, so they read the same in any run.
 """
 
+import json
+
 import dagster as dg
 from pydantic import Field
 
+from whisper_pipeline.assets.normalized_transcripts import TARGET_FRACTION, normalized_transcripts
 from whisper_pipeline.assets.raw_audio import raw_audio
 from whisper_pipeline.assets.splits import splits
+from whisper_pipeline.data.manifests import validate_manifest_lines
 from whisper_pipeline.data.splits import SPLITS
 from whisper_pipeline.io import read_jsonl
 from whisper_pipeline.resources import WorkspaceResource
@@ -64,4 +68,46 @@ def no_duplicate_across_splits(workspace: WorkspaceResource) -> dg.AssetCheckRes
     return dg.AssetCheckResult(passed=not leaks, metadata={"leaks": dg.MetadataValue.json(leaks[:50]), "count": len(leaks)})
 
 
-ALL_CHECKS = [unusable_fraction_below_threshold, no_transcriptless_audio_in_training, no_duplicate_across_splits]
+@dg.asset_check(asset=normalized_transcripts, description=f"At least {TARGET_FRACTION:.0%} of transcripts normalize")
+def normalized_fraction_meets_target(workspace: WorkspaceResource) -> dg.AssetCheckResult:
+    ws = workspace.get()
+    fractions = {l: json.loads(p.read_text())["fraction_normalized"] for l in LANGUAGES
+                 if (p := ws.lang_manifests(l) / "normalization_report.json").is_file()}
+    return dg.AssetCheckResult(
+        passed=all(f >= TARGET_FRACTION for f in fractions.values()),
+        metadata={"fraction_normalized": dg.MetadataValue.json(fractions), "target": TARGET_FRACTION},
+    )
+
+
+@dg.asset_check(asset=splits, blocking=True, description="No speaker (or fallback group) in two splits")
+def no_speaker_in_two_splits(workspace: WorkspaceResource) -> dg.AssetCheckResult:
+    seen: dict[tuple[str, str], set[str]] = {}
+    for line in _split_lines(workspace.get()):
+        seen.setdefault((line["language"], line.get("group") or line["speaker"]), set()).add(line["split"])
+    shared = sorted(f"{lang}/{group}: {', '.join(sorted(s))}" for (lang, group), s in seen.items() if len(s) > 1)
+    return dg.AssetCheckResult(passed=not shared, metadata={"shared": dg.MetadataValue.json(shared[:50]), "count": len(shared)})
+
+
+@dg.asset_check(asset=splits, description="Every language that has data appears in train, validation and test")
+def every_language_in_every_split(workspace: WorkspaceResource) -> dg.AssetCheckResult:
+    ws = workspace.get()
+    present = {split: {l for l in LANGUAGES if (p := ws.split_manifest(l, split)).is_file() and read_jsonl(p)} for split in SPLITS}
+    languages = set().union(*present.values())
+    missing = {split: sorted(languages - langs) for split, langs in present.items() if languages - langs}
+    return dg.AssetCheckResult(
+        passed=not missing, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"missing": dg.MetadataValue.json(missing), "languages": sorted(languages),
+                  "not_materialized": sorted(set(LANGUAGES) - languages)},
+    )
+
+
+@dg.asset_check(asset=splits, blocking=True, description="Every manifest line is valid (schema in data/manifests.py)")
+def manifest_lines_valid(workspace: WorkspaceResource) -> dg.AssetCheckResult:
+    ws = workspace.get()
+    problems = [p for l in LANGUAGES for s in SPLITS if (path := ws.split_manifest(l, s)).is_file()
+                for p in validate_manifest_lines(path)[1]]
+    return dg.AssetCheckResult(passed=not problems, metadata={"problems": dg.MetadataValue.json(problems[:50]), "count": len(problems)})
+
+
+ALL_CHECKS = [unusable_fraction_below_threshold, no_transcriptless_audio_in_training, no_duplicate_across_splits,
+              normalized_fraction_meets_target, no_speaker_in_two_splits, every_language_in_every_split, manifest_lines_valid]

@@ -31,6 +31,7 @@ class SourceItem:
     transcript: str | None = None
     transcript_source: str = ""
     transcript_encoding: str = ""
+    source: str = "upload"  # "<extractor>:<id>" for harvested files (from <stem>.source.json), else "upload"
     problems: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -102,6 +103,19 @@ def find_orphan_transcripts(uploads: str | Path, lang: str, items: list[SourceIt
     )
 
 
+def _provenance_source(audio: Path) -> str:
+    """``<extractor>:<id>`` from a harvested file's provenance sidecar, else ``upload``."""
+    sidecar = audio.with_suffix(".source.json")
+    if not sidecar.is_file():
+        return "upload"
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "upload"
+    extractor = meta.get("extractor_key") or meta.get("extractor") or "source"
+    return f"{extractor}:{meta['id']}" if meta.get("id") else str(meta.get("source_url") or "upload")
+
+
 def discover(uploads: str | Path, lang: str) -> tuple[list[SourceItem], list[str]]:
     """All candidate audio files for ``lang`` and the problems found in metadata files."""
     uploads = Path(uploads).resolve()
@@ -137,7 +151,8 @@ def discover(uploads: str | Path, lang: str) -> tuple[list[SourceItem], list[str
         if file_id in seen_ids:
             file_id += "-" + hashlib.sha1(str(audio).encode()).hexdigest()[:8]
         seen_ids.add(file_id)
-        item = SourceItem(file_id=file_id, audio=str(audio), language=lang, speaker=speaker)
+        item = SourceItem(file_id=file_id, audio=str(audio), language=lang, speaker=speaker,
+                          source=str((row or {}).get("source") or "").strip() or _provenance_source(audio))
         if row is not None and (row.get("transcription") or "").strip():
             item.transcript = str(row["transcription"]).strip()
             item.transcript_source, item.transcript_encoding = row["__where__"], "utf-8"

@@ -19,11 +19,12 @@ from whisper_pipeline.audio.inspect import check_audio, sha256_file
 from whisper_pipeline.data.discovery import SourceItem, make_file_id
 from whisper_pipeline.io import write_json
 from whisper_pipeline.text.language import guess
+from whisper_pipeline.text.normalize import normalize_for_eval
 
 INVENTORY_COLUMNS = [
     "file_id", "filename", "size_bytes", "duration_s", "sample_rate", "channels", "codec",
     "transcript_present", "transcript_encoding", "chars_per_second", "language", "language_guess",
-    "dialect", "snr_db", "speaker", "sha256", "duplicate", "duplicate_of", "duplicate_kind", "status", "reason_code", "reason",
+    "dialect", "snr_db", "speaker", "source", "sha256", "duplicate", "duplicate_of", "duplicate_kind", "status", "reason_code", "reason",
     "flags",
 ]
 CHECK_FIELDS = ("size_bytes", "duration_s", "sample_rate", "channels", "codec", "active_fraction",
@@ -97,6 +98,13 @@ def _keeper_rank(row: dict) -> tuple:
     return (not lossless, row["mtime_ns"], len(row["audio"]), row["audio"])
 
 
+def _compatible_transcripts(a: dict, b: dict) -> bool:
+    """Copies of one recording carry the same words (or one has no transcript). This keeps the same
+    speaker reading two near-identical prompts ("broj 1" / "broj 2") from looking like a re-encode."""
+    ta, tb = a.get("transcript"), b.get("transcript")
+    return not ta or not tb or normalize_for_eval(ta) == normalize_for_eval(tb)
+
+
 def mark_duplicates(rows: list[dict], previous: dict[str, str] | None = None) -> dict[str, str]:
     """Flag exact copies (same SHA-256) and re-encoded copies (same fingerprint, similar length).
 
@@ -132,7 +140,8 @@ def mark_duplicates(rows: list[dict], previous: dict[str, str] | None = None) ->
         window = max(0.25, 0.02 * row["duration_s"])
         lo = bisect.bisect_left(keepers, (row["duration_s"] - window, ""))
         hi = bisect.bisect_right(keepers, (row["duration_s"] + window, "\uffff"))
-        match = next((k for _, k in keepers[lo:hi] if same_recording(fp(row["sha256"]), fp(k))), None)
+        match = next((k for _, k in keepers[lo:hi]
+                      if _compatible_transcripts(row, representative[k]) and same_recording(fp(row["sha256"]), fp(k))), None)
         decision[row["sha256"]] = match or row["sha256"]
         if match is None:
             bisect.insort(keepers, (row["duration_s"], row["sha256"]))
@@ -201,7 +210,7 @@ def build_inventory(
         rel = Path(os.path.relpath(path, uploads))
         rows.append({
             **dict.fromkeys(INVENTORY_COLUMNS), "transcript_encoding": "", "transcript_source": path,
-            "file_id": make_file_id(rel.parts[0], "orphan", "-".join(rel.with_suffix("").parts[1:])),
+            "file_id": make_file_id(rel.parts[0], "orphan", "-".join(rel.with_suffix("").parts[1:])), "source": "upload",
             "filename": str(rel), "audio": "", "language": rel.parts[0], "speaker": "", "transcript": None,
             "transcript_present": True, "size_bytes": os.stat(path).st_size, "duration_s": 0.0, "sha256": "",
             "duplicate": False, "duplicate_of": "", "duplicate_kind": "", "audio_status": "missing",

@@ -1,43 +1,126 @@
-"""Seeded, speaker-disjoint train/validation/test splits.
+"""Seeded, speaker-disjoint, stable train/validation/test splits.
 
-Speakers (not files) are assigned to splits, so the test set measures how the model does on
-voices it never heard. Same inputs + same seed ⇒ the same split, byte for byte.
+Groups of utterances (speakers; when speakers are unknown, the source recording or video, else the
+file itself) are assigned to splits, so the test set measures voices the model never heard.
+
+* **By hash**: a group's split follows from ``sha256(seed, language, group)`` mapped to [0, 1):
+  below ``test_ratio`` → test, below ``test_ratio + validation_ratio`` → validation, else train.
+  The same group always hashes the same, whatever else is in the corpus.
+* **Remembered**: assignments are kept in ``split_assignments.json``; a group already assigned is
+  never moved, so new data never pulls an old test speaker into training (a scheduled retraining
+  cannot leak). Changing the seed is the one way to reshuffle, and it is reported.
+* **Small corpora**: pure hashing can leave a split empty, or the test set under its minimum
+  hours; then *new* groups with the lowest hash are moved from train into test (then validation),
+  never groups assigned before.
+
+Same inputs, seed and assignment file ⇒ byte-identical manifests.
 """
 
 from __future__ import annotations
 
-import random
+import hashlib
 from collections import defaultdict
+from dataclasses import dataclass, field
 
 SPLITS = ("train", "validation", "test")
+UNKNOWN_SPEAKERS = {"", "unknown", "none", "anonymous", "x", "n/a", "na"}
 
 
-def assign_speakers(speakers: list[str], seed: int, lang: str, validation_ratio: float, test_ratio: float) -> dict[str, str]:
-    """Map speaker → split. With ≥3 speakers every split gets at least one."""
-    ordered = sorted(set(speakers))
-    random.Random(f"{seed}:{lang}").shuffle(ordered)
-    n = len(ordered)
-    if n >= 3:
-        n_test = max(1, round(n * test_ratio))
-        n_val = max(1, round(n * validation_ratio))
-        n_test, n_val = min(n_test, n - 2), min(n_val, n - 1 - min(n_test, n - 2))
-    elif n == 2:
-        n_test, n_val = 1, 0
-    else:
-        n_test, n_val = 0, 0
-    assignment = {}
-    for i, speaker in enumerate(ordered):
-        assignment[speaker] = "test" if i < n_test else "validation" if i < n_test + n_val else "train"
+@dataclass
+class SplitPolicy:
+    seed: int = 13
+    validation_ratio: float = 0.1
+    test_ratio: float = 0.1
+    min_test_hours: float = 0.0  # per language; met by moving new groups into test when short
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.validation_ratio < 1 and 0 <= self.test_ratio < 1 and self.validation_ratio + self.test_ratio < 1):
+            raise ValueError(f"split ratios must be in [0, 1) and sum below 1: validation {self.validation_ratio}, "
+                             f"test {self.test_ratio}")
+
+
+@dataclass
+class Assignments:
+    """The remembered group → split map of one language (``split_assignments.json``)."""
+
+    seed: int
+    groups: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict | None, seed: int) -> tuple[Assignments, bool]:
+        """(assignments, reshuffled): a file written with another seed is discarded."""
+        if not data:
+            return cls(seed), False
+        if data.get("seed") != seed:
+            return cls(seed), True
+        return cls(seed, dict(data.get("groups", {}))), False
+
+    def to_json(self) -> dict:
+        return {"seed": self.seed, "groups": dict(sorted(self.groups.items()))}
+
+
+def group_of(row: dict) -> tuple[str, str]:
+    """(grouping kind, group id): the speaker; else the source recording/video; else the file."""
+    speaker = str(row.get("speaker") or "").strip()
+    if speaker.lower() not in UNKNOWN_SPEAKERS:
+        return "speaker", speaker
+    source = str(row.get("source") or "").strip()
+    if source and source != "upload":
+        return "source", source
+    return "file", row["file_id"]
+
+
+def group_hash(seed: int, lang: str, group: str) -> float:
+    digest = hashlib.sha256(f"{seed}\x00{lang}\x00{group}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def assign_groups(hours: dict[str, float], lang: str, policy: SplitPolicy, remembered: Assignments) -> dict[str, str]:
+    """Group → split for every group in ``hours`` (group → hours of audio)."""
+    assignment = {g: remembered.groups[g] for g in hours if g in remembered.groups}
+    new = sorted((g for g in hours if g not in assignment), key=lambda g: (group_hash(policy.seed, lang, g), g))
+    for g in new:
+        u = group_hash(policy.seed, lang, g)
+        assignment[g] = "test" if u < policy.test_ratio else "validation" if u < policy.test_ratio + policy.validation_ratio else "train"
+
+    def movable() -> list[str]:
+        return [g for g in new if assignment[g] == "train"]
+
+    def count(split: str) -> int:
+        return sum(s == split for s in assignment.values())
+
+    # Never empty train. With 2 groups the second goes to test; with 3 or more every split gets one.
+    wanted = [("test", policy.test_ratio > 0 and len(hours) >= 2), ("validation", policy.validation_ratio > 0 and len(hours) >= 3)]
+    for split, needed in wanted:
+        if needed and count(split) == 0 and movable() and count("train") > 1:
+            assignment[movable()[0]] = split
+    test_hours = sum(h for g, h in hours.items() if assignment[g] == "test")
+    while test_hours < policy.min_test_hours and movable() and count("train") > 1:
+        g = movable()[0]
+        assignment[g] = "test"
+        test_hours += hours[g]
     return assignment
 
 
-def make_splits(rows: list[dict], lang: str, seed: int = 13, validation_ratio: float = 0.1,
-                test_ratio: float = 0.1) -> dict[str, list[dict]]:
-    """Manifest lines per split: id, audio, transcript, duration, language, speaker, split."""
-    assignment = assign_speakers([r["speaker"] for r in rows], seed, lang, validation_ratio, test_ratio)
+def make_splits(rows: list[dict], lang: str, policy: SplitPolicy | None = None,
+                remembered: Assignments | None = None) -> tuple[dict[str, list[dict]], Assignments, dict]:
+    """(manifest lines per split, updated assignments, summary).
+
+    A line: ``id``, ``audio``, ``transcript``, ``duration``, ``language``, ``speaker``, ``split``,
+    ``source``, ``group`` and ``sha256`` (for leak checks).
+    """
+    policy = policy or SplitPolicy()
+    remembered = remembered or Assignments(policy.seed)
+    grouping = {r["file_id"]: group_of(r) for r in rows}
+    hours: dict[str, float] = defaultdict(float)
+    for r in rows:
+        hours[grouping[r["file_id"]][1]] += r["duration_s"] / 3600
+    before = dict(remembered.groups)
+    assignment = assign_groups(dict(hours), lang, policy, remembered)
     out: dict[str, list[dict]] = defaultdict(list)
     for r in sorted(rows, key=lambda r: r["file_id"]):
-        split = assignment[r["speaker"]]
+        kind, group = grouping[r["file_id"]]
+        split = assignment[group]
         out[split].append({
             "id": r["file_id"],
             "audio": r["audio"],
@@ -46,9 +129,20 @@ def make_splits(rows: list[dict], lang: str, seed: int = 13, validation_ratio: f
             "language": lang,
             "speaker": r["speaker"],
             "split": split,
+            "source": r.get("source") or "upload",
+            "group": f"{kind}:{group}",
             "sha256": r["sha256"],
         })
-    return {s: out.get(s, []) for s in SPLITS}
+    updated = Assignments(policy.seed, {**before, **assignment})
+    kinds = defaultdict(int)
+    for kind, _ in set(grouping.values()):
+        kinds[kind] += 1
+    summary = {
+        "groups_by_kind": dict(sorted(kinds.items())),
+        "new_groups": sorted(g for g in assignment if g not in before),
+        "kept_groups": sum(g in before for g in assignment),
+    }
+    return {s: out.get(s, []) for s in SPLITS}, updated, summary
 
 
 def small_subset(split_rows: dict[str, list[dict]], per_split: int = 8) -> list[dict]:

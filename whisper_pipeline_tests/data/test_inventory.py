@@ -122,3 +122,16 @@ def test_language_mismatch_is_flagged_not_moved(tmp_path):
     assert by_stem["hr_text"]["language_guess"] == "hr" and not by_stem["hr_text"]["flags"]
     assert by_stem["neutral"]["language_guess"] == "" and not by_stem["neutral"]["flags"]
     assert all(r["snr_db"] is not None for r in rows)
+
+
+def test_near_identical_prompts_by_one_voice_are_not_duplicates(tmp_path):
+    """Same voice, same length, one word different: the fingerprints are close, the transcripts are not."""
+    uploads = tmp_path / "uploads"
+    d = uploads / "sr" / "ana"
+    d.mkdir(parents=True)
+    for n in (1, 2):
+        text = f"Danas je lep dan broj {n}."
+        espeak_wav(text, "sr", d / f"u{n}.wav")
+        (d / f"u{n}.txt").write_text(text)
+    rows, _ = inventory(uploads, "sr", tmp_path / "c.json")
+    assert [r["status"] for r in rows] == ["ok", "ok"]
