@@ -36,7 +36,9 @@ def test_whole_graph_with_tiny_model(workspace, tiny_model_dir):
 
     # asset checks ran with every partition, and pass on this corpus 
     names = {c.check_name for c in checks}
-    assert names == {"unusable_fraction_below_threshold", "no_transcriptless_audio_in_training", "no_duplicate_across_splits"}
+    assert names == {"unusable_fraction_below_threshold", "no_transcriptless_audio_in_training", "no_duplicate_across_splits",
+                     "normalized_fraction_meets_target", "no_speaker_in_two_splits", "every_language_in_every_split",
+                     "manifest_lines_valid"}
     failed = {c.check_name for c in checks if not c.passed}
     assert failed == {"unusable_fraction_below_threshold"}, "hr's deliberately broken files exceed the default 20%"
 

@@ -24,6 +24,9 @@ class AudioError(RuntimeError):
         self.path, self.reason, self.detail = str(path), reason, detail
         super().__init__(f"{path}: {reason}" + (f" ({self.detail})" if self.detail else ""))
 
+    def __reduce__(self):  # picklable, so a worker process can report it
+        return (AudioError, (self.path, self.reason, self.detail))
+
 
 def require_ffmpeg() -> None:
     for tool in ("ffmpeg", "ffprobe"):

@@ -1,69 +1,187 @@
-"""Source audio → 16 kHz mono 16-bit WAV, in parallel, skipping files already converted."""
+"""Source audio → 16 kHz mono 16-bit WAV (or FLAC): resampled with soxr, silence trimmed by a
+voice-activity detector, optionally loudness-normalized; in parallel, skipping work already done.
+
+Trimming only removes what lies *before the first* and *after the last* stretch of speech that
+silero-VAD finds, plus a margin, never pauses inside the utterance, so no word the transcript
+needs is cut; if the VAD hears no speech at all, nothing is trimmed and the line is flagged.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import soundfile as sf
 
-from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE, decode, write_wav16
+from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE, decode, probe
 from whisper_pipeline.io import atomic_path
 
 DURATION_TOLERANCE_S = 0.05
+PREPROCESS_VERSION = 2  # bump when the processing itself changes, so old outputs are redone
 
 
-def convert_one(source: str, target: str) -> float:
-    """Convert one file atomically; return the processed duration in seconds."""
-    audio = decode(source, SAMPLE_RATE)
-    with atomic_path(target, suffix=".wav") as tmp:
-        write_wav16(tmp, audio)
-    return round(audio.size / SAMPLE_RATE, 3)
+@dataclass(frozen=True)
+class PreprocessOptions:
+    trim_silence: bool = True
+    vad_threshold: float = 0.5  # silero-VAD speech probability
+    margin_s: float = 0.25  # kept before the first and after the last speech
+    loudness_lufs: float | None = None  # e.g. -23.0 (EBU R128); None leaves levels alone
+    format: str = "wav"  # "wav" or "flac", both 16-bit
+
+    def key(self) -> str:
+        """Changes whenever the output would change: part of the incremental cache key."""
+        return hashlib.sha256(json.dumps({**asdict(self), "v": PREPROCESS_VERSION}, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class Processed:
+    duration: float
+    source_duration: float
+    trim_start: float = 0.0
+    trim_end: float = 0.0
+    loudness_lufs: float | None = None
+    flags: list[str] = field(default_factory=list)
+
+
+def load_16k_mono(path: str | Path) -> np.ndarray:
+    """Decode at the file's own rate (ffmpeg downmixes to mono), then resample with soxr (very high quality)."""
+    import soxr
+
+    rate = probe(path).sample_rate or SAMPLE_RATE
+    audio = decode(path, rate)
+    if rate != SAMPLE_RATE:
+        audio = soxr.resample(audio, rate, SAMPLE_RATE, quality="VHQ").astype(np.float32)
+    return audio
+
+
+@lru_cache(maxsize=1)
+def _vad_model():
+    import torch
+    from silero_vad import load_silero_vad
+
+    torch.set_num_threads(1)  # one per worker process: the pool provides the parallelism
+    return load_silero_vad()
+
+
+def speech_span(audio: np.ndarray, threshold: float = 0.5) -> tuple[float, float] | None:
+    """(start, end) in seconds from the first to the last speech the VAD hears, or None."""
+    import torch
+    from silero_vad import get_speech_timestamps
+
+    stamps = get_speech_timestamps(torch.from_numpy(audio), _vad_model(), sampling_rate=SAMPLE_RATE,
+                                   threshold=threshold, return_seconds=False)
+    if not stamps:
+        return None
+    return stamps[0]["start"] / SAMPLE_RATE, stamps[-1]["end"] / SAMPLE_RATE
+
+
+def _normalize_loudness(audio: np.ndarray, target_lufs: float, result: Processed) -> np.ndarray:
+    import pyloudnorm
+
+    if audio.size < int(0.4 * SAMPLE_RATE):  # BS.1770 gating needs at least one 400 ms block
+        result.flags.append("too short for loudness normalization")
+        return audio
+    loudness = pyloudnorm.Meter(SAMPLE_RATE).integrated_loudness(audio.astype(np.float64))
+    if not np.isfinite(loudness):
+        result.flags.append("silent: loudness not normalized")
+        return audio
+    gain = 10 ** ((target_lufs - loudness) / 20)
+    peak = float(np.max(np.abs(audio))) * gain
+    if peak > 0.989:  # never clip: settle for less loudness (-0.1 dBFS peak)
+        gain *= 0.989 / peak
+        result.flags.append("loudness limited by peak")
+    result.loudness_lufs = round(float(loudness), 1)
+    return (audio * gain).astype(np.float32)
+
+
+def process_one(source: str, target: str, options: PreprocessOptions) -> Processed:
+    """Convert one file atomically; returns what was done."""
+    audio = load_16k_mono(source)
+    result = Processed(duration=0.0, source_duration=round(audio.size / SAMPLE_RATE, 3))
+    if options.trim_silence and audio.size:
+        span = speech_span(audio, options.vad_threshold)
+        if span is None:
+            result.flags.append("VAD heard no speech: not trimmed")
+        else:
+            start = max(0.0, span[0] - options.margin_s)
+            end = min(result.source_duration, span[1] + options.margin_s)
+            audio = audio[int(round(start * SAMPLE_RATE)) : int(round(end * SAMPLE_RATE))]
+            result.trim_start, result.trim_end = round(start, 3), round(result.source_duration - end, 3)
+    if options.loudness_lufs is not None:
+        audio = _normalize_loudness(audio, options.loudness_lufs, result)
+    with atomic_path(target, suffix=f".{options.format}") as tmp:
+        sf.write(str(tmp), np.clip(audio, -1.0, 1.0), SAMPLE_RATE, subtype="PCM_16", format=options.format.upper())
+    result.duration = round(audio.size / SAMPLE_RATE, 3)
+    return result
 
 
 def processed_duration(path: str | Path) -> float:
     return round(sf.info(str(path)).frames / SAMPLE_RATE, 3)
 
 
-def preprocess_rows(rows: list[dict], target_for: Callable[[dict], Path], previous: dict[str, dict],
-                    workers: int | None = None,
-                    progress: Callable[[int, int], None] | None = None) -> tuple[list[dict], int]:
-    """Convert every manifest line; returns (processed lines, number converted this time).
+def _worker_init() -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        import torch
 
-    A line is reused when the processed file exists and was made from the same source content
-    (same SHA-256), so re-runs and resumed runs only convert what changed.
+        torch.set_num_threads(1)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def preprocess_rows(rows: list[dict], target_for: Callable[[dict], Path], previous: dict[str, dict],
+                    options: PreprocessOptions | None = None, workers: int | None = None,
+                    progress: Callable[[int, int], None] | None = None) -> tuple[list[dict], int, list[str]]:
+    """Process every manifest line; returns (processed lines, number processed this time, errors).
+
+    A line is reused when its output exists and was made from the same source content (SHA-256)
+    with the same options, so re-runs and resumed runs only do what changed. A file that fails
+    is reported (``errors``, naming the file) and left out; the others go on.
     """
+    options = options or PreprocessOptions()
+    key = options.key()
     out: dict[str, dict] = {}
     todo = []
     for r in rows:
         target = target_for(r)
         prev = previous.get(r["id"])
-        if prev and prev.get("sha256") == r["sha256"] and target.is_file():
+        if prev and prev.get("sha256") == r["sha256"] and prev.get("preprocess_key") == key and Path(prev["audio"]).is_file():
             out[r["id"]] = prev
         else:
-            todo.append((r, target))
-    workers = workers or max(1, min(len(todo), os.cpu_count() or 1))
+            todo.append((r, target.with_suffix(f".{options.format}")))
+    errors: list[str] = []
     done = len(out)
     if todo:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [(r, target, pool.submit(convert_one, r["audio"], str(target))) for r, target in todo]
+        workers = workers or max(1, min(len(todo), os.cpu_count() or 1))
+        with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
+            futures = [(r, target, pool.submit(process_one, r["audio"], str(target), options)) for r, target in todo]
             for r, target, fut in futures:
-                duration = fut.result()
-                out[r["id"]] = {**r, "audio": str(target), "source_audio": r["audio"], "duration": duration,
-                                "manifest_duration": r["duration"]}
+                try:
+                    p = fut.result()
+                except Exception as exc:  # one bad file must not stop the others
+                    errors.append(f"{r['audio']}: {type(exc).__name__}: {exc}"[:400])
+                    continue
+                out[r["id"]] = {**r, "audio": str(target), "source_audio": r["audio"], "duration": p.duration,
+                                "manifest_duration": r["duration"], "trim": [p.trim_start, p.trim_end],
+                                "loudness_lufs": p.loudness_lufs, "preprocess_flags": p.flags, "preprocess_key": key}
                 done += 1
                 if progress:
                     progress(done, len(rows))
-    return [out[r["id"]] for r in rows], len(todo)
+    return [out[r["id"]] for r in rows if r["id"] in out], len(todo) - len(errors), errors
 
 
 def duration_mismatches(lines: list[dict]) -> list[str]:
-    """Processed files whose length on disk differs from the manifest's duration."""
+    """Processed files whose length on disk differs from the duration the manifest line states."""
     bad = []
     for line in lines:
         actual = processed_duration(line["audio"])
-        if abs(actual - line["manifest_duration"]) > DURATION_TOLERANCE_S:
-            bad.append(f"{line['audio']}: {actual:.3f}s on disk vs {line['manifest_duration']:.3f}s in manifest")
+        if abs(actual - line["duration"]) > DURATION_TOLERANCE_S:
+            bad.append(f"{line['audio']}: {actual:.3f}s on disk vs {line['duration']:.3f}s in the manifest")
     return bad
