@@ -70,6 +70,19 @@ class Workspace:
     def processed_manifest(self, lang: str, split: str) -> Path:
         return self.manifests / "processed" / lang / f"{split}.jsonl"
 
+    def training_manifest(self, lang: str, split: str) -> Path:
+        """Lines ready for training and evaluation: processed lines of at most 30 s, plus the
+        segments cut from longer recordings (written by the ``alignments`` asset)."""
+        return self.manifests / "training" / lang / f"{split}.jsonl"
+
+    def ready_manifest(self, lang: str, split: str) -> Path:
+        """The training manifest when it exists, else the processed one."""
+        path = self.training_manifest(lang, split)
+        return path if path.is_file() else self.processed_manifest(lang, split)
+
+    def segment_audio(self, lang: str, segment_id: str) -> Path:
+        return self.processed / "segments" / lang / f"{segment_id}.wav"
+
     def normalized_transcript(self, lang: str, file_id: str) -> Path:
         return self.processed / "transcripts" / lang / f"{file_id}.norm.txt"
 

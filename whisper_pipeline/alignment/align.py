@@ -10,7 +10,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from whisper_pipeline.alignment.formats import to_lrc, to_srt, to_vtt
 from whisper_pipeline.io import write_json, write_text
+
+MAX_GAP_S = 3.0  # a longer silence between two aligned words suggests words were skipped
+MIN_WORD_COVERAGE = 0.3  # words must span at least this share of the (silence-trimmed) audio
 
 
 def pick_device() -> str:
@@ -35,6 +39,7 @@ class AlignmentResult:
     file_id: str
     status: str  # aligned | failed | implausible
     words: int = 0
+    duration: float = 0.0
     reason: str = ""
     json_path: str = ""
 
@@ -52,11 +57,18 @@ def plausibility_problem(words: list[dict], duration: float) -> str:
         return f"{zero}/{len(words)} words squeezed to zero length"
     if words[-1]["end"] > duration + 0.5:
         return f"words end at {words[-1]['end']:.2f}s past the audio ({duration:.2f}s)"
+    gaps = [(b["start"] - a["end"], a["end"]) for a, b in zip(words, words[1:])]
+    longest = max(gaps, default=(0.0, 0.0))
+    if longest[0] > MAX_GAP_S:
+        return f"{longest[0]:.1f}s unaligned stretch after {longest[1]:.2f}s"
+    span = words[-1]["end"] - words[0]["start"]
+    if duration > 0 and span / duration < MIN_WORD_COVERAGE:
+        return f"words cover only {span / duration:.0%} of the audio"
     return ""
 
 
 def align_file(aligner, audio_path: str, transcript: str, language: str, file_id: str,
-               out_dir: Path, duration: float) -> AlignmentResult:
+               out_dir: Path, duration: float, snap: bool = True) -> AlignmentResult:
     """Align one file; writes ``transcription_base.json`` and ``.txt`` under ``out_dir/<file_id>/``."""
     target = out_dir / file_id / "transcription_base.json"
     try:
@@ -66,20 +78,27 @@ def align_file(aligner, audio_path: str, transcript: str, language: str, file_id
     if result is None:
         return AlignmentResult(file_id, "failed", reason="aligner returned no result")
     data = result.to_dict()
-    words = _words(data)
+    segments = [{"start": seg["start"], "end": seg["end"], "text": seg["text"],
+                 "words": [{"word": w["word"], "start": w["start"], "end": w["end"], "probability": w.get("probability")}
+                           for w in seg.get("words", [])]} for seg in data.get("segments", [])]
+    if snap:
+        from whisper_pipeline.audio.ffmpeg import decode
+
+        flat = snap_to_speech([w for seg in segments for w in seg["words"]], decode(audio_path))
+        k = 0
+        for seg in segments:
+            seg["words"], k = flat[k : k + len(seg["words"])], k + len(seg["words"])
+            if seg["words"]:
+                seg["start"], seg["end"] = seg["words"][0]["start"], seg["words"][-1]["end"]
+    words = [w for seg in segments for w in seg["words"]]
     doc = {
         "file_id": file_id,
         "audio": audio_path,
         "language": language,
         "text": transcript,
-        "segments": [
-            {
-                "start": s["start"], "end": s["end"], "text": s["text"],
-                "words": [{"word": w["word"], "start": w["start"], "end": w["end"],
-                           "probability": w.get("probability")} for w in s.get("words", [])],
-            }
-            for s in data.get("segments", [])
-        ],
+        "duration": duration,
+        "boundaries_snapped_to_speech": snap,
+        "segments": segments,
     }
     problem = plausibility_problem(words, duration)
     doc["status"] = "implausible" if problem else "aligned"
@@ -87,7 +106,10 @@ def align_file(aligner, audio_path: str, transcript: str, language: str, file_id
     write_json(target, doc)
     lines = [f"[{w['start']:.2f}-{w['end']:.2f}] {w['word'].strip()}" for w in words]
     write_text(target.with_suffix(".txt"), transcript + "\n\n" + "\n".join(lines) + "\n")
-    return AlignmentResult(file_id, doc["status"], words=len(words), reason=problem, json_path=str(target))
+    write_text(target.with_suffix(".srt"), to_srt(doc["segments"]))
+    write_text(target.with_suffix(".vtt"), to_vtt(doc["segments"]))
+    write_text(target.parent / "karaoke.lrc", to_lrc(doc["segments"], title=file_id, language=language))
+    return AlignmentResult(file_id, doc["status"], words=len(words), duration=duration, reason=problem, json_path=str(target))
 
 
 def load_existing(out_dir: Path, file_id: str, transcript: str) -> AlignmentResult | None:
@@ -99,7 +121,55 @@ def load_existing(out_dir: Path, file_id: str, transcript: str) -> AlignmentResu
         doc = json.loads(target.read_text(encoding="utf-8"))
     except json.JSONDecodeError:
         return None
-    if doc.get("text") != transcript:
+    if doc.get("text") != transcript or "boundaries_snapped_to_speech" not in doc or not (target.parent / "karaoke.lrc").is_file():
         return None
     n = sum(len(s["words"]) for s in doc.get("segments", []))
-    return AlignmentResult(file_id, doc.get("status", "aligned"), words=n, reason=doc.get("problem", ""), json_path=str(target))
+    return AlignmentResult(file_id, doc.get("status", "aligned"), words=n, reason=doc.get("problem", ""), json_path=str(target),
+                           duration=doc.get("duration", 0.0))
+
+
+def _runs(mask) -> list[tuple[int, int]]:
+    """(start, end) index pairs of the True runs of a boolean array."""
+    import numpy as np
+
+    padded = np.concatenate([[False], mask, [False]])
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return list(zip(edges[::2], edges[1::2]))
+
+
+def snap_to_speech(words: list[dict], audio, sample_rate: int = 16000, frame_s: float = 0.01,
+                   margin_db: float = 12.0, min_pause_s: float = 0.08, min_word_s: float = 0.05) -> list[dict]:
+    """Move word boundaries out of the pauses, using where the signal is above the noise floor.
+
+    Whisper's cross-attention tends to start a word where the previous one ended, so after a pause
+    the start comes early (by ~0.1–0.3 s on our measurements). For each word: a pause of at least
+    ``min_pause_s`` in the first half of its span means the word starts after it (and the previous
+    word, if it touched, ends where the pause begins); leading and trailing quiet frames are then
+    trimmed. A word never shrinks below ``min_word_s``.
+    """
+    import numpy as np
+
+    frame = int(frame_s * sample_rate)
+    n = audio.size // frame
+    if n < 3 or not words:
+        return [dict(w) for w in words]
+    power = 10 * np.log10(np.mean(audio[: n * frame].reshape(n, frame) ** 2, axis=1) + 1e-12)
+    loud = power > np.percentile(power, 10) + margin_db
+    out = [dict(w) for w in words]
+    for i, w in enumerate(out):
+        a, b = int(round(w["start"] / frame_s)), min(n, int(round(w["end"] / frame_s)))
+        if b - a < 2:
+            continue
+        pauses = [(a + x, a + y) for x, y in _runs(~loud[a:b]) if (y - x) * frame_s >= min_pause_s and x < (b - a) / 2]
+        if pauses:
+            p_start, p_end = pauses[-1]
+            if (b - p_end) * frame_s >= min_word_s:
+                if i > 0 and abs(out[i - 1]["end"] - w["start"]) < 1e-6:
+                    out[i - 1]["end"] = round(max(out[i - 1]["end"], p_start * frame_s), 3)
+                w["start"] = round(p_end * frame_s, 3)
+                a = p_end
+        idx = np.flatnonzero(loud[a:b])
+        if idx.size and (idx[-1] + 1 - idx[0]) * frame_s >= min_word_s:
+            w["start"] = round(max(w["start"], (a + idx[0]) * frame_s), 3)
+            w["end"] = round(min(w["end"], (a + idx[-1] + 1) * frame_s), 3)
+    return out

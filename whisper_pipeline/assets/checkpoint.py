@@ -9,7 +9,7 @@ from whisper_pipeline.assets.processed_audio import processed_audio
 from whisper_pipeline.io import read_jsonl, write_text
 from whisper_pipeline.resources import ComputeResource, ModelSourceResource, WorkspaceResource
 from whisper_pipeline.training.train import TrainSettings, train_whisper
-from whisper_pipeline.workspace import LANGUAGES
+from whisper_pipeline.workspace import LANGUAGES, REPO_ROOT
 
 
 class TrainConfig(dg.Config):
@@ -24,6 +24,8 @@ class TrainConfig(dg.Config):
     max_steps: int = Field(default=-1, description="> 0 overrides epochs")
     freeze_encoder: bool = False
     seed: int = 42
+    augment: bool = Field(default=False, description="Augment audio on the fly (noise, speed, pitch, reverb, gain)")
+    augment_config: str = Field(default=str(REPO_ROOT / "configs" / "augment.yaml"), description="Augmentation YAML")
 
 
 @dg.asset(group_name="training", deps=[processed_audio, alignments], kinds={"pytorch", "huggingface"},
@@ -36,7 +38,7 @@ def checkpoint(context: dg.AssetExecutionContext, config: TrainConfig, workspace
     def lines(split: str) -> list[dict]:
         out = []
         for lang in config.languages:
-            path = ws.processed_manifest(lang, split)
+            path = ws.ready_manifest(lang, split)
             if path.is_file():
                 out += read_jsonl(path)
             elif split == "train":
@@ -60,6 +62,7 @@ def checkpoint(context: dg.AssetExecutionContext, config: TrainConfig, workspace
             context.log.info(f"step {entry['step']} epoch {entry.get('epoch', 0):.2f} loss {entry['loss']:.4f} lr {entry.get('learning_rate', 0):.2e}")
 
     settings = TrainSettings(**{k: v for k, v in config.model_dump().items() if k in TrainSettings.__dataclass_fields__})
+    settings.augment_config = config.augment_config if config.augment else ""
     summary = train_whisper(base, train_rows, val_rows, run_dir, settings, on_log=on_log, device=compute.pick())
     write_text(ws.models / "whisper" / "LATEST", config.run_name + "\n")
     return dg.MaterializeResult(metadata={

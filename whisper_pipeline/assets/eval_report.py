@@ -29,7 +29,7 @@ def eval_report(context: dg.AssetExecutionContext, config: EvalConfig, workspace
     run = config.run_name or (latest.read_text().strip() if latest.is_file() else "")
     if not run or not (ws.run_dir(run) / "config.json").is_file():
         raise dg.Failure(description=f"No trained model for run {run or '(latest)'}: materialize checkpoint first")
-    test_lines = read_jsonl(ws.processed_manifest(lang, "test"))
+    test_lines = read_jsonl(ws.ready_manifest(lang, "test"))
     if not test_lines:
         raise dg.Failure(description=f"{lang}: the test split is empty (needs at least 2 speakers)")
     models = {"finetuned": str(ws.run_dir(run))}

@@ -22,7 +22,8 @@ SILENCE_DBFS = -45.0  # a 25 ms frame quieter than this counts as silence
 MIN_ACTIVE_FRACTION = 0.1  # below this the file is "mostly silence"
 CLIP_LEVEL = 0.999
 MAX_CLIPPED_FRACTION = 0.001  # above this the file is flagged "clipping" (kept, but flagged)
-MAX_TRAIN_DURATION_S = 30.0  # Whisper's input window; longer files need segmenting first.
+MAX_TRAIN_DURATION_S = 30.0  # Whisper's input window; longer files are segmented after alignment.
+MAX_SOURCE_DURATION_S = 4 * 3600.0  # longer than this is refused (split it before uploading)
 TRUNCATION_TOLERANCE = 0.9  # decoded/declared duration below this means the file was cut off
 
 
@@ -91,8 +92,11 @@ def check_audio(path: str | Path) -> AudioCheck:
         result.status, result.detail = "mostly_silence", f"{result.active_fraction:.0%} of frames above {SILENCE_DBFS:.0f} dBFS"
     if result.status == "ok" and result.duration_s < MIN_DURATION_S:
         result.status, result.detail = "too_short", f"{result.duration_s:.2f}s < {MIN_DURATION_S}s"
+    elif result.status == "ok" and result.duration_s > MAX_SOURCE_DURATION_S:
+        result.status, result.detail = "too_long", f"{result.duration_s / 3600:.1f} h > {MAX_SOURCE_DURATION_S / 3600:.0f} h"
     elif result.status == "ok" and result.duration_s > MAX_TRAIN_DURATION_S:
-        result.status, result.detail = "too_long", f"{result.duration_s:.1f}s > {MAX_TRAIN_DURATION_S:.0f}s (needs segmenting)"
+        result.flags.append(f"long-form ({result.duration_s:.0f}s): cut into segments of at most "
+                            f"{MAX_TRAIN_DURATION_S:.0f}s after alignment")
     return result
 
 

@@ -30,7 +30,7 @@ INVENTORY_COLUMNS = [
 CHECK_FIELDS = ("size_bytes", "duration_s", "sample_rate", "channels", "codec", "active_fraction",
                 "clipped_fraction", "peak_dbfs", "flags", "fingerprint", "snr_db")
 LOSSLESS_CODECS = {"flac", "alac", "wavpack", "ape", "tta"}
-CACHE_VERSION = 3  # bump when CHECK_FIELDS change: old entries are then re-checked
+CACHE_VERSION = 4  # bump when CHECK_FIELDS change: old entries are then re-checked
 
 
 @dataclass

@@ -87,7 +87,7 @@ def _manifest_line_model():
         id: str = Field(min_length=1)
         audio: str = Field(min_length=1)
         transcript: str = Field(min_length=1)
-        duration: float = Field(gt=0, le=3600)
+        duration: float = Field(gt=0, le=4 * 3600)
         language: Literal[LANGUAGES]  # type: ignore[valid-type]
         speaker: str = Field(min_length=1)
         split: Literal[SPLITS]  # type: ignore[valid-type]

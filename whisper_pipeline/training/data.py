@@ -30,18 +30,23 @@ def load_audio_16k(path: str) -> np.ndarray:
     return audio if audio.ndim == 1 else audio.mean(axis=1)
 
 
-def make_dataset(rows: list[dict], processor, max_label_length: int):
-    """A ``datasets.Dataset`` that computes features lazily; over-long labels are dropped and counted."""
+def make_dataset(rows: list[dict], processor, max_label_length: int, augmenter=None):
+    """A ``datasets.Dataset`` that computes features lazily; over-long labels are dropped and counted.
+
+    With an ``augmenter`` (``audio/augment.py``) each sample's audio is augmented on the fly, seeded by
+    its id and how often it has been seen, so every epoch hears a different, reproducible version."""
     from datasets import Dataset
 
     kept, dropped = [], []
     for r in rows:
         ids = label_ids(processor.tokenizer, r["transcript"], r["language"])
         (kept if len(ids) <= max_label_length else dropped).append({**r, "labels": ids})
-    ds = Dataset.from_list([{"audio": r["audio"], "labels": r["labels"], "language": r["language"]} for r in kept])
+    ds = Dataset.from_list([{"id": r["id"], "audio": r["audio"], "labels": r["labels"], "language": r["language"]} for r in kept])
 
     def transform(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
         audio = [load_audio_16k(p) for p in batch["audio"]]
+        if augmenter is not None:
+            audio = [augmenter(a, key) for a, key in zip(audio, batch["id"])]
         feats = processor.feature_extractor(audio, sampling_rate=16000, return_tensors="np").input_features
         return {"input_features": list(feats), "labels": batch["labels"]}
 

@@ -31,6 +31,7 @@ class TrainSettings:
     save_total_limit: int = 2
     freeze_encoder: bool = False
     logging_steps: int = 5
+    augment_config: str = ""  # path of an augment.yaml; empty = no augmentation
 
 
 def pick_device() -> str:
@@ -74,7 +75,12 @@ def train_whisper(
     if settings.freeze_encoder:
         model.freeze_encoder()
     max_labels = model.config.max_target_positions
-    train_ds, dropped_train = make_dataset(train_rows, processor, max_labels)
+    augmenter = None
+    if settings.augment_config:
+        from whisper_pipeline.audio.augment import Augmenter, load_augment_config
+
+        augmenter = Augmenter(load_augment_config(settings.augment_config))
+    train_ds, dropped_train = make_dataset(train_rows, processor, max_labels, augmenter)
     val_ds, dropped_val = make_dataset(validation_rows, processor, max_labels) if validation_rows else (None, [])
 
     steps_per_epoch = math.ceil(len(train_ds) / (settings.batch_size * settings.gradient_accumulation_steps))

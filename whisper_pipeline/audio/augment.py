@@ -1,0 +1,241 @@
+"""Seeded audio augmentation from ``configs/augment.yaml``, built on ``audiomentations``.
+
+Noise at a sampled SNR (white/pink, and recordings from a folder), speed perturbation, pitch
+shift, reverberation with synthetic room impulse responses, and gain; each with a probability
+and a parameter range. The YAML is validated (an unknown key or an inverted range is an error
+that names the file and the field). The same seed, sample id and call number always give the
+same output, so a training run with augmentation can be repeated exactly.
+
+Used on the fly by training (a ``datasets`` transform) or offline to write augmented copies:
+``python -m whisper_pipeline.audio.augment MANIFEST OUT_DIR --copies 2``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import threading
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE
+from whisper_pipeline.workspace import REPO_ROOT
+
+DEFAULT_CONFIG = REPO_ROOT / "configs" / "augment.yaml"
+NOISE_DECAY_DB_PER_OCTAVE = {"white": 0.0, "pink": -3.01, "brown": -6.02}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    p: float = Field(default=0.0, ge=0.0, le=1.0, description="Probability per sample")
+
+
+def _ordered(low: str, high: str):
+    def check(self):
+        if getattr(self, low) > getattr(self, high):
+            raise ValueError(f"{low} ({getattr(self, low)}) is greater than {high} ({getattr(self, high)})")
+        return self
+
+    return model_validator(mode="after")(check)
+
+
+class NoiseSpec(_Strict):
+    min_snr_db: float = Field(default=5.0, ge=-10, le=80)
+    max_snr_db: float = Field(default=30.0, ge=-10, le=80)
+    colors: list[str] = Field(default_factory=lambda: ["white", "pink"], min_length=1)
+    check_range = _ordered("min_snr_db", "max_snr_db")
+
+    @model_validator(mode="after")
+    def _known_colors(self):
+        unknown = set(self.colors) - set(NOISE_DECAY_DB_PER_OCTAVE)
+        if unknown:
+            raise ValueError(f"unknown noise colour(s) {sorted(unknown)}; use {sorted(NOISE_DECAY_DB_PER_OCTAVE)}")
+        return self
+
+
+class BackgroundNoiseSpec(_Strict):
+    folder: str | None = None
+    min_snr_db: float = Field(default=3.0, ge=-10, le=80)
+    max_snr_db: float = Field(default=20.0, ge=-10, le=80)
+    check_range = _ordered("min_snr_db", "max_snr_db")
+
+    @model_validator(mode="after")
+    def _folder_when_used(self):
+        if self.p > 0 and not self.folder:
+            raise ValueError("background_noise.p > 0 needs a folder of noise recordings")
+        if self.folder and not Path(self.folder).is_dir():
+            raise ValueError(f"background noise folder {self.folder} does not exist")
+        return self
+
+
+class SpeedSpec(_Strict):
+    min_rate: float = Field(default=0.9, gt=0.5, le=2.0)
+    max_rate: float = Field(default=1.1, gt=0.5, le=2.0)
+    check_range = _ordered("min_rate", "max_rate")
+
+
+class PitchSpec(_Strict):
+    min_semitones: float = Field(default=-2.0, ge=-12, le=12)
+    max_semitones: float = Field(default=2.0, ge=-12, le=12)
+    check_range = _ordered("min_semitones", "max_semitones")
+
+
+class ReverbSpec(_Strict):
+    min_rt60_s: float = Field(default=0.2, gt=0.0, le=3.0)
+    max_rt60_s: float = Field(default=0.8, gt=0.0, le=3.0)
+    min_wet: float = Field(default=0.3, ge=0.0, le=1.0)
+    max_wet: float = Field(default=0.7, ge=0.0, le=1.0)
+    check_range = _ordered("min_rt60_s", "max_rt60_s")
+    check_wet = _ordered("min_wet", "max_wet")
+
+
+class GainSpec(_Strict):
+    min_db: float = Field(default=-6.0, ge=-40, le=40)
+    max_db: float = Field(default=6.0, ge=-40, le=40)
+    check_range = _ordered("min_db", "max_db")
+
+
+class AugmentConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seed: int = 1234
+    noise: NoiseSpec = NoiseSpec()
+    background_noise: BackgroundNoiseSpec = BackgroundNoiseSpec()
+    speed: SpeedSpec = SpeedSpec()
+    pitch: PitchSpec = PitchSpec()
+    reverb: ReverbSpec = ReverbSpec()
+    gain: GainSpec = GainSpec()
+
+
+class AugmentConfigError(ValueError):
+    pass
+
+
+def load_augment_config(path: str | Path = DEFAULT_CONFIG) -> AugmentConfig:
+    """Read and validate the YAML; errors name the file and every bad field."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise AugmentConfigError(f"{path}: cannot read augmentation config: {exc}") from exc
+    try:
+        return AugmentConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in exc.errors())
+        raise AugmentConfigError(f"{path}: invalid augmentation config: {problems}") from exc
+
+
+def _speed(samples: np.ndarray, sample_rate: int, low: float, high: float) -> np.ndarray:
+    """Speed perturbation (tempo and pitch together, as in Kaldi/ESPnet recipes): resample by 1/rate."""
+    import soxr
+
+    rate = random.uniform(low, high)
+    return soxr.resample(samples, sample_rate, sample_rate / rate).astype(np.float32)
+
+
+def _reverb(samples: np.ndarray, sample_rate: int, spec: ReverbSpec) -> np.ndarray:
+    """Convolve with a synthetic room impulse response: exponentially decaying noise for a sampled RT60."""
+    from scipy.signal import fftconvolve
+
+    rt60 = random.uniform(spec.min_rt60_s, spec.max_rt60_s)
+    wet = random.uniform(spec.min_wet, spec.max_wet)
+    t = np.arange(int(rt60 * sample_rate)) / sample_rate
+    rir = np.random.standard_normal(t.size) * np.exp(-6.908 * t / rt60)  # -60 dB at rt60
+    rir[0] = 1.0
+    rir /= np.sqrt(np.sum(rir**2))
+    reverberant = fftconvolve(samples, rir)[: samples.size].astype(np.float32)
+    out = (1 - wet) * samples + wet * reverberant
+    peak = float(np.max(np.abs(out))) or 1.0
+    return (out * min(1.0, float(np.max(np.abs(samples))) / peak)).astype(np.float32)
+
+
+def build_pipeline(config: AugmentConfig):
+    """An ``audiomentations.Compose`` of the configured transforms (those with p > 0)."""
+    import audiomentations as A
+
+    steps = []
+    if config.noise.p > 0:
+        colours = [A.AddColorNoise(min_snr_db=config.noise.min_snr_db, max_snr_db=config.noise.max_snr_db,
+                                   min_f_decay=NOISE_DECAY_DB_PER_OCTAVE[c], max_f_decay=NOISE_DECAY_DB_PER_OCTAVE[c], p=1.0)
+                   for c in config.noise.colors]
+        steps.append(A.OneOf(colours, p=config.noise.p))
+    if config.background_noise.p > 0:
+        bg = config.background_noise
+        steps.append(A.AddBackgroundNoise(sounds_path=bg.folder, min_snr_db=bg.min_snr_db, max_snr_db=bg.max_snr_db, p=bg.p))
+    if config.speed.p > 0:
+        s = config.speed
+        steps.append(A.Lambda(transform=lambda x, sr: _speed(x, sr, s.min_rate, s.max_rate), p=s.p))
+    if config.pitch.p > 0:
+        steps.append(A.PitchShift(min_semitones=config.pitch.min_semitones, max_semitones=config.pitch.max_semitones,
+                                  p=config.pitch.p))
+    if config.reverb.p > 0:
+        steps.append(A.Lambda(transform=lambda x, sr: _reverb(x, sr, config.reverb), p=config.reverb.p))
+    if config.gain.p > 0:
+        steps.append(A.Gain(min_gain_db=config.gain.min_db, max_gain_db=config.gain.max_db, p=config.gain.p))
+    return A.Compose(steps) if steps else None
+
+
+class Augmenter:
+    """Seeded augmentation: output depends only on (seed, sample id, how often that id was augmented)."""
+
+    _lock = threading.Lock()  # audiomentations draws from the global random/numpy generators
+
+    def __init__(self, config: AugmentConfig):
+        self.config = config
+        self.pipeline = build_pipeline(config)
+        self.calls: dict[str, int] = defaultdict(int)
+
+    def __call__(self, samples: np.ndarray, key: str, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+        if self.pipeline is None:
+            return samples
+        n = self.calls[key]
+        self.calls[key] += 1
+        seed = int.from_bytes(hashlib.sha256(f"{self.config.seed}:{key}:{n}".encode()).digest()[:4], "big")
+        with self._lock:
+            random.seed(seed)
+            np.random.seed(seed)
+            out = self.pipeline(samples=samples.astype(np.float32), sample_rate=sample_rate)
+        return np.clip(out, -1.0, 1.0).astype(np.float32)
+
+
+def augment_offline(lines: list[dict], augmenter: Augmenter, out_dir: Path, copies: int = 1) -> list[dict]:
+    """Write ``copies`` augmented versions of each line (atomically); returns their manifest lines."""
+    import soundfile as sf
+
+    from whisper_pipeline.audio.ffmpeg import decode, write_wav16
+    from whisper_pipeline.io import atomic_path
+
+    out = []
+    for line in lines:
+        audio = decode(line["audio"])
+        for k in range(copies):
+            aug = augmenter(audio, line["id"])
+            target = out_dir / f"{line['id']}-aug{k}.wav"
+            with atomic_path(target, suffix=".wav") as tmp:
+                write_wav16(tmp, aug)
+            out.append({**line, "id": f"{line['id']}-aug{k}", "audio": str(target), "augmented_from": line["id"],
+                        "duration": round(sf.info(str(target)).duration, 3)})
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    from whisper_pipeline.io import read_jsonl, write_jsonl
+
+    ap = argparse.ArgumentParser(description="Write augmented copies of a manifest's audio, and their manifest")
+    ap.add_argument("manifest")
+    ap.add_argument("out_dir")
+    ap.add_argument("--config", default=str(DEFAULT_CONFIG))
+    ap.add_argument("--copies", type=int, default=1)
+    args = ap.parse_args(argv)
+    out_dir = Path(args.out_dir)
+    lines = augment_offline(read_jsonl(args.manifest), Augmenter(load_augment_config(args.config)), out_dir, args.copies)
+    write_jsonl(out_dir / "augmented.jsonl", lines)
+    print(f"{len(lines)} augmented files and {out_dir / 'augmented.jsonl'}")
+
+
+if __name__ == "__main__":
+    main()
