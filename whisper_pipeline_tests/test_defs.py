@@ -73,3 +73,28 @@ def test_sensor_requests_a_run_per_language_with_new_audio(workspace):
         (speaker / "u1.txt").write_text("Nova rečenica.")
         again = list(new_uploads_sensor(ctx))
         assert [r.partition_key for r in again] == ["sr"]
+
+
+def test_training_presets_are_valid_run_config():
+    import yaml
+
+    from whisper_pipeline.assets.checkpoint import TrainConfig
+    from whisper_pipeline.training.settings import TrainSettings
+
+    presets = sorted((REPO / "configs" / "train").glob("*.yaml"))
+    assert {p.stem for p in presets} == {"tiny-cpu", "base-cpu", "small-gpu", "large-v3-gpu"}
+    job = defs.resolve_job_def("training_job")
+    for preset in presets:
+        text = preset.read_text()
+        assert "dagster asset materialize" in text.split("ops:")[0], f"{preset.name}: launch command in the header"
+        assert dg.validate_run_config(job, yaml.safe_load(text)), preset.name
+    assert set(TrainConfig.model_fields) == set(TrainSettings.help()), "one list of settings"
+
+
+def test_training_runs_through_accelerate_launch():
+    from whisper_pipeline.assets.checkpoint import accelerate_command
+
+    cpu = accelerate_command(Path("job.json"), 1, "cpu")
+    assert cpu[1:3] == ["launch", "--num_machines"] and "--cpu" in cpu and cpu[-3:] == ["-m", "whisper_pipeline.training.cli", "job.json"]
+    multi = accelerate_command(Path("job.json"), 4, "cuda")
+    assert "--multi_gpu" in multi and multi[multi.index("--num_processes") + 1] == "4"

@@ -1,37 +1,31 @@
-"""Fine-tune a Whisper model on manifest lines and save it with ``save_pretrained``.
+"""Fine-tune a Whisper model on manifest lines: the recipe of Hugging Face's
+``run_speech_recognition_seq2seq.py``, made multilingual and resumable.
 
-A run writes periodic checkpoints under ``<run_dir>/checkpoints``; materializing the same run
-again resumes from the newest one instead of starting over.
+* each sample's labels carry its own language token; evaluation decodes with each sample's
+  language and scores WER with the BCS evaluation normalizer; the best checkpoint by WER is kept;
+* precision from the hardware (bf16 > fp16 on GPU, fp32 on CPU), gradient checkpointing and
+  accumulation, SpecAugment, optional frozen encoder, warmup + schedule, early stopping;
+* periodic checkpoints under ``<run_dir>/checkpoints`` (a bounded number); training the same run
+  again resumes from the newest one, data order and random state included;
+* a JSON-lines log (loss, learning rate, grad norm, samples/s, GPU utilisation/memory) and
+  TensorBoard event files.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import platform
+import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
-from whisper_pipeline.io import write_json
 from whisper_pipeline.training.data import SpeechSeq2SeqCollator, make_dataset
+from whisper_pipeline.training.settings import TrainSettings
+from whisper_pipeline.workspace import REPO_ROOT
 
-
-@dataclass
-class TrainSettings:
-    epochs: float = 3.0
-    learning_rate: float = 3e-5
-    batch_size: int = 8
-    gradient_accumulation_steps: int = 1
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.0
-    max_steps: int = -1
-    seed: int = 42
-    save_total_limit: int = 2
-    freeze_encoder: bool = False
-    logging_steps: int = 5
-    augment_config: str = ""  # path of an augment.yaml; empty = no augmentation
+LANGUAGE_TOKENS = ("bs", "hr", "sr")
 
 
 def pick_device() -> str:
@@ -40,9 +34,58 @@ def pick_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _latest_checkpoint(checkpoints: Path) -> str | None:
-    found = sorted(checkpoints.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+def pick_precision(requested: str, device: str) -> str:
+    import torch
+
+    if requested != "auto":
+        if requested in ("fp16", "bf16") and device != "cuda":
+            raise ValueError(f"precision {requested} needs a GPU; this run is on {device}")
+        return requested
+    if device != "cuda":
+        return "fp32"
+    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+
+
+def latest_checkpoint(checkpoints: Path) -> str | None:
+    """The newest complete checkpoint (one with trainer_state.json: a save cut short has none)."""
+    found = sorted((p for p in checkpoints.glob("checkpoint-*") if (p / "trainer_state.json").is_file()),
+                   key=lambda p: int(p.name.split("-")[-1]))
     return str(found[-1]) if found else None
+
+
+def gpu_stats() -> dict:
+    """Utilisation and memory of GPU 0 via NVML; empty without a GPU."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        handle = pynvml.nvmlDeviceGetHandleByIndex(0)
+        util = pynvml.nvmlDeviceGetUtilizationRates(handle)
+        mem = pynvml.nvmlDeviceGetMemoryInfo(handle)
+        return {"gpu_util_percent": util.gpu, "gpu_memory_used_mb": round(mem.used / 2**20), "gpu_memory_total_mb": round(mem.total / 2**20)}
+    except Exception:  # no NVML, no GPU: nothing to report
+        return {}
+
+
+def _wer_metric(tokenizer):
+    import jiwer
+    import numpy as np
+
+    from whisper_pipeline.text.normalize import normalize_for_eval
+
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+    def compute(pred) -> dict:
+        # the trainer pads across batches with -100, in labels and in generated tokens alike
+        labels = np.where(pred.label_ids == -100, pad, pred.label_ids)
+        hyps = tokenizer.batch_decode(np.where(pred.predictions == -100, pad, pred.predictions), skip_special_tokens=True)
+        refs = tokenizer.batch_decode(labels, skip_special_tokens=True)
+        pairs = [(normalize_for_eval(r), normalize_for_eval(h)) for r, h in zip(refs, hyps) if normalize_for_eval(r)]
+        if not pairs:
+            return {"wer": 1.0}
+        return {"wer": round(jiwer.wer([r for r, _ in pairs], [h for _, h in pairs]), 4)}
+
+    return compute
 
 
 def train_whisper(
@@ -57,6 +100,7 @@ def train_whisper(
     """Train, save model + processor + generation config into ``run_dir``; return the run summary."""
     import torch
     from transformers import (
+        EarlyStoppingCallback,
         Seq2SeqTrainer,
         Seq2SeqTrainingArguments,
         TrainerCallback,
@@ -68,91 +112,143 @@ def train_whisper(
         raise ValueError("no training samples: the train split is empty for every language")
     run_dir = Path(run_dir)
     device = device or pick_device()
+    precision = pick_precision(settings.precision, device)
     processor = WhisperProcessor.from_pretrained(base_model)
     model = WhisperForConditionalGeneration.from_pretrained(base_model)
     model.generation_config.forced_decoder_ids = None
     model.config.forced_decoder_ids = None
+    model.config.apply_spec_augment = settings.spec_augment
+    model.config.mask_time_prob = settings.mask_time_prob
+    model.config.mask_feature_prob = settings.mask_feature_prob
     if settings.freeze_encoder:
         model.freeze_encoder()
+    if settings.gradient_checkpointing:
+        model.config.use_cache = False
     max_labels = model.config.max_target_positions
     augmenter = None
-    if settings.augment_config:
+    if settings.augment:
         from whisper_pipeline.audio.augment import Augmenter, load_augment_config
 
-        augmenter = Augmenter(load_augment_config(settings.augment_config))
+        path = Path(settings.augment_config)
+        augmenter = Augmenter(load_augment_config(path if path.is_absolute() else REPO_ROOT / path))
     train_ds, dropped_train = make_dataset(train_rows, processor, max_labels, augmenter)
     val_ds, dropped_val = make_dataset(validation_rows, processor, max_labels) if validation_rows else (None, [])
 
     steps_per_epoch = math.ceil(len(train_ds) / (settings.batch_size * settings.gradient_accumulation_steps))
     total_steps = settings.max_steps if settings.max_steps > 0 else math.ceil(steps_per_epoch * settings.epochs)
+    every = settings.eval_steps if settings.eval_steps > 0 else max(1, min(steps_per_epoch, total_steps))
+    evaluate = val_ds is not None
     args = Seq2SeqTrainingArguments(
         output_dir=str(run_dir / "checkpoints"),
         per_device_train_batch_size=settings.batch_size,
         per_device_eval_batch_size=settings.batch_size,
         gradient_accumulation_steps=settings.gradient_accumulation_steps,
+        gradient_checkpointing=settings.gradient_checkpointing,
         learning_rate=settings.learning_rate,
+        lr_scheduler_type=settings.lr_scheduler_type,
         weight_decay=settings.weight_decay,
         num_train_epochs=settings.epochs,
         max_steps=settings.max_steps,
         warmup_steps=int(total_steps * settings.warmup_ratio),
         logging_steps=settings.logging_steps,
         save_strategy="steps",
-        save_steps=max(1, steps_per_epoch),
+        save_steps=every,
         save_total_limit=settings.save_total_limit,
-        eval_strategy="no",
-        report_to=[],
+        eval_strategy="steps" if evaluate else "no",
+        eval_steps=every if evaluate else None,
+        predict_with_generate=settings.predict_with_generate and evaluate,
+        generation_max_length=settings.generation_max_length,
+        load_best_model_at_end=evaluate,
+        metric_for_best_model="wer" if evaluate and settings.predict_with_generate else "loss",
+        greater_is_better=False,
+        train_sampling_strategy="group_by_length" if settings.group_by_length else "random",
+        length_column_name="length",
+        report_to=["tensorboard"],
         remove_unused_columns=False,
         dataloader_num_workers=0,
-        fp16=device == "cuda" and not torch.cuda.is_bf16_supported(),
-        bf16=device == "cuda" and torch.cuda.is_bf16_supported(),
+        fp16=precision == "fp16",
+        bf16=precision == "bf16",
         seed=settings.seed,
         use_cpu=device == "cpu",
         dataloader_pin_memory=device == "cuda",
         disable_tqdm=False,
     )
+    os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / "tensorboard")  # transformers 5 reads it from here
     history: list[dict] = []
 
     class ForwardLogs(TrainerCallback):
+        """Every log line, with throughput and GPU figures, to ``on_log`` (JSON log, Dagster)."""
+
+        def __init__(self):
+            self.last = (time.time(), 0)
+
         def on_log(self, args, state, control, logs=None, **kwargs):
-            entry = {"step": state.global_step, "epoch": state.epoch, **(logs or {})}
+            now, step = time.time(), state.global_step
+            samples = (step - self.last[1]) * settings.batch_size * settings.gradient_accumulation_steps
+            entry = {"step": step, "epoch": state.epoch, **(logs or {})}
+            if samples > 0 and "loss" in entry:
+                entry["samples_per_second"] = round(samples / max(now - self.last[0], 1e-9), 3)
+                self.last = (now, step)
+            entry.update(gpu_stats() if device == "cuda" else {})
             history.append(entry)
             if on_log:
                 on_log(entry)
 
+    class MultilingualTrainer(Seq2SeqTrainer):
+        """Decodes each evaluation sample with its own language (from its labels), not a detected one."""
+
+        def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None, **gen_kwargs):
+            if self.args.predict_with_generate and not prediction_loss_only and "labels" in inputs:
+                ids = inputs["labels"][:, 0].tolist()
+                codes = [processor.tokenizer.convert_ids_to_tokens(i).strip("<|>") for i in ids]
+                gen_kwargs = {**getattr(self, "_gen_kwargs", {}), **gen_kwargs, "language": codes, "task": "transcribe"}
+            return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys, **gen_kwargs)
+
+    callbacks = [ForwardLogs()]
+    if evaluate and settings.early_stopping_patience > 0:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
     collator = SpeechSeq2SeqCollator(processor.tokenizer.pad_token_id, model.config.decoder_start_token_id)
-    trainer = Seq2SeqTrainer(
+    trainer = MultilingualTrainer(
         model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
         data_collator=collator, processing_class=processor.feature_extractor,
-        callbacks=[ForwardLogs()],
+        callbacks=callbacks,
+        compute_metrics=_wer_metric(processor.tokenizer) if evaluate and settings.predict_with_generate else None,
     )
-    resume_from = _latest_checkpoint(run_dir / "checkpoints")
+    resume_from = latest_checkpoint(run_dir / "checkpoints")
     started = time.time()
     output = trainer.train(resume_from_checkpoint=resume_from)
     wall = time.time() - started
-    eval_metrics = trainer.evaluate() if val_ds is not None else {}
+    eval_metrics = trainer.evaluate() if evaluate else {}
 
+    model = trainer.model
     model.generation_config.forced_decoder_ids = None
+    model.generation_config.task = "transcribe"
+    languages = sorted({r["language"] for r in train_rows})
+    if len(languages) == 1:  # a one-language model decodes that language by default
+        model.generation_config.language = languages[0]
     trainer.save_model(str(run_dir))
     processor.save_pretrained(str(run_dir))
-    summary = {
+    model.generation_config.save_pretrained(str(run_dir))
+    last_loss = next((h["loss"] for h in reversed(history) if "loss" in h), None)
+    return {
         "base_model": base_model,
         "device": device,
-        "hardware": {"platform": platform.platform(), "torch": torch.__version__,
-                     "cuda": torch.cuda.get_device_name(0) if device == "cuda" else None},
+        "precision": precision,
         "settings": asdict(settings),
         "train_samples": len(train_ds),
         "validation_samples": len(val_ds) if val_ds is not None else 0,
         "dropped_too_long_labels": dropped_train + dropped_val,
-        "languages": sorted({r["language"] for r in train_rows}),
+        "languages": languages,
         "global_step": output.global_step,
         "train_loss": output.training_loss,
+        "last_logged_loss": last_loss,
         "validation_loss": eval_metrics.get("eval_loss"),
+        "validation_wer": eval_metrics.get("eval_wer"),
+        "best_checkpoint": trainer.state.best_model_checkpoint,
         "resumed_from": resume_from,
         "wall_time_s": round(wall, 1),
         "history": history,
     }
-    write_json(run_dir / "run_manifest.json", summary)
-    return summary
 
 
 def load_run_summary(run_dir: str | Path) -> dict:

@@ -1,0 +1,103 @@
+"""The training process: ``python -m whisper_pipeline.training.cli JOB.json``.
+
+The ``checkpoint`` asset writes the job file and launches this module through Dagster Pipes as
+``accelerate launch … -m whisper_pipeline.training.cli JOB.json``, so the same code trains on one
+CPU, one GPU or several GPUs. Launched by Pipes, it streams progress to Dagster's log and reports
+the materialization's metadata; launched by hand it just trains (handy for debugging and resuming).
+
+JOB.json: ``base_model``, ``train_manifests``, ``validation_manifests``, ``run_dir``, ``log_path``,
+``settings`` (see ``settings.py``), optional ``device`` and ``run_id``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+from whisper_pipeline.io import read_jsonl
+from whisper_pipeline.training.package import export_ct2, write_model_card, write_run_manifest
+from whisper_pipeline.training.settings import TrainSettings
+from whisper_pipeline.training.train import train_whisper
+
+
+def _is_main_process() -> bool:
+    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0"))) == 0
+
+
+def run_job(job: dict, pipes=None) -> dict:
+    settings = TrainSettings.from_dict(job["settings"])
+    train_rows = [r for p in job["train_manifests"] if Path(p).is_file() for r in read_jsonl(p)]
+    val_rows = [r for p in job["validation_manifests"] if Path(p).is_file() for r in read_jsonl(p)]
+    run_dir, log_path = Path(job["run_dir"]), Path(job["log_path"])
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    main = _is_main_process()
+
+    def on_log(entry: dict) -> None:
+        if not main:
+            return
+        with open(log_path, "a", encoding="utf-8") as log:
+            log.write(json.dumps({"run_id": job.get("run_id", ""), "run": run_dir.name, "time": time.time(), **entry},
+                                 default=str) + "\n")
+        if pipes is not None:
+            if "loss" in entry:
+                pipes.log.info(f"step {entry['step']} epoch {entry.get('epoch') or 0:.2f} loss {entry['loss']:.4f} "
+                               f"lr {entry.get('learning_rate', 0):.2e} grad_norm {entry.get('grad_norm', 0):.3f} "
+                               f"{entry.get('samples_per_second', 0):.2f} samples/s")
+            elif "eval_loss" in entry:
+                pipes.log.info(f"evaluation at step {entry['step']}: loss {entry['eval_loss']:.4f}"
+                               + (f", WER {entry['eval_wer']:.4f}" if "eval_wer" in entry else ""))
+
+    summary = train_whisper(job["base_model"], train_rows, val_rows, run_dir, settings, on_log=on_log,
+                            device=job.get("device"))
+    if not main:
+        return summary
+    manifest = write_run_manifest(run_dir, summary, job["train_manifests"] + job["validation_manifests"], job.get("run_id", ""))
+    write_model_card(run_dir, manifest)
+    if settings.ct2_export:
+        export_ct2(run_dir)
+    if pipes is not None:
+        pipes.report_asset_materialization(metadata={
+            "run": settings.run_name,
+            "path": {"raw_value": str(run_dir), "type": "path"},
+            "base_model": job["base_model"],
+            "device": summary["device"],
+            "precision": summary["precision"],
+            "train_utterances": summary["train_samples"],
+            "validation_utterances": summary["validation_samples"],
+            "train_hours": {"raw_value": round(sum(r["duration"] for r in train_rows) / 3600, 4), "type": "float"},
+            "steps": summary["global_step"],
+            "train_loss": {"raw_value": float(summary["train_loss"]), "type": "float"},
+            "validation_loss": {"raw_value": float(summary["validation_loss"] or 0.0), "type": "float"},
+            "validation_wer": {"raw_value": float(summary["validation_wer"] if summary["validation_wer"] is not None else -1), "type": "float"},
+            "wall_time_s": {"raw_value": summary["wall_time_s"], "type": "float"},
+            "resumed_from": summary["resumed_from"] or "",
+            "best_checkpoint": summary["best_checkpoint"] or "",
+            "training_log": {"raw_value": str(log_path), "type": "path"},
+            "tensorboard": {"raw_value": str(run_dir / "tensorboard"), "type": "path"},
+            "ct2_export": str(run_dir / "ct2") if settings.ct2_export else "",
+        })
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        raise SystemExit("usage: python -m whisper_pipeline.training.cli JOB.json")
+    job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    with ExitStack() as stack:
+        pipes = None
+        if os.environ.get("DAGSTER_PIPES_CONTEXT") and _is_main_process():
+            from dagster_pipes import open_dagster_pipes
+
+            pipes = stack.enter_context(open_dagster_pipes())
+        summary = run_job(job, pipes)
+    if _is_main_process():
+        print(json.dumps({k: summary[k] for k in ("global_step", "train_loss", "last_logged_loss", "resumed_from", "wall_time_s")}))
+
+
+if __name__ == "__main__":
+    main()

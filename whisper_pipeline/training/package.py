@@ -1,0 +1,127 @@
+"""What a finished run leaves behind besides the weights: the run manifest, a model card, the
+shared processor, and an optional CTranslate2 copy for fast serving with faster-whisper."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+from whisper_pipeline.io import write_json, write_text
+from whisper_pipeline.workspace import REPO_ROOT
+
+
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def code_version() -> dict:
+    """Package version and, in a git checkout, the commit and whether the tree had local changes."""
+    out = {"package": metadata.version("whisper-pipeline")}
+    try:
+        commit = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True)
+        out.update(commit=commit.stdout.strip(), dirty=bool(dirty.stdout.strip()))
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return out
+
+
+def hardware(device: str) -> dict:
+    import torch
+
+    info = {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
+            "transformers": metadata.version("transformers"), "cpu_count": os.cpu_count(), "device": device}
+    if device == "cuda":
+        info.update(gpu=torch.cuda.get_device_name(0), gpu_count=torch.cuda.device_count())
+    return info
+
+
+def write_run_manifest(run_dir: Path, summary: dict, data_manifests: list[str], run_id: str = "") -> dict:
+    """``run_manifest.json``: data manifest hashes, code version, hyperparameters, metrics, hardware, wall time."""
+    manifest = {
+        "run": run_dir.name,
+        "dagster_run_id": run_id,
+        "code_version": code_version(),
+        "data_manifests": {str(p): file_sha256(p) for p in data_manifests if Path(p).is_file()},
+        "hyperparameters": summary["settings"],
+        "hardware": hardware(summary["device"]),
+        "metrics": {k: summary.get(k) for k in ("train_loss", "last_logged_loss", "validation_loss", "validation_wer")},
+        **{k: v for k, v in summary.items() if k not in ("settings",)},
+    }
+    write_json(run_dir / "run_manifest.json", manifest)
+    return manifest
+
+
+def write_model_card(run_dir: Path, manifest: dict) -> Path:
+    """A Hugging Face model card (``README.md``) saying what the model is, how it was made, how well it did."""
+    hp, metrics = manifest["hyperparameters"], manifest["metrics"]
+    langs = manifest.get("languages", [])
+    wer = metrics.get("validation_wer")
+    lines = [
+        "---",
+        "language:", *[f"- {l}" for l in langs],
+        "tags:", "- whisper", "- automatic-speech-recognition", "- whisper-pipeline",
+        f"base_model: {manifest.get('base_model', '')}",
+        "pipeline_tag: automatic-speech-recognition",
+        "---", "",
+        f"# {manifest['run']}",
+        "",
+        f"Whisper fine-tuned for {', '.join(langs)} by [whisper-pipeline](https://github.com/) "
+        f"(run `{manifest['run']}`, Dagster run `{manifest.get('dagster_run_id') or '-'}`).",
+        "",
+        "## Training",
+        "",
+        f"- base model: `{manifest.get('base_model', '')}`",
+        f"- utterances: {manifest.get('train_samples')} train, {manifest.get('validation_samples')} validation",
+        f"- steps: {manifest.get('global_step')}, epochs {hp['epochs']}, learning rate {hp['learning_rate']}, "
+        f"batch {hp['batch_size']} × {hp['gradient_accumulation_steps']}, precision {manifest.get('precision')}",
+        f"- hardware: {manifest['hardware'].get('gpu') or manifest['hardware']['platform']}, wall time {manifest.get('wall_time_s')} s",
+        f"- code: {manifest['code_version']}",
+        "",
+        "## Results",
+        "",
+        f"- validation loss: {metrics.get('validation_loss')}",
+        f"- validation WER (BCS evaluation normalizer): {wer if wer is not None else 'not computed'}",
+        "",
+        "See `run_manifest.json` for the data manifests' hashes and every setting, and the pipeline's",
+        "`eval_report` for test-set WER per language.",
+        "",
+        "## Use",
+        "",
+        "```python",
+        "from transformers import pipeline",
+        f"asr = pipeline('automatic-speech-recognition', model='{run_dir}')",
+        f"asr('audio.wav', generate_kwargs={{'language': '{langs[0] if langs else 'hr'}', 'task': 'transcribe'}})",
+        "```",
+        "",
+    ]
+    return write_text(run_dir / "README.md", "\n".join(lines))
+
+
+def save_processor(base_model: str, target: Path) -> Path:
+    """The ``WhisperProcessor`` of the base model, saved once under ``models/processor/``."""
+    from transformers import WhisperProcessor
+
+    if not (target / "preprocessor_config.json").is_file():
+        WhisperProcessor.from_pretrained(base_model).save_pretrained(str(target))
+    return target
+
+
+def export_ct2(run_dir: Path, quantization: str = "int8") -> Path:
+    """A CTranslate2 copy under ``<run_dir>/ct2`` for faster-whisper (written to a temp dir, then renamed)."""
+    import shutil
+
+    from ctranslate2.converters import TransformersConverter
+
+    target, tmp = run_dir / "ct2", run_dir / ".ct2.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    TransformersConverter(str(run_dir), copy_files=["tokenizer.json", "preprocessor_config.json"]).convert(
+        str(tmp), quantization=quantization)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return target
