@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from whisper_pipeline.assets import DATA_ASSETS, checkpoint, eval_report
+from whisper_pipeline.assets import DATA_ASSETS, checkpoint, eval_report, hyperparameter_sweep
 from whisper_pipeline.assets.common import language_partitions
 
 data_prep_job = dg.define_asset_job(
@@ -16,4 +16,8 @@ training_job = dg.define_asset_job(
 evaluation_job = dg.define_asset_job(
     "evaluation_job", selection=dg.AssetSelection.assets(eval_report), partitions_def=language_partitions,
     description="Score the latest model (and the base model) on one language's test split",
+)
+sweep_job = dg.define_asset_job(
+    "sweep_job", selection=dg.AssetSelection.assets(hyperparameter_sweep),
+    description="Optuna hyperparameter search (short pruned trials); resumable by study name",
 )

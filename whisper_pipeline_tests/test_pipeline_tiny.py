@@ -2,11 +2,14 @@
 
 import json
 
+import dagster as dg
 import pandas as pd
 
 import soundfile as sf
 
+from whisper_pipeline.assets import checkpoint, hyperparameter_sweep
 from whisper_pipeline.io import read_jsonl
+from whisper_pipeline.resources import ComputeResource, ModelSourceResource, WorkspaceResource
 from whisper_pipeline.workspace import LANGUAGES
 from whisper_pipeline_tests.conftest import tree_digest
 from whisper_pipeline_tests.pipeline import latest_metadata, materialize_everything
@@ -72,3 +75,19 @@ def test_whole_graph_with_tiny_model(workspace, tiny_model_dir):
         assert set(evaluation[lang]["models"]) == {"base", "finetuned"}
         assert evaluation[lang]["models"]["finetuned"]["wer"] is not None
         assert "wer" in latest_metadata(instance, "eval_report", lang)
+
+    # a sweep through Dagster, and a training run that takes its best parameters
+    resources = {"workspace": WorkspaceResource(root=str(workspace.root)),
+                 "base_model": ModelSourceResource(source=tiny_model_dir), "compute": ComputeResource(device="cpu")}
+    sweep_config = {"ops": {"hyperparameter_sweep": {"config": {
+        "study": "tiny", "n_trials": 2, "trial_max_steps": 2, "eval_steps": 1, "batch_sizes": [2, 4]}}}}
+    assert dg.materialize([hyperparameter_sweep], resources=resources, instance=instance, run_config=sweep_config).success
+    sweep_meta = latest_metadata(instance, "hyperparameter_sweep")
+    assert sweep_meta["trials"] == 2 and (m / "sweep_tiny.csv").is_file()
+    best = json.loads((m / "sweep_tiny_best.json").read_text())["best_params"]
+    tuned_config = {"ops": {"checkpoint": {"config": {"run_name": "tuned", "max_steps": 1, "sweep_study": "tiny",
+                                                      "languages": list(LANGUAGES), "predict_with_generate": False}}}}
+    assert dg.materialize([checkpoint], resources=resources, instance=instance, run_config=tuned_config).success
+    hp = json.loads((workspace.run_dir("tuned") / "run_manifest.json").read_text())["hyperparameters"]
+    assert hp["learning_rate"] == best["learning_rate"] and hp["batch_size"] == best["batch_size"]
+    assert (workspace.run_dir("tuned") / "README.md").is_file() and (workspace.models / "processor" / "tokenizer.json").is_file()

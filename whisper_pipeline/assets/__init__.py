@@ -8,11 +8,12 @@ from whisper_pipeline.assets.normalized_transcripts import normalized_transcript
 from whisper_pipeline.assets.processed_audio import processed_audio
 from whisper_pipeline.assets.raw_audio import raw_audio
 from whisper_pipeline.assets.splits import splits
+from whisper_pipeline.assets.sweep import hyperparameter_sweep
 
 DATA_ASSETS = [raw_audio, deduped, normalized_transcripts, splits, processed_audio, alignments]
-ALL_ASSETS = [*DATA_ASSETS, checkpoint, eval_report]
+ALL_ASSETS = [*DATA_ASSETS, checkpoint, eval_report, hyperparameter_sweep]
 
 __all__ = [
-    "ALL_ASSETS", "DATA_ASSETS", "alignments", "checkpoint", "deduped", "eval_report",
+    "ALL_ASSETS", "DATA_ASSETS", "alignments", "checkpoint", "deduped", "eval_report", "hyperparameter_sweep",
     "normalized_transcripts", "processed_audio", "raw_audio", "splits",
 ]

@@ -12,6 +12,7 @@ from whisper_pipeline.io import write_json, write_text
 from whisper_pipeline.resources import ComputeResource, ModelSourceResource, WorkspaceResource
 from whisper_pipeline.training.package import save_processor
 from whisper_pipeline.training.settings import TrainSettings
+from whisper_pipeline.training.sweep import apply_best
 
 
 def _config_field(f: dataclasses.Field):
@@ -56,11 +57,19 @@ def checkpoint(context: dg.AssetExecutionContext, config: TrainConfig, workspace
     save_processor(base, ws.models / "processor")
     run_dir = ws.run_dir(config.run_name)
     device = compute.pick()
+    settings = TrainSettings(**{f.name: getattr(config, f.name) for f in dataclasses.fields(TrainSettings)})
+    if config.sweep_study:
+        best_path = ws.manifests / f"sweep_{config.sweep_study}_best.json"
+        if not best_path.is_file():
+            raise dg.Failure(description=f"sweep_study {config.sweep_study!r}: {best_path} missing; materialize "
+                                         f"hyperparameter_sweep with that study first")
+        settings, best = apply_best(settings, best_path)
+        context.log.info(f"using the best parameters of sweep {config.sweep_study}: {best}")
     job = {
         "base_model": base, "run_dir": str(run_dir), "device": device, "run_id": context.run_id,
         "train_manifests": [str(p) for p in train], "validation_manifests": [str(p) for p in validation],
         "log_path": str(ws.logs / "training" / f"{config.run_name}.log"),
-        "settings": {f.name: getattr(config, f.name) for f in dataclasses.fields(TrainSettings)},
+        "settings": dataclasses.asdict(settings),
     }
     job_path = ws.logs / "training" / f"{config.run_name}.job.json"
     write_json(job_path, job)

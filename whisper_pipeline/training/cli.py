@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -59,6 +61,16 @@ def run_job(job: dict, pipes=None) -> dict:
     write_model_card(run_dir, manifest)
     if settings.ct2_export:
         export_ct2(run_dir)
+    if settings.artifact_url:
+        from whisper_pipeline.training.artifacts import upload_dir
+
+        remote = f"{settings.artifact_url.rstrip('/')}/{settings.run_name}/final"
+        files = [p for p in run_dir.iterdir() if p.is_file() or p.name == "ct2"]
+        with tempfile.TemporaryDirectory() as tmp:  # the final model without the checkpoints folder
+            for p in files:
+                (shutil.copytree if p.is_dir() else shutil.copy2)(p, Path(tmp) / p.name)
+            upload_dir(tmp, remote)
+        summary["artifact_url"] = remote
     if pipes is not None:
         pipes.report_asset_materialization(metadata={
             "run": settings.run_name,
@@ -79,6 +91,7 @@ def run_job(job: dict, pipes=None) -> dict:
             "training_log": {"raw_value": str(log_path), "type": "path"},
             "tensorboard": {"raw_value": str(run_dir / "tensorboard"), "type": "path"},
             "ct2_export": str(run_dir / "ct2") if settings.ct2_export else "",
+            "artifact_url": summary.get("artifact_url", ""),
         })
     return summary
 

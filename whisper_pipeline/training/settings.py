@@ -43,6 +43,10 @@ class TrainSettings:
     logging_steps: int = _f(5, "Log loss, learning rate, grad norm, samples/s every N steps")
     seed: int = _f(42, "Data order, initialisation of new weights, dropout")
     ct2_export: bool = _f(False, "Also export a CTranslate2 (faster-whisper) copy, int8, under ct2/")
+    artifact_url: str = _f("", "Also copy each checkpoint and the final model here via fsspec (s3://bucket/prefix, "
+                               "gs://…); credentials and endpoint from the environment; empty = local only")
+    sweep_study: str = _f("", "Take learning rate, batch size, weight decay, warmup and accumulation from this "
+                              "sweep's best trial (manifests/sweep_<study>_best.json)")
     num_processes: int = _f(1, "Processes for accelerate launch: one per GPU for multi-GPU")
 
     @classmethod

@@ -96,6 +96,7 @@ def train_whisper(
     settings: TrainSettings,
     on_log: Callable[[dict], None] | None = None,
     device: str | None = None,
+    extra_callbacks: list | None = None,
 ) -> dict:
     """Train, save model + processor + generation config into ``run_dir``; return the run summary."""
     import torch
@@ -204,7 +205,11 @@ def train_whisper(
                 gen_kwargs = {**getattr(self, "_gen_kwargs", {}), **gen_kwargs, "language": codes, "task": "transcribe"}
             return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys, **gen_kwargs)
 
-    callbacks = [ForwardLogs()]
+    callbacks = [ForwardLogs(), *(extra_callbacks or [])]
+    if settings.artifact_url:
+        from whisper_pipeline.training.artifacts import checkpoint_uploader
+
+        callbacks.append(checkpoint_uploader(f"{settings.artifact_url.rstrip('/')}/{settings.run_name}", run_dir))
     if evaluate and settings.early_stopping_patience > 0:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
     collator = SpeechSeq2SeqCollator(processor.tokenizer.pad_token_id, model.config.decoder_start_token_id)

@@ -1,0 +1,60 @@
+"""Checkpoints and the final model copied to S3 through fsspec, against moto's S3 server on 127.0.0.1."""
+
+import socket
+
+import pytest
+
+from whisper_pipeline.io import write_json
+from whisper_pipeline.training.artifacts import COMPLETE_MARKER, is_complete, upload_dir
+from whisper_pipeline_tests.training.test_resume import finish, job_file, launch, manifest  # noqa: F401
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint}.items():
+        monkeypatch.setenv(key, value)
+    client = boto3.client("s3", endpoint_url=endpoint)
+    client.create_bucket(Bucket="models")
+    yield client
+    server.stop()
+
+
+def keys(client, prefix: str) -> set[str]:
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket="models", Prefix=prefix)
+    return {o["Key"] for page in pages for o in page.get("Contents", [])}
+
+
+def test_upload_dir_marks_completion_last(s3, tmp_path):
+    (tmp_path / "a" / "sub").mkdir(parents=True)
+    (tmp_path / "a" / "x.bin").write_bytes(b"x" * 1000)
+    (tmp_path / "a" / "sub" / "y.json").write_text("{}")
+    assert not is_complete("s3://models/t1")
+    upload_dir(tmp_path / "a", "s3://models/t1")
+    assert keys(s3, "t1/") == {"t1/x.bin", "t1/sub/y.json", f"t1/{COMPLETE_MARKER}"}
+    assert is_complete("s3://models/t1")
+    assert s3.get_object(Bucket="models", Key="t1/x.bin")["Body"].read() == b"x" * 1000
+
+
+def test_training_copies_checkpoints_and_final_model(s3, tmp_path, tiny_model_dir, manifest):  # noqa: F811
+    import json
+
+    job = json.loads(job_file(tmp_path, "remote", tiny_model_dir, manifest, artifact_url="s3://models/runs").read_text())
+    job["settings"]["max_steps"] = 4
+    job["settings"]["eval_steps"] = 2
+    write_json(tmp_path / "remote.json", job)
+    finish(launch(tmp_path / "remote.json"))
+    found = keys(s3, "runs/remote/")
+    assert {"runs/remote/final/model.safetensors", "runs/remote/final/run_manifest.json",
+            "runs/remote/final/README.md", f"runs/remote/final/{COMPLETE_MARKER}"} <= found
+    assert f"runs/remote/checkpoints/checkpoint-2/{COMPLETE_MARKER}" in found
+    assert "runs/remote/checkpoints/checkpoint-4/trainer_state.json" in found
