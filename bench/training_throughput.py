@@ -22,14 +22,13 @@ from whisper_pipeline.io import read_jsonl
 
 def make_rows(tmp: Path, per_language: int) -> list[dict]:
     from whisper_pipeline.audio.preprocess import PreprocessOptions, process_one
-    from whisper_pipeline.sample_data import sentences
-    from whisper_pipeline_tests.conftest import espeak_wav
+    from whisper_pipeline.sample_data import _speak, sentences
 
     rows = []
     for lang in ("bs", "hr", "sr"):
         for i, text in enumerate(sentences(lang)[:per_language]):
             raw, wav = tmp / f"{lang}{i}.raw.wav", tmp / f"{lang}{i}.wav"
-            espeak_wav(text, lang, raw)
+            _speak(text, lang, 150, 50, raw)
             process_one(str(raw), str(wav), PreprocessOptions(trim_silence=False))
             rows.append({"id": f"{lang}{i}", "audio": str(wav), "transcript": text, "language": lang, "duration": 3.0})
     return rows

@@ -157,6 +157,8 @@ def build_processor(tokenizer_json: Path, num_mel_bins: int):
     from transformers import WhisperFeatureExtractor, WhisperProcessor, WhisperTokenizer
 
     tokenizer = WhisperTokenizer(tokenizer_file=str(tokenizer_json))
+    if tokenizer.pad_token is None:  # as in OpenAI's own Hugging Face tokenizers: pad with <|endoftext|>
+        tokenizer.pad_token = "<|endoftext|>"
     feature_extractor = WhisperFeatureExtractor(feature_size=num_mel_bins)
     return WhisperProcessor(feature_extractor=feature_extractor, tokenizer=tokenizer)
 

@@ -86,9 +86,12 @@ def assemble_builtin_ct2(cache_dir: Path) -> Path:
     return target
 
 
+CONVERTER_VERSION = 2  # bump when the converted output changes (2: the tokenizer has its pad token)
+
+
 def _converted(ct2_dir: Path, cache_dir: Path) -> Path:
     key = _sha256(ct2_dir / "model.bin")[:16]
-    out = cache_dir / f"{ct2_dir.name}-hf-{key}"
+    out = cache_dir / f"{ct2_dir.name}-hf-{key}-v{CONVERTER_VERSION}"
     with file_lock(out):
         if not (out / "config.json").is_file():
             convert_ct2_to_hf(ct2_dir, out)

