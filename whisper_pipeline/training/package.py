@@ -20,7 +20,10 @@ def file_sha256(path: str | Path) -> str:
 
 def code_version() -> dict:
     """Package version and, in a git checkout, the commit and whether the tree had local changes."""
-    out = {"package": metadata.version("whisper-pipeline")}
+    try:
+        out = {"package": metadata.version("whisper-pipeline")}
+    except metadata.PackageNotFoundError:  # running from a source tree that was not pip-installed
+        out = {"package": "source tree"}
     try:
         commit = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
         dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],

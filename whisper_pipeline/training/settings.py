@@ -40,6 +40,8 @@ class TrainSettings:
     save_total_limit: int = _f(2, "Checkpoints kept (the best one is always kept too)")
     group_by_length: bool = _f(False, "Batch similar label lengths together (features are fixed 30 s windows, so it "
                                       "only saves decoder padding)")
+    dataloader_workers: int = _f(-1, "Processes computing features while the model trains; -1 = auto (4 on GPU, "
+                                     "0 on CPU, where the cores are busy training)")
     logging_steps: int = _f(5, "Log loss, learning rate, grad norm, samples/s every N steps")
     seed: int = _f(42, "Data order, initialisation of new weights, dropout")
     ct2_export: bool = _f(False, "Also export a CTranslate2 (faster-whisper) copy, int8, under ct2/")

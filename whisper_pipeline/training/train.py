@@ -166,7 +166,7 @@ def train_whisper(
         length_column_name="length",
         report_to=["tensorboard"],
         remove_unused_columns=False,
-        dataloader_num_workers=0,
+        dataloader_num_workers=settings.dataloader_workers if settings.dataloader_workers >= 0 else (4 if device == "cuda" else 0),
         fp16=precision == "fp16",
         bf16=precision == "bf16",
         seed=settings.seed,
