@@ -70,7 +70,7 @@ def format_summary(summary: dict) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run the whole pipeline on the sample corpus")
-    parser.add_argument("--train-config", type=Path, default=REPO_ROOT / "configs" / "train" / "base-cpu.yaml")
+    parser.add_argument("--train-config", type=Path, default=REPO_ROOT / "configs" / "train" / "base.yaml")
     parser.add_argument("--languages", nargs="+", default=list(LANGUAGES), choices=LANGUAGES)
     args = parser.parse_args(argv)
     print(format_summary(run_demo(args.train_config, tuple(args.languages))))

@@ -57,6 +57,9 @@ def run_job(job: dict, pipes=None) -> dict:
                             device=job.get("device"))
     if not main:
         return summary
+    if summary["dropped_too_long_labels"] and pipes is not None:
+        pipes.log.warning(f"{len(summary['dropped_too_long_labels'])} utterance(s) skipped: labels longer than the "
+                          f"decoder's limit: {summary['dropped_too_long_labels'][:20]}")
     manifest = write_run_manifest(run_dir, summary, job["train_manifests"] + job["validation_manifests"], job.get("run_id", ""))
     write_model_card(run_dir, manifest)
     if settings.ct2_export:
@@ -80,6 +83,7 @@ def run_job(job: dict, pipes=None) -> dict:
             "precision": summary["precision"],
             "train_utterances": summary["train_samples"],
             "validation_utterances": summary["validation_samples"],
+            "skipped_too_long_labels": len(summary["dropped_too_long_labels"]),
             "train_hours": {"raw_value": round(sum(r["duration"] for r in train_rows) / 3600, 4), "type": "float"},
             "steps": summary["global_step"],
             "train_loss": {"raw_value": float(summary["train_loss"]), "type": "float"},
