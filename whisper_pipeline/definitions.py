@@ -5,16 +5,16 @@ import os
 import dagster as dg
 
 from whisper_pipeline.assets import ALL_ASSETS
-from whisper_pipeline.assets.checks import ALL_CHECKS
-from whisper_pipeline.jobs import data_prep_job, evaluation_job, sweep_job, training_job
+from whisper_pipeline.assets.checks import ALL_CHECKS, EVAL_CHECKS
+from whisper_pipeline.jobs import data_prep_job, evaluation_job, promotion_job, sweep_job, training_job
 from whisper_pipeline.models.source import BUILTIN_BASE
 from whisper_pipeline.resources import ComputeResource, ModelSourceResource, WorkspaceResource
 from whisper_pipeline.sensors import new_uploads_sensor
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,
-    asset_checks=ALL_CHECKS,
-    jobs=[data_prep_job, training_job, evaluation_job, sweep_job],
+    asset_checks=[*ALL_CHECKS, *EVAL_CHECKS],
+    jobs=[data_prep_job, training_job, evaluation_job, sweep_job, promotion_job],
     sensors=[new_uploads_sensor],
     resources={
         "workspace": WorkspaceResource(root=os.environ.get("WHISPER_PIPELINE_HOME", "")),

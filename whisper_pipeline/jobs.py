@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from whisper_pipeline.assets import DATA_ASSETS, checkpoint, eval_report, hyperparameter_sweep
+from whisper_pipeline.assets import DATA_ASSETS, checkpoint, eval_report, hyperparameter_sweep, production_model
 from whisper_pipeline.assets.common import language_partitions
 
 data_prep_job = dg.define_asset_job(
@@ -20,4 +20,8 @@ evaluation_job = dg.define_asset_job(
 sweep_job = dg.define_asset_job(
     "sweep_job", selection=dg.AssetSelection.assets(hyperparameter_sweep),
     description="Optuna hyperparameter search (short pruned trials); resumable by study name",
+)
+promotion_job = dg.define_asset_job(
+    "promotion_job", selection=dg.AssetSelection.assets(production_model),
+    description="Mark the latest (or a named) run as production if it passes the WER gates",
 )

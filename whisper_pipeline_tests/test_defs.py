@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 DAGSTER = str(Path(sys.executable).parent / "dagster")
 EXPECTED = ["raw_audio", "deduped", "normalized_transcripts", "splits", "processed_audio", "alignments",
             "checkpoint", "eval_report"]
-EXTRA = ["hyperparameter_sweep"]  # beside the main line, feeding checkpoint's sweep_study
+EXTRA = ["hyperparameter_sweep", "production_model"]  # beside the main line: sweeps feed checkpoint, promotion follows eval
 
 
 def test_eight_assets_in_order_with_language_partitions():

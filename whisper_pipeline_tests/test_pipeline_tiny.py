@@ -7,7 +7,8 @@ import pandas as pd
 
 import soundfile as sf
 
-from whisper_pipeline.assets import checkpoint, hyperparameter_sweep
+from whisper_pipeline.assets import checkpoint, eval_report, hyperparameter_sweep
+from whisper_pipeline.assets.checks import EVAL_CHECKS
 from whisper_pipeline.io import read_jsonl
 from whisper_pipeline.resources import ComputeResource, ModelSourceResource, WorkspaceResource
 from whisper_pipeline.workspace import LANGUAGES
@@ -91,3 +92,14 @@ def test_whole_graph_with_tiny_model(workspace, tiny_model_dir):
     hp = json.loads((workspace.run_dir("tuned") / "run_manifest.json").read_text())["hyperparameters"]
     assert hp["learning_rate"] == best["learning_rate"] and hp["batch_size"] == best["batch_size"]
     assert (workspace.run_dir("tuned") / "README.md").is_file() and (workspace.models / "processor" / "tokenizer.json").is_file()
+
+    # the evaluation document and its gates: a tiny random model is far above the WER ceiling
+    hr = evaluation["hr"]
+    ft = hr["models"]["finetuned"]
+    assert ft["wer_ci95"][0] <= ft["wer"] <= ft["wer_ci95"][1] and set(ft["by_speaker"]) and ft["by_duration"]
+    assert {"substitutions", "deletions", "insertions", "top_substitutions"} <= set(ft)
+    assert "finetuned_vs_base" in hr["comparisons"] and hr["per_utterance"][0]["finetuned_hypothesis"] is not None
+    gated = dg.materialize([eval_report, *EVAL_CHECKS], partition_key="hr", resources=resources, instance=instance,
+                           run_config={"ops": {"eval_report": {"config": {"run_name": "tiny"}}}}, raise_on_error=False)
+    verdicts = {c.check_name: c.passed for c in gated.get_asset_check_evaluations()}
+    assert verdicts == {"wer_below_ceiling": ft["wer"] <= 0.8, "no_regression_vs_production": True}

@@ -1,4 +1,4 @@
-"""`dagster dev` (webserver + daemon) shows the nine assets (the eight of the main line and the sweep) with their partitions, and a
+"""`dagster dev` (webserver + daemon) shows the ten assets (the eight of the main line, the sweep and the promotion) with their partitions, and a
 partitioned materialization launched through its GraphQL API (what the UI's Materialize button
 calls) runs to success."""
 
@@ -73,7 +73,7 @@ def test_ui_lists_assets_and_materializes_a_partition(dagster_dev, workspace):
             break
         time.sleep(1)
     partitions = {n["assetKey"]["path"][-1]: n["partitionKeys"] for n in nodes}
-    assert len(partitions) == 9
+    assert len(partitions) == 10
     assert partitions["raw_audio"] == ["bs", "hr", "sr"] and partitions["checkpoint"] == []
 
     client = DagsterGraphQLClient("127.0.0.1", port_number=port)

@@ -6,14 +6,15 @@ from whisper_pipeline.assets.deduped import deduped
 from whisper_pipeline.assets.eval_report import eval_report
 from whisper_pipeline.assets.normalized_transcripts import normalized_transcripts
 from whisper_pipeline.assets.processed_audio import processed_audio
+from whisper_pipeline.assets.promote import production_model
 from whisper_pipeline.assets.raw_audio import raw_audio
 from whisper_pipeline.assets.splits import splits
 from whisper_pipeline.assets.sweep import hyperparameter_sweep
 
 DATA_ASSETS = [raw_audio, deduped, normalized_transcripts, splits, processed_audio, alignments]
-ALL_ASSETS = [*DATA_ASSETS, checkpoint, eval_report, hyperparameter_sweep]
+ALL_ASSETS = [*DATA_ASSETS, checkpoint, eval_report, hyperparameter_sweep, production_model]
 
 __all__ = [
     "ALL_ASSETS", "DATA_ASSETS", "alignments", "checkpoint", "deduped", "eval_report", "hyperparameter_sweep",
-    "normalized_transcripts", "processed_audio", "raw_audio", "splits",
+    "normalized_transcripts", "processed_audio", "production_model", "raw_audio", "splits",
 ]

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import dagster as dg
 from pydantic import Field
 
@@ -5,8 +7,9 @@ from whisper_pipeline.assets.checkpoint import checkpoint
 from whisper_pipeline.assets.common import language_partitions
 from whisper_pipeline.assets.processed_audio import processed_audio
 from whisper_pipeline.data.manifests import combine_json
+from whisper_pipeline.evaluation.registry import production_run
 from whisper_pipeline.evaluation.report import evaluate_models
-from whisper_pipeline.io import read_jsonl, write_json
+from whisper_pipeline.io import read_jsonl, write_json, write_text
 from whisper_pipeline.resources import ComputeResource, ModelSourceResource, WorkspaceResource
 from whisper_pipeline.workspace import LANGUAGES
 
@@ -16,6 +19,7 @@ class EvalConfig(dg.Config):
     batch_size: int = 8
     num_beams: int = 1
     compare_base: bool = Field(default=True, description="Also score the base model on the same test split")
+    compare_production: bool = Field(default=True, description="Also score the production model (models/registry.json)")
 
 
 @dg.asset(partitions_def=language_partitions, group_name="evaluation", deps=[checkpoint, processed_audio],
@@ -35,6 +39,9 @@ def eval_report(context: dg.AssetExecutionContext, config: EvalConfig, workspace
     models = {"finetuned": str(ws.run_dir(run))}
     if config.compare_base:
         models["base"] = base_model.resolve(ws)
+    production = production_run(ws.models / "registry.json")
+    if config.compare_production and production and production["run"] != run and Path(production["path"]).is_dir():
+        models["production"] = production["path"]
     progress_state: dict[str, int] = {}
 
     def progress(label: str, done: int, total: int) -> None:
@@ -46,6 +53,7 @@ def eval_report(context: dg.AssetExecutionContext, config: EvalConfig, workspace
     result["run"] = run
     part = ws.manifests / "eval" / run / f"{lang}.json"
     write_json(part, result)
+    write_text(ws.manifests / "eval" / "LAST_EVALUATED", run + "\n")  # what the gate checks look at
     combine_json({l: ws.manifests / "eval" / run / f"{l}.json" for l in LANGUAGES},
                             ws.manifests / f"eval_{run}.json", extra={"run": run})
     ft = result["models"]["finetuned"]
@@ -53,7 +61,11 @@ def eval_report(context: dg.AssetExecutionContext, config: EvalConfig, workspace
         "run": run,
         "test_utterances": result["utterances"],
         "wer": dg.MetadataValue.float(ft["wer"]),
+        "wer_ci95": dg.MetadataValue.json(list(ft["wer_ci95"] or [])),
         "cer": dg.MetadataValue.float(ft["cer"]),
+        "errors": dg.MetadataValue.json({k: ft[k] for k in ("substitutions", "deletions", "insertions")}),
+        "wer_by_speaker": dg.MetadataValue.json({k: v["wer"] for k, v in ft["by_speaker"].items()}),
+        "comparisons": dg.MetadataValue.json(result["comparisons"]),
         "real_time_factor": dg.MetadataValue.float(ft["real_time_factor"] or 0.0),
         "report": dg.MetadataValue.path(str(ws.manifests / f"eval_{run}.json")),
     }
@@ -62,5 +74,8 @@ def eval_report(context: dg.AssetExecutionContext, config: EvalConfig, workspace
         meta["base_wer"] = dg.MetadataValue.float(base["wer"])
         meta["base_cer"] = dg.MetadataValue.float(base["cer"])
         meta["wer_change"] = dg.MetadataValue.float(round(ft["wer"] - base["wer"], 4))
+    if "production" in result["models"]:
+        meta["production_run"] = production["run"]
+        meta["production_wer"] = dg.MetadataValue.float(result["models"]["production"]["wer"])
     context.log.info(f"{lang}: WER {ft['wer']} CER {ft['cer']}" + (f" (base WER {meta['base_wer'].value})" if "base_wer" in meta else ""))
     return dg.MaterializeResult(metadata=meta)

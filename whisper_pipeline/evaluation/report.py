@@ -1,34 +1,55 @@
-"""Evaluate base and fine-tuned models on one language's test split."""
+"""Evaluate models on one language's test split: WER/CER with confidence intervals, overall and per
+speaker / duration bucket / source, error counts, frequent substitutions, per-utterance rows, and
+paired significance tests of the fine-tuned model against the base and the production model."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 
-from whisper_pipeline.evaluation.metrics import score, utterance_wer
+from whisper_pipeline.data.balance import duration_bucket
+from whisper_pipeline.evaluation.metrics import breakdown, paired_comparison, summarize, utterance_errors
 from whisper_pipeline.evaluation.transcribe import WhisperTranscriber
 
 
 def evaluate_models(models: dict[str, str], test_lines: list[dict], language: str, batch_size: int = 8,
                     num_beams: int = 1, device: str | None = None,
                     progress: Callable[[str, int, int], None] | None = None) -> dict:
-    """``models`` maps a label (``base``, ``finetuned``) to a model path; returns metrics and per-utterance rows."""
+    """``models`` maps a label (``finetuned``, ``base``, ``production``) to a model path."""
     refs = [l["transcript"] for l in test_lines]
-    result: dict = {"language": language, "utterances": len(test_lines),
-                    "audio_seconds": round(sum(l["duration"] for l in test_lines), 2), "models": {}}
-    per_utt = [{"id": l["id"], "speaker": l["speaker"], "reference": l["transcript"]} for l in test_lines]
+    result: dict = {"language": language, "utterances": len(test_lines), "decoding": {"num_beams": num_beams},
+                    "audio_seconds": round(sum(l["duration"] for l in test_lines), 2), "models": {}, "comparisons": {}}
+    per_utt = [{"id": l["id"], "speaker": l["speaker"], "duration": l["duration"], "source": l.get("source", "upload"),
+                "audio": l["audio"], "reference": l["transcript"]} for l in test_lines]
+    errors: dict[str, list] = {}
     for label, path in models.items():
         transcriber = WhisperTranscriber(path, device)
         started = time.time()
         hyps = transcriber.transcribe([l["audio"] for l in test_lines], language, batch_size, num_beams,
                                       progress=(lambda d, t, label=label: progress(label, d, t)) if progress else None)
         elapsed = time.time() - started
-        metrics = score(refs, hyps)
-        metrics["model"] = path
-        metrics["real_time_factor"] = round(elapsed / result["audio_seconds"], 4) if result["audio_seconds"] else None
-        result["models"][label] = metrics
-        for row, hyp, ref in zip(per_utt, hyps, refs):
+        errors[label] = [utterance_errors(r, h) for r, h in zip(refs, hyps)]
+        for row, hyp, err in zip(per_utt, hyps, errors[label]):
             row[f"{label}_hypothesis"] = hyp
-            row[f"{label}_wer"] = utterance_wer(ref, hyp)
+            row[f"{label}_wer"] = err.wer if err else None
+        result["models"][label] = {"model": path,
+                                   "real_time_factor": round(elapsed / result["audio_seconds"], 4) if result["audio_seconds"] else None}
+    scorable = [i for i, r in enumerate(refs) if all(errors[m][i] is not None for m in errors)]
+    result["scored_utterances"] = len(scorable)
+    groups = {
+        "by_speaker": [test_lines[i]["speaker"] for i in scorable],
+        "by_duration": [duration_bucket(test_lines[i]["duration"]) for i in scorable],
+        "by_source": [test_lines[i].get("source", "upload") for i in scorable],
+    }
+    for label in errors:
+        items = [errors[label][i] for i in scorable]
+        result["models"][label].update(summarize(items))
+        for key, labels in groups.items():
+            result["models"][label][key] = breakdown(items, labels)
+    if "finetuned" in errors and scorable:
+        for other in ("base", "production"):
+            if other in errors:
+                result["comparisons"][f"finetuned_vs_{other}"] = paired_comparison(
+                    [errors[other][i] for i in scorable], [errors["finetuned"][i] for i in scorable])
     result["per_utterance"] = per_utt
     return result
