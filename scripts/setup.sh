@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for pair in ffmpeg:ffmpeg espeak-ng:espeak-ng sox:sox; do
+for pair in ffmpeg:ffmpeg espeak-ng:espeak-ng sox:sox chromium:chromium; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair##*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

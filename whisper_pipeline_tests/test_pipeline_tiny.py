@@ -103,3 +103,5 @@ def test_whole_graph_with_tiny_model(workspace, tiny_model_dir):
                            run_config={"ops": {"eval_report": {"config": {"run_name": "tiny"}}}}, raise_on_error=False)
     verdicts = {c.check_name: c.passed for c in gated.get_asset_check_evaluations()}
     assert verdicts == {"wer_below_ceiling": ft["wer"] <= 0.8, "no_regression_vs_production": True}
+    assert (workspace.reports / "tiny" / "index.html").is_file() and (workspace.reports / "tiny" / "summary.png").is_file()
+    assert latest_metadata(instance, "eval_report", "hr")["summary"].startswith("![WER per language](data:image/png;base64,")

@@ -1,3 +1,5 @@
+import base64
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -7,6 +9,7 @@ from whisper_pipeline.assets.checkpoint import checkpoint
 from whisper_pipeline.assets.common import language_partitions
 from whisper_pipeline.assets.processed_audio import processed_audio
 from whisper_pipeline.data.manifests import combine_json
+from whisper_pipeline.evaluation.dashboard import build_dashboard
 from whisper_pipeline.evaluation.registry import production_run
 from whisper_pipeline.evaluation.report import evaluate_models
 from whisper_pipeline.io import read_jsonl, write_json, write_text
@@ -56,8 +59,13 @@ def eval_report(context: dg.AssetExecutionContext, config: EvalConfig, workspace
     write_text(ws.manifests / "eval" / "LAST_EVALUATED", run + "\n")  # what the gate checks look at
     combine_json({l: ws.manifests / "eval" / run / f"{l}.json" for l in LANGUAGES},
                             ws.manifests / f"eval_{run}.json", extra={"run": run})
+    evals = {l: json.loads(p.read_text()) for l in LANGUAGES if (p := ws.manifests / "eval" / run / f"{l}.json").is_file()}
+    page = build_dashboard(evals, run, ws.reports / run)
+    png = base64.b64encode((ws.reports / run / "summary.png").read_bytes()).decode()
     ft = result["models"]["finetuned"]
     meta = {
+        "dashboard": dg.MetadataValue.path(str(page)),
+        "summary": dg.MetadataValue.md(f"![WER per language](data:image/png;base64,{png})"),
         "run": run,
         "test_utterances": result["utterances"],
         "wer": dg.MetadataValue.float(ft["wer"]),

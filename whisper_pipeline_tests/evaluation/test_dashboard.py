@@ -1,0 +1,67 @@
+"""The evaluation dashboard in a real headless browser (Debian chromium driven by Playwright)."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from whisper_pipeline.audio.preprocess import PreprocessOptions, process_one
+from whisper_pipeline.evaluation.dashboard import build_dashboard
+from whisper_pipeline.evaluation.report import evaluate_models
+from whisper_pipeline_tests.conftest import espeak_wav
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def evals(tmp_path_factory, tiny_model_dir):
+    d = tmp_path_factory.mktemp("dash")
+    out = {}
+    for lang, texts in {"hr": ["Dobar dan.", "Kiša pada cijeli dan."], "sr": ["Laku noć.", "Voz kasni pola sata."]}.items():
+        lines = []
+        for i, text in enumerate(texts):
+            wav = d / f"{lang}{i}.wav"
+            process_one(str(espeak_wav(text, lang, d / f"raw{lang}{i}.wav")), str(wav), PreprocessOptions(trim_silence=False))
+            lines.append({"id": f"{lang}-u{i}", "audio": str(wav), "transcript": text, "duration": 1.5 + i,
+                          "speaker": f"{lang}_spk{i % 2}", "language": lang})
+        out[lang] = evaluate_models({"finetuned": tiny_model_dir, "base": tiny_model_dir}, lines, lang, batch_size=2, device="cpu")
+    return out
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is installed by scripts/setup.sh")
+def test_page_loads_offline_without_errors_and_charts_render(evals, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    page_path = build_dashboard(evals, "tiny", tmp_path / "reports" / "tiny")
+    assert (tmp_path / "reports" / "tiny" / "summary.png").stat().st_size > 5000
+    html_text = page_path.read_text()
+    assert "<script src=" not in html_text, "self-contained: scripts inlined (the browser check below sees no requests)"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        errors, requests = [], []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: requests.append(r.url) if r.url.startswith("http") else None)
+        page.goto(page_path.as_uri())
+        page.wait_for_selector(".js-plotly-plot .main-svg")
+        assert errors == [] and requests == []
+        assert page.locator(".js-plotly-plot").count() == 6
+        assert page.locator(".js-plotly-plot .bars .point, .js-plotly-plot .heatmaplayer, .js-plotly-plot .scatterlayer .point").count() > 4
+        assert page.locator("#utterances audio").count() == 4
+        src = page.locator("#utterances audio").first.get_attribute("src")
+        assert not src.startswith("/") and (page_path.parent / src).resolve().is_file(), "audio paths are relative and resolve"
+        page.fill("#search", "sr-u1")
+        visible = [r for r in page.locator("#utterances tr").all()[1:] if r.is_visible()]
+        assert len(visible) == 1
+        page.fill("#search", "")
+        shot = tmp_path / "shot.png"
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    from PIL import Image
+    import numpy as np
+
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert pixels.std() > 20 and (pixels < 128).mean() > 0.01, "the screenshot is not blank"
