@@ -11,7 +11,7 @@ from whisper_pipeline.assets.processed_audio import processed_audio
 from whisper_pipeline.data.manifests import combine_json
 from whisper_pipeline.evaluation.dashboard import build_dashboard
 from whisper_pipeline.evaluation.registry import production_run
-from whisper_pipeline.evaluation.report import evaluate_models
+from whisper_pipeline.evaluation.report import SCHEMA_VERSION, evaluate_models
 from whisper_pipeline.io import read_jsonl, write_json, write_text
 from whisper_pipeline.resources import ComputeResource, ModelSourceResource, WorkspaceResource
 from whisper_pipeline.workspace import LANGUAGES
@@ -60,7 +60,10 @@ def eval_report(context: dg.AssetExecutionContext, config: EvalConfig, workspace
     combine_json({l: ws.manifests / "eval" / run / f"{l}.json" for l in LANGUAGES},
                             ws.manifests / f"eval_{run}.json", extra={"run": run})
     evals = {l: json.loads(p.read_text()) for l in LANGUAGES if (p := ws.manifests / "eval" / run / f"{l}.json").is_file()}
-    page = build_dashboard(evals, run, ws.reports / run)
+    stale = sorted(l for l, d in evals.items() if d.get("schema_version") != SCHEMA_VERSION)
+    if stale:
+        context.log.warning(f"not on the dashboard until re-evaluated (older evaluation format): {', '.join(stale)}")
+    page = build_dashboard({l: d for l, d in evals.items() if l not in stale}, run, ws.reports / run)
     png = base64.b64encode((ws.reports / run / "summary.png").read_bytes()).decode()
     ft = result["models"]["finetuned"]
     meta = {

@@ -12,12 +12,15 @@ from whisper_pipeline.evaluation.metrics import breakdown, paired_comparison, su
 from whisper_pipeline.evaluation.transcribe import WhisperTranscriber
 
 
+SCHEMA_VERSION = 2  # 2: intervals, breakdowns, comparisons, per-utterance duration/audio (dashboard input)
+
+
 def evaluate_models(models: dict[str, str], test_lines: list[dict], language: str, batch_size: int = 8,
                     num_beams: int = 1, device: str | None = None,
                     progress: Callable[[str, int, int], None] | None = None) -> dict:
     """``models`` maps a label (``finetuned``, ``base``, ``production``) to a model path."""
     refs = [l["transcript"] for l in test_lines]
-    result: dict = {"language": language, "utterances": len(test_lines), "decoding": {"num_beams": num_beams},
+    result: dict = {"schema_version": SCHEMA_VERSION, "language": language, "utterances": len(test_lines), "decoding": {"num_beams": num_beams},
                     "audio_seconds": round(sum(l["duration"] for l in test_lines), 2), "models": {}, "comparisons": {}}
     per_utt = [{"id": l["id"], "speaker": l["speaker"], "duration": l["duration"], "source": l.get("source", "upload"),
                 "audio": l["audio"], "reference": l["transcript"]} for l in test_lines]
