@@ -22,13 +22,13 @@ from whisper_pipeline.io import read_jsonl
 
 def make_rows(tmp: Path, per_language: int) -> list[dict]:
     from whisper_pipeline.audio.preprocess import PreprocessOptions, process_one
-    from whisper_pipeline.sample_data import _speak, sentences
+    from whisper_pipeline.sample_data import speak, sentences
 
     rows = []
     for lang in ("bs", "hr", "sr"):
         for i, text in enumerate(sentences(lang)[:per_language]):
             raw, wav = tmp / f"{lang}{i}.raw.wav", tmp / f"{lang}{i}.wav"
-            _speak(text, lang, 150, 50, raw)
+            speak(text, lang, 150, 50, raw)
             process_one(str(raw), str(wav), PreprocessOptions(trim_silence=False))
             rows.append({"id": f"{lang}{i}", "audio": str(wav), "transcript": text, "language": lang, "duration": 3.0})
     return rows
@@ -40,7 +40,6 @@ def plain_trainer(model_dir: str, rows: list[dict], steps: int, batch: int, devi
     from dataclasses import dataclass
 
     import soundfile as sf
-    import torch
     from datasets import Dataset
     from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments, WhisperForConditionalGeneration, WhisperProcessor
 

@@ -43,7 +43,7 @@ def sentences(lang: str) -> list[str]:
     return [s.strip() for s in path.read_text(encoding="utf-8").splitlines() if s.strip()]
 
 
-def _speak(text: str, voice: str, rate: int, pitch: int, wav: Path) -> None:
+def speak(text: str, voice: str, rate: int, pitch: int, wav: Path) -> None:
     subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate), "-p", str(pitch), "-w", str(wav), text],
                    check=True, capture_output=True)
 
@@ -97,7 +97,7 @@ def generate_corpus(uploads: str | Path, languages: tuple[str, ...] = LANGUAGES,
                 continue
             audio.parent.mkdir(parents=True, exist_ok=True)
             wav = Path(tmp) / "speech.wav"
-            _speak(text, voice, rate, pitch, wav)
+            speak(text, voice, rate, pitch, wav)
             _convert(wav, audio, sr, ch, extra)
             written += 1
     for lang, rows in metadata_rows.items():
@@ -134,7 +134,7 @@ def _write_bad_files(uploads: Path, jobs: list) -> None:
         _write_new(truncated.with_suffix(".txt"), first[7] + "\n")
     no_transcript = bad / "no_transcript.wav"
     if not no_transcript.exists():
-        _speak("Ova snimka nema transkript.", "hr", 160, 50, no_transcript)
+        speak("Ova snimka nema transkript.", "hr", 160, 50, no_transcript)
     duplicate = source.with_name(f"copy_of_{source.name}")
     _write_new(duplicate, source.read_bytes())
     _write_new(duplicate.with_suffix(".txt"), first[7] + "\n")

@@ -1,6 +1,6 @@
 import dataclasses
-import shutil
 import sys
+import typing
 from pathlib import Path
 
 import dagster as dg
@@ -15,15 +15,15 @@ from whisper_pipeline.training.settings import TrainSettings
 from whisper_pipeline.training.sweep import apply_best
 
 
-def _config_field(f: dataclasses.Field):
+def _config_field(f: dataclasses.Field, annotation):
     default = f.default_factory() if f.default is dataclasses.MISSING else f.default
-    return (f.type if not isinstance(f.type, str) else eval(f.type),  # noqa: S307 - our own annotations
-            Field(default=default, description=f.metadata.get("help", "")))
+    return annotation, Field(default=default, description=f.metadata.get("help", ""))
 
 
+_HINTS = typing.get_type_hints(TrainSettings)
 # The Dagster config of the training step, generated from TrainSettings: one list of settings.
 TrainConfig = create_model("TrainConfig", __base__=dg.Config,
-                           **{f.name: _config_field(f) for f in dataclasses.fields(TrainSettings)})
+                           **{f.name: _config_field(f, _HINTS[f.name]) for f in dataclasses.fields(TrainSettings)})
 
 
 def accelerate_command(job: Path, num_processes: int, device: str) -> list[str]:
@@ -78,6 +78,4 @@ def checkpoint(context: dg.AssetExecutionContext, config: TrainConfig, workspace
     result = dg.PipesSubprocessClient(cwd=str(Path(__file__).resolve().parents[2])).run(
         command=command, context=context, extras={"run_name": config.run_name})
     write_text(ws.models / "whisper" / "LATEST", config.run_name + "\n")
-    if shutil.which("tensorboard") is None:
-        context.log.debug("tensorboard CLI not on PATH; event files are still written")
     return result.get_materialize_result()

@@ -9,13 +9,13 @@ import dagster as dg
 from pydantic import Field
 
 from whisper_pipeline.assets.eval_report import eval_report
-from whisper_pipeline.assets.promote import GateConfig, evaluations, last_evaluated_run
-from whisper_pipeline.evaluation.gates import regression_gate, wer_ceiling_gate
 from whisper_pipeline.assets.normalized_transcripts import TARGET_FRACTION, normalized_transcripts
+from whisper_pipeline.assets.promote import GateConfig, evaluations, last_evaluated_run
 from whisper_pipeline.assets.raw_audio import raw_audio
 from whisper_pipeline.assets.splits import splits
 from whisper_pipeline.data.manifests import validate_manifest_lines
 from whisper_pipeline.data.splits import SPLITS
+from whisper_pipeline.evaluation.gates import regression_gate, wer_ceiling_gate
 from whisper_pipeline.io import read_jsonl
 from whisper_pipeline.resources import WorkspaceResource
 from whisper_pipeline.workspace import LANGUAGES, Workspace

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from whisper_pipeline.text.transliterate import has_cyrillic
+from whisper_pipeline.text.transliterate import cyrillic_to_latin, has_cyrillic
 
 LANGS = ("bs", "hr", "sr")
 
@@ -119,15 +119,6 @@ class LanguageGuess:
     scores: dict[str, float] = field(default_factory=dict)
     evidence: list[str] = field(default_factory=list)
 
-    @property
-    def confidence(self) -> float:
-        """Lead of the best language over the second, squashed into [0, 1)."""
-        ranked = sorted(self.scores.values(), reverse=True)
-        if self.language is None or len(ranked) < 2:
-            return 0.0 if self.language is None else 1.0
-        lead = ranked[0] - ranked[1]
-        return round(lead / (lead + 2.0), 3)
-
 
 def _matches(word: str, pattern: str) -> bool:
     return word == pattern or (pattern.endswith("*") and word.startswith(pattern[:-1]))
@@ -146,8 +137,6 @@ def yat_reflexes(words: list[str]) -> tuple[list[str], list[str]]:
 
 def dialect_of(text: str) -> str:
     """``ekavian``, ``ijekavian``, ``mixed`` or ``""``; Cyrillic text is transliterated first."""
-    from whisper_pipeline.text.transliterate import cyrillic_to_latin
-
     words = [w.lower() for w in _WORD.findall(cyrillic_to_latin(text))]
     return _dialect_label(*yat_reflexes(words))
 

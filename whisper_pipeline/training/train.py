@@ -99,7 +99,6 @@ def train_whisper(
     extra_callbacks: list | None = None,
 ) -> dict:
     """Train, save model + processor + generation config into ``run_dir``; return the run summary."""
-    import torch
     from transformers import (
         EarlyStoppingCallback,
         Seq2SeqTrainer,

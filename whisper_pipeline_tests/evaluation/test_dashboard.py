@@ -1,7 +1,6 @@
 """The evaluation dashboard in a real headless browser (Debian chromium driven by Playwright)."""
 
 import shutil
-from pathlib import Path
 
 import pytest
 

@@ -6,7 +6,7 @@ import pytest
 
 from whisper_pipeline.io import write_json
 from whisper_pipeline.training.artifacts import COMPLETE_MARKER, is_complete, upload_dir
-from whisper_pipeline_tests.training.test_resume import finish, job_file, launch, manifest  # noqa: F401
+from whisper_pipeline_tests.training.test_resume import finish, job_file, launch
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def test_upload_dir_marks_completion_last(s3, tmp_path):
     assert s3.get_object(Bucket="models", Key="t1/x.bin")["Body"].read() == b"x" * 1000
 
 
-def test_training_copies_checkpoints_and_final_model(s3, tmp_path, tiny_model_dir, manifest):  # noqa: F811
+def test_training_copies_checkpoints_and_final_model(s3, tmp_path, tiny_model_dir, manifest):
     import json
 
     job = json.loads(job_file(tmp_path, "remote", tiny_model_dir, manifest, artifact_url="s3://models/runs").read_text())

@@ -9,29 +9,11 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
-from whisper_pipeline.audio.preprocess import PreprocessOptions, process_one
-from whisper_pipeline.io import read_jsonl, write_json, write_jsonl
+from whisper_pipeline.io import read_jsonl, write_json
 from whisper_pipeline.training.settings import TrainSettings
-from whisper_pipeline_tests.conftest import espeak_wav
 
 STEPS = 30
-TEXTS = ["Dobar dan.", "Laku noć.", "Kiša pada.", "Idemo kući.", "Hvala lijepa.", "Sunce sija."]
 LOSS_TOLERANCE = 1e-3  # relative difference of the loss logged at the last step
-
-
-@pytest.fixture(scope="module")
-def manifest(tmp_path_factory):
-    d = tmp_path_factory.mktemp("resume-data")
-    lines = []
-    for i, text in enumerate(TEXTS):
-        wav = d / f"{i}.wav"
-        process_one(str(espeak_wav(text, "hr", d / f"raw{i}.wav")), str(wav), PreprocessOptions(trim_silence=False))
-        lines.append({"id": f"u{i}", "audio": str(wav), "transcript": text, "duration": 1.0, "language": "hr",
-                      "speaker": "s", "split": "train"})
-    write_jsonl(d / "train.jsonl", lines)
-    return d / "train.jsonl"
 
 
 def job_file(tmp_path: Path, name: str, model: str, manifest: Path, **settings) -> Path:

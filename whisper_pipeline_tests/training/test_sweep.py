@@ -7,10 +7,9 @@ import json
 from whisper_pipeline.io import read_jsonl
 from whisper_pipeline.training.settings import TrainSettings
 from whisper_pipeline.training.sweep import SearchSpace, apply_best, run_sweep, write_results
-from whisper_pipeline_tests.training.test_resume import manifest  # noqa: F401 - shared fixture
 
 
-def test_sweep_runs_prunes_resumes_and_feeds_training(tmp_path, tiny_model_dir, manifest):  # noqa: F811
+def test_sweep_runs_prunes_resumes_and_feeds_training(tmp_path, tiny_model_dir, manifest):
     rows = read_jsonl(manifest)
     train, validation = rows[:4], rows[4:]
     space = SearchSpace(learning_rate=(1e-5, 1e-2), batch_size=[1, 2], gradient_accumulation_steps=[1])
