@@ -10,15 +10,19 @@ from whisper_pipeline.resources import ComputeResource, ModelSourceResource, Wor
 from whisper_pipeline.workspace import Workspace
 
 
-def materialize_everything(ws: Workspace, model: str, languages: list[str], train: dict) -> tuple[dg.DagsterInstance, list]:
-    """Data assets (with their checks) per language, then training, then evaluation per language.
-
-    Returns the instance and every asset-check evaluation."""
-    resources = {
+def pipeline_resources(ws: Workspace, model: str) -> dict:
+    return {
         "workspace": WorkspaceResource(root=str(ws.root)),
         "base_model": ModelSourceResource(source=model),
         "compute": ComputeResource(device="cpu"),
     }
+
+
+def materialize_everything(ws: Workspace, model: str, languages: list[str], train: dict) -> tuple[dg.DagsterInstance, list]:
+    """Data assets (with their checks) per language, then training, then evaluation per language.
+
+    Returns the instance and every asset-check evaluation."""
+    resources = pipeline_resources(ws, model)
     instance = dg.DagsterInstance.ephemeral()
     checks = []
     for lang in languages:

@@ -10,10 +10,9 @@ import soundfile as sf
 from whisper_pipeline.assets import checkpoint, eval_report, hyperparameter_sweep
 from whisper_pipeline.assets.checks import EVAL_CHECKS
 from whisper_pipeline.io import read_jsonl
-from whisper_pipeline.resources import ComputeResource, ModelSourceResource, WorkspaceResource
 from whisper_pipeline.workspace import LANGUAGES
 from whisper_pipeline_tests.conftest import tree_digest
-from whisper_pipeline_tests.pipeline import latest_metadata, materialize_everything
+from whisper_pipeline_tests.pipeline import latest_metadata, materialize_everything, pipeline_resources
 
 
 def test_whole_graph_with_tiny_model(workspace, tiny_model_dir):
@@ -78,8 +77,7 @@ def test_whole_graph_with_tiny_model(workspace, tiny_model_dir):
         assert "wer" in latest_metadata(instance, "eval_report", lang)
 
     # a sweep through Dagster, and a training run that takes its best parameters
-    resources = {"workspace": WorkspaceResource(root=str(workspace.root)),
-                 "base_model": ModelSourceResource(source=tiny_model_dir), "compute": ComputeResource(device="cpu")}
+    resources = pipeline_resources(workspace, tiny_model_dir)
     sweep_config = {"ops": {"hyperparameter_sweep": {"config": {
         "study": "tiny", "n_trials": 2, "trial_max_steps": 2, "eval_steps": 1, "batch_sizes": [2, 4]}}}}
     assert dg.materialize([hyperparameter_sweep], resources=resources, instance=instance, run_config=sweep_config).success

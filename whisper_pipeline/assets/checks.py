@@ -131,10 +131,10 @@ def wer_below_ceiling(config: GateConfig, workspace: WorkspaceResource) -> dg.As
     return _gate_check_result(wer_ceiling_gate(evals, config.wer_ceiling, config.wer_ceiling_per_language), run)
 
 
-@dg.asset_check(asset=eval_report, blocking=True, description="No WER regression against the production model beyond the margin")
+@dg.asset_check(asset=eval_report, blocking=True, description="No WER or CER regression against the production model beyond the margins")
 def no_regression_vs_production(config: GateConfig, workspace: WorkspaceResource) -> dg.AssetCheckResult:
     run, evals = _evaluated(workspace.get())
-    return _gate_check_result(regression_gate(evals, config.regression_margin), run)
+    return _gate_check_result(regression_gate(evals, config.regression_margin, config.cer_margin()), run)
 
 
 ALL_CHECKS = [unusable_fraction_below_threshold, no_transcriptless_audio_in_training, no_duplicate_across_splits,

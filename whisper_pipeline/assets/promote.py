@@ -14,6 +14,11 @@ class GateConfig(dg.Config):
     wer_ceiling: float = Field(default=0.8, description="Highest acceptable fine-tuned WER, any language")
     wer_ceiling_per_language: dict[str, float] = Field(default={}, description="Overrides per language, e.g. {sr: 0.5}")
     regression_margin: float = Field(default=0.02, description="How much worse than production (WER) is tolerated")
+    cer_regression_margin: float = Field(default=0.02, description="How much worse than production (CER) is tolerated; "
+                                         "negative = CER not judged")
+
+    def cer_margin(self) -> float | None:
+        return None if self.cer_regression_margin < 0 else self.cer_regression_margin
 
 
 def latest_run(ws: Workspace) -> str:
@@ -45,14 +50,15 @@ def production_model(context: dg.AssetExecutionContext, config: PromoteConfig, w
     if not evals:
         raise dg.Failure(description=f"run {run or '(none)'} has no evaluation: materialize eval_report first")
     ceiling = wer_ceiling_gate(evals, config.wer_ceiling, config.wer_ceiling_per_language)
-    regression = regression_gate(evals, config.regression_margin)
+    regression = regression_gate(evals, config.regression_margin, config.cer_margin())
     if not (ceiling.passed and regression.passed):
         raise dg.Failure(description=f"{run} not promoted: " + "; ".join(ceiling.failures + regression.failures),
                          metadata={"ceiling": dg.MetadataValue.json(ceiling.details),
                                    "regression": dg.MetadataValue.json(regression.details)})
     entry = promote(ws.models / "registry.json", run, str(ws.run_dir(run)),
                     {l: d["models"]["finetuned"]["wer"] for l, d in evals.items()},
-                    reason=f"gates passed (ceiling {config.wer_ceiling}, margin {config.regression_margin})")
+                    reason=f"gates passed (ceiling {config.wer_ceiling}, WER margin {config.regression_margin}, "
+                           f"CER margin {config.cer_regression_margin})")
     context.log.info(f"{run} is now the production model")
     return dg.MaterializeResult(metadata={"run": run, "languages": sorted(evals), "wer": dg.MetadataValue.json(entry["wer"]),
                                           "registry": dg.MetadataValue.path(str(ws.models / "registry.json"))})

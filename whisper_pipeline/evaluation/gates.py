@@ -25,19 +25,28 @@ def wer_ceiling_gate(evals: dict[str, dict], ceiling: float, per_language: dict[
     return GateResult(not failures, failures, details)
 
 
-def regression_gate(evals: dict[str, dict], margin: float) -> GateResult:
-    """Fine-tuned WER may not exceed the production model's (on the same utterances) by more than ``margin``.
-    Passes when there is no production model yet (nothing to regress from)."""
+def regression_gate(evals: dict[str, dict], margin: float, cer_margin: float | None = None) -> GateResult:
+    """Fine-tuned WER may not exceed the production model's (on the same utterances) by more than ``margin``,
+    nor its CER by more than ``cer_margin`` (None: CER not judged). Passes when there is no production model
+    yet (nothing to regress from).
+
+    Why CER too: WER is capped at 1.0 for a model that outputs nothing but unbounded for one that
+    hallucinates, so against a weak production model a silent, broken model can look "better" on WER
+    alone; its CER (every character deleted) still gives it away."""
     failures, details = [], {}
     for lang, doc in sorted(evals.items()):
         prod = doc["models"].get("production")
         if prod is None:
             details[lang] = {"production": None}
             continue
-        ft = doc["models"]["finetuned"]["wer"]
+        ft = doc["models"]["finetuned"]
         comparison = doc.get("comparisons", {}).get("finetuned_vs_production", {})
-        details[lang] = {"wer": ft, "production_wer": prod["wer"], "margin": margin,
+        details[lang] = {"wer": ft["wer"], "production_wer": prod["wer"], "margin": margin,
                          "significant": comparison.get("significant"), "p_value": comparison.get("p_value")}
-        if ft is None or (prod["wer"] is not None and ft > prod["wer"] + margin):
-            failures.append(f"{lang}: WER {ft} is worse than production {prod['wer']} by more than {margin}")
+        if ft["wer"] is None or (prod["wer"] is not None and ft["wer"] > prod["wer"] + margin):
+            failures.append(f"{lang}: WER {ft['wer']} is worse than production {prod['wer']} by more than {margin}")
+        if cer_margin is not None and ft.get("cer") is not None and prod.get("cer") is not None:
+            details[lang].update(cer=ft["cer"], production_cer=prod["cer"], cer_margin=cer_margin)
+            if ft["cer"] > prod["cer"] + cer_margin:
+                failures.append(f"{lang}: CER {ft['cer']} is worse than production {prod['cer']} by more than {cer_margin}")
     return GateResult(not failures, failures, details)

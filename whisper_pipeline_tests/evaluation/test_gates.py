@@ -13,10 +13,10 @@ from whisper_pipeline.resources import WorkspaceResource
 from whisper_pipeline.workspace import Workspace
 
 
-def doc(wer: float, production: float | None = None) -> dict:
-    models = {"finetuned": {"wer": wer}}
+def doc(wer: float, production: float | None = None, cer: float | None = None, production_cer: float | None = None) -> dict:
+    models = {"finetuned": {"wer": wer, "cer": cer}}
     if production is not None:
-        models["production"] = {"wer": production}
+        models["production"] = {"wer": production, "cer": production_cer}
     return {"models": models, "comparisons": {}}
 
 
@@ -26,6 +26,16 @@ def test_gates():
     assert regression_gate({"hr": doc(0.9)}, 0.02).passed, "no production model yet: nothing to regress from"
     assert regression_gate({"hr": doc(0.31, 0.30)}, 0.02).passed
     assert not regression_gate({"hr": doc(0.40, 0.30)}, 0.02).passed
+
+
+def test_a_silent_model_cannot_pass_on_wer_alone():
+    # a broken model that outputs nothing scores WER 1.0, "better" than a production model at 1.05 that
+    # hallucinates; its CER (every character deleted) is what shows it
+    silent = {"hr": doc(1.0, 1.05, cer=1.0, production_cer=0.46)}
+    assert regression_gate(silent, 0.02).passed, "WER alone is fooled"
+    gate = regression_gate(silent, 0.02, cer_margin=0.02)
+    assert gate.failures == ["hr: CER 1.0 is worse than production 0.46 by more than 0.02"]
+    assert regression_gate({"hr": doc(0.3, 0.3, cer=0.11, production_cer=0.10)}, 0.02, cer_margin=0.02).passed
 
 
 def write_run(ws: Workspace, run: str, wers: dict, production: dict | None = None) -> None:

@@ -24,6 +24,20 @@ def test_matches_jiwer_on_normalized_strings_and_skips_empty_references():
     assert utterance_wer("[muzika]", "x") is None
 
 
+def test_equals_hugging_face_evaluate_on_its_documented_examples():
+    """HF ``evaluate``'s wer/cer metrics are scripts fetched from the hub at ``evaluate.load`` time, so they
+    cannot run offline; their documented examples (the docstrings of metrics/wer and metrics/cer: the errors of
+    every pair summed, divided by the summed reference lengths, spaces counted as characters) are the
+    reference values here."""
+    from whisper_pipeline.evaluation.metrics import summarize, utterance_errors
+
+    predictions = ["this is the prediction", "there is an other sample"]
+    references = ["this is the reference", "there is another one"]
+    s = summarize([utterance_errors(r, p) for r, p in zip(references, predictions)])
+    assert s["wer"] == pytest.approx(0.5, abs=1e-4)
+    assert s["cer"] == pytest.approx(0.34146341463414637, abs=1e-4)
+
+
 def test_edit_counts_and_substitution_pairs_by_hand():
     from whisper_pipeline.evaluation.metrics import summarize, utterance_errors
 
