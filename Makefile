@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast dev validate clean-workspace
+.PHONY: setup demo test test-fast dev serve validate clean-workspace
 
 setup: $(STAMP)
 
@@ -26,6 +26,9 @@ validate: setup
 dev: setup
 	DAGSTER_HOME=$$($(PY) -c "from whisper_pipeline.instance import prepare_dagster_home; from whisper_pipeline.workspace import Workspace; print(prepare_dagster_home(Workspace.at().ensure()))") \
 		$(VENV)/bin/dagster dev -w workspace.yaml
+
+serve: setup
+	$(PY) -m whisper_pipeline.serving
 
 clean-workspace:
 	@echo "This deletes data/workspace (generated data, models, Dagster history). Ctrl-C to stop."; sleep 3

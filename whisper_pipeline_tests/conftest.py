@@ -64,6 +64,14 @@ def real_base_model(tmp_path_factory) -> str:
     return resolve_model_source(BUILTIN_BASE, tmp_path_factory.mktemp("base-models"))
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def espeak_wav(text: str, voice: str, path: Path) -> Path:
     import subprocess
 

@@ -7,6 +7,7 @@ build the ``transformers`` ASR pipeline ourselves and hand it over.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +68,32 @@ def plausibility_problem(words: list[dict], duration: float) -> str:
     return ""
 
 
+TIMESTAMP_TOKEN = re.compile(r"<\|\d+(?:\.\d+)?\|>")
+
+
+def result_segments(result, audio=None) -> list[dict]:
+    """Plain segments (``start``, ``end``, ``text``, ``words``) from a stable-ts result, in float seconds.
+
+    Timestamp tokens (``<|0.66|>``) that the transformers pipeline sometimes leaves in the text are
+    dropped. With ``audio`` (16 kHz mono samples) word boundaries are snapped to speech."""
+    segments = []
+    for seg in result.to_dict().get("segments", []):
+        words = [{"word": TIMESTAMP_TOKEN.sub("", w["word"]), "start": float(w["start"]), "end": float(w["end"]),
+                  "probability": None if w.get("probability") is None else float(w["probability"])}
+                 for w in seg.get("words", [])]
+        words = [w for w in words if w["word"].strip()]
+        segments.append({"start": float(seg["start"]), "end": float(seg["end"]),
+                         "text": " ".join(TIMESTAMP_TOKEN.sub("", seg["text"]).split()), "words": words})
+    if audio is not None:
+        flat = snap_to_speech([w for seg in segments for w in seg["words"]], audio)
+        k = 0
+        for seg in segments:
+            seg["words"], k = flat[k : k + len(seg["words"])], k + len(seg["words"])
+            if seg["words"]:
+                seg["start"], seg["end"] = seg["words"][0]["start"], seg["words"][-1]["end"]
+    return [seg for seg in segments if seg["text"] or seg["words"]]
+
+
 def align_file(aligner, audio_path: str, transcript: str, language: str, file_id: str,
                out_dir: Path, duration: float, snap: bool = True) -> AlignmentResult:
     """Align one file; writes ``transcription_base.json`` and ``.txt`` under ``out_dir/<file_id>/``."""
@@ -77,19 +104,12 @@ def align_file(aligner, audio_path: str, transcript: str, language: str, file_id
         return AlignmentResult(file_id, "failed", reason=f"{type(exc).__name__}: {exc}"[:300])
     if result is None:
         return AlignmentResult(file_id, "failed", reason="aligner returned no result")
-    data = result.to_dict()
-    segments = [{"start": seg["start"], "end": seg["end"], "text": seg["text"],
-                 "words": [{"word": w["word"], "start": w["start"], "end": w["end"], "probability": w.get("probability")}
-                           for w in seg.get("words", [])]} for seg in data.get("segments", [])]
     if snap:
         from whisper_pipeline.audio.ffmpeg import decode
 
-        flat = snap_to_speech([w for seg in segments for w in seg["words"]], decode(audio_path))
-        k = 0
-        for seg in segments:
-            seg["words"], k = flat[k : k + len(seg["words"])], k + len(seg["words"])
-            if seg["words"]:
-                seg["start"], seg["end"] = seg["words"][0]["start"], seg["words"][-1]["end"]
+        segments = result_segments(result, decode(audio_path))
+    else:
+        segments = result_segments(result)
     words = [w for seg in segments for w in seg["words"]]
     doc = {
         "file_id": file_id,
