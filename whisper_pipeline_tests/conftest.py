@@ -15,6 +15,11 @@ from whisper_pipeline.workspace import LANGUAGES, Workspace
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+# Debian's chromium for the browser tests (scripts/setup.sh installs it); flags keep it off the network
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
 
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory) -> Path:

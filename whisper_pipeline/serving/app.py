@@ -1,6 +1,6 @@
 """The HTTP API. ``POST /transcribe`` and ``POST /align`` take an audio upload (any format ffmpeg
 reads) and answer JSON with word timestamps, or plain text, SRT, WebVTT or enhanced (karaoke) LRC.
-``GET /models`` lists what can be asked for; ``GET /docs`` is the OpenAPI page.
+``GET /models`` lists what can be asked for; ``GET /docs`` is the OpenAPI page (works offline).
 
 Uploads are decoded from a private temporary directory and never kept.
 """
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, File, Form, HTTPException, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi_offline import FastAPIOffline
 
 from whisper_pipeline.alignment.formats import to_lrc, to_srt, to_vtt
 from whisper_pipeline.audio.ffmpeg import AudioError, decode
@@ -36,7 +37,8 @@ CHUNK = 1 << 20
 
 
 def create_app(catalog: ModelCatalog, engine: TranscriptionEngine, max_upload_mb: float = 200.0) -> FastAPI:
-    app = FastAPI(title="whisper-pipeline transcription service",
+    # the /docs and /redoc pages with their JS and CSS served from the package, not a CDN (offline machines)
+    app = FastAPIOffline(title="whisper-pipeline transcription service",
                   description="Bosnian/Croatian/Serbian speech to text with word timestamps, using any trained model.")
 
     @app.get("/health")

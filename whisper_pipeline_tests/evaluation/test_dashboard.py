@@ -1,17 +1,12 @@
 """The evaluation dashboard in a real headless browser (Debian chromium driven by Playwright)."""
 
-import shutil
-
 import pytest
 
 from whisper_pipeline.audio.preprocess import PreprocessOptions, process_one
 from whisper_pipeline.evaluation.dashboard import build_dashboard
 from whisper_pipeline.evaluation.report import evaluate_models
-from whisper_pipeline_tests.conftest import espeak_wav
+from whisper_pipeline_tests.conftest import CHROMIUM, CHROMIUM_ARGS as ARGS, espeak_wav
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from whisper_pipeline.evaluation.metrics import score
 from whisper_pipeline.io import write_text
 from whisper_pipeline.sample_data import sentences, speak
 from whisper_pipeline.workspace import Workspace
-from whisper_pipeline_tests.conftest import espeak_wav, free_port
+from whisper_pipeline_tests.conftest import CHROMIUM, CHROMIUM_ARGS, espeak_wav, free_port
 
 SENTENCE = "Dobar dan, danas je lijep i sunčan dan u Zagrebu."
 
@@ -117,6 +117,29 @@ def test_bad_requests_are_named(tiny_service, audio):
                     str(big)], check=True)
     too_big = post(tiny_service + "/transcribe", big)
     assert too_big.status_code == 413 and "long.wav: larger than the 0.5 MB limit" in too_big.json()["detail"]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is installed by scripts/setup.sh")
+def test_openapi_page_works_offline_in_chromium(tiny_service):
+    """/docs must not need a CDN: the service usually runs where there is no internet."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        errors, elsewhere = [], []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: elsewhere.append(r.url) if not r.url.startswith(tiny_service) else None)
+        page.goto(tiny_service + "/docs")
+        page.wait_for_selector(".opblock-summary-path")
+        paths = [t.strip() for t in page.locator(".opblock-summary-path").all_inner_texts()]
+        assert {"/transcribe", "/align", "/models", "/health"} <= set(paths), paths
+        page.locator(".opblock-post").first.locator(".opblock-summary").click()
+        page.wait_for_selector(".opblock-body")
+        assert "language" in page.locator(".opblock-body").first.inner_text()
+        assert errors == [] and elsewhere == [], (errors, elsewhere)
+        browser.close()
 
 
 @pytest.mark.slow

@@ -1,0 +1,30 @@
+"""`make demo`'s program end to end on a small corpus with the tiny random model: every job runs, the
+gates' verdicts are shown, and a model that fails them is reported as not promoted (not a crash)."""
+
+import os
+import subprocess
+import sys
+
+from whisper_pipeline.evaluation.registry import load_registry
+from whisper_pipeline.workspace import Workspace
+
+
+def test_demo_runs_every_job_and_reports_the_gates(tmp_path, tiny_model_dir):
+    config = tmp_path / "tiny.yaml"
+    config.write_text("ops:\n  checkpoint:\n    config:\n      run_name: demo-tiny\n      max_steps: 2\n"
+                      "      batch_size: 4\n      predict_with_generate: false\n")
+    env = {**os.environ, "WHISPER_PIPELINE_HOME": str(tmp_path / "ws"), "WHISPER_PIPELINE_BASE_MODEL": tiny_model_dir}
+    env.pop("DAGSTER_HOME", None)
+    proc = subprocess.run([sys.executable, "-m", "whisper_pipeline.demo", "--train-config", str(config),
+                           "--languages", "hr", "--speakers", "3", "--sentences", "2"],
+                          env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout
+    assert "failed wer_below_ceiling" in out, "a random model is far above the ceiling"
+    assert "promotion: not promoted: demo-tiny not promoted: hr: WER" in out
+    for step in ("data_prep_job [hr]", "training_job", "evaluation_job [hr]", "promotion_job"):
+        assert step in out
+    ws = Workspace.at(tmp_path / "ws")
+    assert (ws.reports / "demo-tiny" / "index.html").is_file() and (ws.manifests / "eval_demo-tiny.json").is_file()
+    assert load_registry(ws.models / "registry.json")["production"] is None
+    assert (ws.dagster_home / "dagster.yaml").is_file(), "runs recorded in the workspace's instance for `make dev`"
