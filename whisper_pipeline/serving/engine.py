@@ -77,10 +77,25 @@ class TranscriptionEngine:
             result = call(model, language)
         if result is None:
             raise ValueError("the model could not align this text to this audio")
-        segments = result_segments(result, audio)
         duration = audio.size / SAMPLE_RATE
+        segments = clamp_to_audio(result_segments(result, audio), duration)
         elapsed = time.time() - started
         return {"text": text if text is not None else " ".join(s["text"] for s in segments), "language": language,
                 "language_probabilities": probabilities, "duration": round(duration, 3), "segments": segments,
                 "processing_seconds": round(elapsed, 3),
                 "real_time_factor": round(elapsed / duration, 4) if duration else None}
+
+
+def clamp_to_audio(segments: list[dict], duration: float) -> list[dict]:
+    """Times inside [0, duration]: Whisper's timestamp tokens can point past the end of a short clip
+    (seen with weak models), and a subtitle or karaoke cue after the audio ends is useless."""
+    def clamp(t: float) -> float:
+        return round(min(max(t, 0.0), duration), 3)
+
+    for seg in segments:
+        for w in seg["words"]:
+            w["start"] = clamp(w["start"])
+            w["end"] = max(w["start"], clamp(w["end"]))
+        seg["start"] = clamp(seg["start"])
+        seg["end"] = max(seg["start"], clamp(seg["end"]))
+    return segments

@@ -40,7 +40,7 @@ def test_page_loads_offline_without_errors_and_charts_render(evals, tmp_path):
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.on("request", lambda r: requests.append(r.url) if r.url.startswith("http") else None)
         page.goto(page_path.as_uri())
-        page.wait_for_selector(".js-plotly-plot .main-svg")
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 6")  # all drawn
         assert errors == [] and requests == []
         assert page.locator(".js-plotly-plot").count() == 6
         assert page.locator(".js-plotly-plot .bars .point, .js-plotly-plot .heatmaplayer, .js-plotly-plot .scatterlayer .point").count() > 4

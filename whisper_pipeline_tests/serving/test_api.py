@@ -91,8 +91,9 @@ def test_transcribe_answers_every_format(tiny_service, audio):
     assert doc["model"] == "latest" and doc["file"] == "pozdrav.mp3" and doc["duration"] == pytest.approx(3.1, abs=0.5)
     assert doc["language"] in ("bs", "hr", "sr")
     assert sum(doc["language_probabilities"].values()) == pytest.approx(1.0, abs=1e-3), "identified among bs/hr/sr"
-    for seg in doc["segments"]:
-        assert all(0 <= w["start"] <= w["end"] <= doc["duration"] + 0.5 for w in seg["words"])
+    for seg in doc["segments"]:  # a random model's timestamps are clamped to the audio
+        assert 0 <= seg["start"] <= seg["end"] <= doc["duration"]
+        assert all(0 <= w["start"] <= w["end"] <= doc["duration"] for w in seg["words"])
 
     fixed = post(tiny_service + "/transcribe", audio["wav"], language="sr", model="tiny").json()
     assert fixed["language"] == "sr" and fixed["language_probabilities"] is None and fixed["model"] == "tiny"
@@ -122,7 +123,7 @@ def test_bad_requests_are_named(tiny_service, audio):
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is installed by scripts/setup.sh")
 def test_openapi_page_works_offline_in_chromium(tiny_service):
     """/docs must not need a CDN: the service usually runs where there is no internet."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -136,8 +137,7 @@ def test_openapi_page_works_offline_in_chromium(tiny_service):
         paths = [t.strip() for t in page.locator(".opblock-summary-path").all_inner_texts()]
         assert {"/transcribe", "/align", "/models", "/health"} <= set(paths), paths
         page.locator(".opblock-post").first.locator(".opblock-summary").click()
-        page.wait_for_selector(".opblock-body")
-        assert "language" in page.locator(".opblock-body").first.inner_text()
+        expect(page.locator(".opblock-body").first).to_contain_text("language")  # waits for the form to render
         assert errors == [] and elsewhere == [], (errors, elsewhere)
         browser.close()
 

@@ -47,3 +47,4 @@ def test_unknown_or_unservable_models_are_refused_with_the_choices(catalog, name
     with pytest.raises(UnknownModel) as err:
         catalog.resolve(name)
     assert "available: latest, base, " in str(err.value) and "first" in str(err.value)
+
