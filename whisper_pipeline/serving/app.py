@@ -7,6 +7,7 @@ Uploads are decoded from a private temporary directory and never kept.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from enum import Enum
 from pathlib import Path
@@ -32,6 +33,7 @@ class OutputFormat(str, Enum):
     lrc = "lrc"
 
 
+log = logging.getLogger("whisper_pipeline.serving")
 MEDIA_TYPES = {"txt": "text/plain", "srt": "application/x-subrip", "vtt": "text/vtt", "lrc": "text/plain"}
 CHUNK = 1 << 20
 
@@ -57,10 +59,7 @@ def create_app(catalog: ModelCatalog, engine: TranscriptionEngine, max_upload_mb
                    num_beams: int = Form(1, ge=1, le=10)):
         model_id, path = _resolve(catalog, model)
         audio = _decode_upload(file, max_upload_mb)
-        try:
-            result = engine.transcribe(path, audio, language.value if language else None, num_beams)
-        except ValueError as exc:
-            raise HTTPException(422, f"{file.filename}: {exc}") from exc
+        result = _run(file.filename, lambda: engine.transcribe(path, audio, language.value if language else None, num_beams))
         return _respond(result, model_id, path, file.filename, format)
 
     @app.post("/align")
@@ -70,13 +69,21 @@ def create_app(catalog: ModelCatalog, engine: TranscriptionEngine, max_upload_mb
               format: OutputFormat = Form(OutputFormat.json)):
         model_id, path = _resolve(catalog, model)
         audio = _decode_upload(file, max_upload_mb)
-        try:
-            result = engine.align(path, audio, text, language.value if language else None)
-        except ValueError as exc:
-            raise HTTPException(422, f"{file.filename}: {exc}") from exc
+        result = _run(file.filename, lambda: engine.align(path, audio, text, language.value if language else None))
         return _respond(result, model_id, path, file.filename, format)
 
     return app
+
+
+def _run(filename: str | None, call):
+    """Input problems (empty text, nothing alignable) → 422; a model that fails → 500 that says why."""
+    try:
+        return call()
+    except ValueError as exc:
+        raise HTTPException(422, f"{filename}: {exc}") from exc
+    except Exception as exc:
+        log.exception("inference failed on %s", filename)
+        raise HTTPException(500, f"{filename}: the model failed ({type(exc).__name__}: {exc})"[:500]) from exc
 
 
 def _resolve(catalog: ModelCatalog, model: str) -> tuple[str, str]:
