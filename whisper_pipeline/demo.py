@@ -2,7 +2,8 @@
 
 Generates the espeak-ng sample corpus (if absent), materializes the data assets per language,
 fine-tunes one multilingual model, evaluates it against the base model per language, promotes
-it to production if it passes the gates, and prints WER/CER and how to serve it. Runs are recorded in the workspace's Dagster instance, so ``make dev`` shows them.
+it to production if it passes the gates, and prints WER/CER and how to serve it. Runs are
+recorded in the workspace's Dagster instance, so ``make dev`` shows them.
 """
 
 from __future__ import annotations
