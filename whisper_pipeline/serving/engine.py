@@ -56,7 +56,8 @@ class TranscriptionEngine:
         return {lang: round(p, 4) for lang, p in zip(LANGUAGES, probs)}
 
     def transcribe(self, path: str, audio: np.ndarray, language: str | None = None, num_beams: int = 1) -> dict:
-        """Text with segments and word timestamps; ``language`` None: identified among bs/hr/sr."""
+        """Text with segments and word timestamps. ``language`` None: the run's own language if it was
+        trained on one, else identified among bs/hr/sr (unreliable between these three: see README)."""
         return self._run(path, audio, language, lambda m, lang: m.transcribe(
             audio, language=lang, verbose=None, batch_size=self.batch_size, num_beams=num_beams))
 
@@ -68,11 +69,13 @@ class TranscriptionEngine:
 
     def _run(self, path: str, audio: np.ndarray, language: str | None, call, text: str | None = None) -> dict:
         started = time.time()
-        probabilities = None
-        if language is None:
-            probabilities = self.detect_language(path, audio)
-            language = max(probabilities, key=probabilities.get)
+        probabilities, source = None, "request"
         model = self.model(path)
+        if language is None:
+            language, source = trained_language(model), "model"
+        if language is None:
+            probabilities, source = self.detect_language(path, audio), "identified"
+            language = max(probabilities, key=probabilities.get)
         with self._lock:
             result = call(model, language)
         if result is None:
@@ -81,9 +84,16 @@ class TranscriptionEngine:
         segments = clamp_to_audio(result_segments(result, audio), duration)
         elapsed = time.time() - started
         return {"text": text if text is not None else " ".join(s["text"] for s in segments), "language": language,
-                "language_probabilities": probabilities, "duration": round(duration, 3), "segments": segments,
+                "language_source": source, "language_probabilities": probabilities, "duration": round(duration, 3), "segments": segments,
                 "processing_seconds": round(elapsed, 3),
                 "real_time_factor": round(elapsed / duration, 4) if duration else None}
+
+
+def trained_language(model) -> str | None:
+    """The language a one-language run was trained on (its generation config says so), else None."""
+    lang = getattr(model._pipe.model.generation_config, "language", None)
+    lang = lang.strip("<|>") if isinstance(lang, str) else None
+    return lang if lang in LANGUAGES else None
 
 
 def clamp_to_audio(segments: list[dict], duration: float) -> list[dict]:

@@ -2,6 +2,7 @@
 formats. The tiny random model checks the contract (formats, errors, limits); the real whisper-base
 checks the words and timestamps (slow)."""
 
+import json
 import os
 import re
 import shutil
@@ -65,6 +66,9 @@ def audio(tmp_path_factory) -> dict[str, Path]:
 def tiny_service(tmp_path_factory, tiny_model_dir):
     ws = Workspace.at(tmp_path_factory.mktemp("serve-ws")).ensure()
     shutil.copytree(tiny_model_dir, ws.run_dir("tiny"))
+    shutil.copytree(tiny_model_dir, ws.run_dir("tiny_sr"))  # a one-language run: its generation config says sr
+    config = json.loads((ws.run_dir("tiny_sr") / "generation_config.json").read_text())
+    (ws.run_dir("tiny_sr") / "generation_config.json").write_text(json.dumps({**config, "language": "sr"}))
     write_text(ws.models / "whisper" / "LATEST", "tiny\n")
     proc, url = start_service(ws.root, tiny_model_dir, "--max-upload-mb", "0.5")
     yield url
@@ -79,7 +83,7 @@ def post(url: str, path: Path, **form) -> requests.Response:
 def test_models_and_health(tiny_service):
     models = requests.get(tiny_service + "/models").json()
     assert models["default"] == "latest" and models["aliases"]["latest"] == "tiny"
-    assert [m["id"] for m in models["models"]] == ["tiny"]
+    assert sorted(m["id"] for m in models["models"]) == ["tiny", "tiny_sr"]
     assert requests.get(tiny_service + "/health").json()["status"] == "ok"
     assert "/transcribe" in requests.get(tiny_service + "/openapi.json").json()["paths"]
 
@@ -89,7 +93,7 @@ def test_transcribe_answers_every_format(tiny_service, audio):
     assert r.status_code == 200, r.text
     doc = r.json()
     assert doc["model"] == "latest" and doc["file"] == "pozdrav.mp3" and doc["duration"] == pytest.approx(3.1, abs=0.5)
-    assert doc["language"] in ("bs", "hr", "sr")
+    assert doc["language"] in ("bs", "hr", "sr") and doc["language_source"] == "identified"
     assert sum(doc["language_probabilities"].values()) == pytest.approx(1.0, abs=1e-3), "identified among bs/hr/sr"
     for seg in doc["segments"]:  # a random model's timestamps are clamped to the audio
         assert 0 <= seg["start"] <= seg["end"] <= doc["duration"]
@@ -97,6 +101,9 @@ def test_transcribe_answers_every_format(tiny_service, audio):
 
     fixed = post(tiny_service + "/transcribe", audio["wav"], language="sr", model="tiny").json()
     assert fixed["language"] == "sr" and fixed["language_probabilities"] is None and fixed["model"] == "tiny"
+    assert fixed["language_source"] == "request"
+    own = post(tiny_service + "/transcribe", audio["wav"], model="tiny_sr").json()
+    assert (own["language"], own["language_source"], own["language_probabilities"]) == ("sr", "model", None)
     srt = post(tiny_service + "/transcribe", audio["wav"], language="hr", format="srt")
     assert srt.headers["content-type"].startswith("application/x-subrip")
     assert post(tiny_service + "/transcribe", audio["wav"], language="hr", format="vtt").text.startswith("WEBVTT")
