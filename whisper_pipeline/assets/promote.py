@@ -59,6 +59,8 @@ def production_model(context: dg.AssetExecutionContext, config: PromoteConfig, w
                     {l: d["models"]["finetuned"]["wer"] for l, d in evals.items()},
                     reason=f"gates passed (ceiling {config.wer_ceiling}, WER margin {config.regression_margin}, "
                            f"CER margin {config.cer_regression_margin})")
-    context.log.info(f"{run} is now the production model")
+    context.log.info(f"{run} is now the production model; a running service picks it up on its next request")
     return dg.MaterializeResult(metadata={"run": run, "languages": sorted(evals), "wer": dg.MetadataValue.json(entry["wer"]),
-                                          "registry": dg.MetadataValue.path(str(ws.models / "registry.json"))})
+                                          "registry": dg.MetadataValue.path(str(ws.models / "registry.json")),
+                                          "serve": dg.MetadataValue.md("`python -m whisper_pipeline.serving --preload production` "
+                                                                       "(or `make serve`); `model=production` in requests")})

@@ -11,6 +11,7 @@ from whisper_pipeline.evaluation.registry import load_registry
 from whisper_pipeline.io import write_json, write_text
 from whisper_pipeline.resources import WorkspaceResource
 from whisper_pipeline.workspace import Workspace
+from whisper_pipeline_tests.pipeline import latest_metadata
 
 
 def doc(wer: float, production: float | None = None, cer: float | None = None, production_cer: float | None = None) -> dict:
@@ -54,6 +55,7 @@ def test_only_a_run_that_passes_the_gates_is_promoted(tmp_path):
     assert dg.materialize([production_model], resources=resources, instance=instance).success
     registry = load_registry(ws.models / "registry.json")
     assert registry["production"]["run"] == "good" and registry["production"]["wer"] == {"hr": 0.30, "sr": 0.40}
+    assert "whisper_pipeline.serving" in latest_metadata(instance, "production_model")["serve"]
 
     write_run(ws, "worse", {"hr": 0.45, "sr": 0.41}, production={"hr": 0.30, "sr": 0.40})
     result = dg.materialize([production_model], resources=resources, instance=instance, raise_on_error=False)
