@@ -74,14 +74,18 @@ class ModelCatalog:
         return "base"
 
     def _alias_target(self, alias: str) -> str | None:
+        target = self._run_behind(alias) if alias != "base" else (self.base_source, "")
+        return target[0] if target else None
+
+    def _run_behind(self, alias: str) -> tuple[str, str] | None:
+        """(run name, model dir) that ``production`` or ``latest`` points at now, if it is servable;
+        one read of the registry, so a promotion during a request cannot mix two runs."""
         if alias == "production":
             prod = production_run(self.ws.models / "registry.json")
-            return prod["run"] if prod and _is_model_dir(Path(prod["path"])) else None
-        if alias == "latest":
-            latest = self.runs_dir / "LATEST"
-            run = latest.read_text().strip() if latest.is_file() else ""
-            return run if run and _is_model_dir(self.runs_dir / run) else None
-        return self.base_source
+            return (prod["run"], prod["path"]) if prod and _is_model_dir(Path(prod["path"])) else None
+        latest = self.runs_dir / "LATEST"
+        run = latest.read_text().strip() if latest.is_file() else ""
+        return (run, str(self.runs_dir / run)) if run and _is_model_dir(self.runs_dir / run) else None
 
     def resolve(self, model_id: str | None) -> tuple[str, str]:
         """(model id as asked or defaulted, local path). Raises ``UnknownModel``."""
@@ -89,12 +93,10 @@ class ModelCatalog:
         if model_id == "base":
             return model_id, resolve_model_source(self.base_source, self.ws.models / "base")
         if model_id in ("production", "latest"):
-            run = self._alias_target(model_id)
-            if run is None:
+            target = self._run_behind(model_id)
+            if target is None:
                 raise UnknownModel(f"no {model_id} model yet; available: {self._available()}")
-            if model_id == "production":
-                return model_id, production_run(self.ws.models / "registry.json")["path"]
-            return model_id, str(self.runs_dir / run)
+            return model_id, target[1]
         if "/" in model_id or model_id.startswith(".") or not _is_model_dir(self.runs_dir / model_id):
             raise UnknownModel(f"unknown model {model_id!r}; available: {self._available()}")
         return model_id, str(self.runs_dir / model_id)
