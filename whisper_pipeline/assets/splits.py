@@ -43,8 +43,10 @@ def splits(context: dg.AssetExecutionContext, config: SplitConfig, workspace: Wo
         combine_jsonl([ws.split_manifest(l, split) for l in LANGUAGES], ws.manifests / "splits" / f"{split}.jsonl")
     combine_jsonl([ws.split_manifest(l, s) for l in LANGUAGES for s in SPLITS], ws.manifests / "run1.jsonl")
     combine_jsonl([ws.lang_manifests(l) / "run1_small.jsonl" for l in LANGUAGES], ws.manifests / "run1_small.jsonl")
-    if not by_split["test"]:
-        context.log.warning(f"{lang}: fewer than 2 speakers, so no test split; evaluation will be skipped")
+    for split, why in summary["empty_splits"].items():
+        context.log.warning(f"{lang}: no {split} split: {why}" + ("; evaluation will be skipped" if split == "test" else ""))
+    if summary["moved"]:
+        context.log.info(f"{lang}: new speakers moved to fill empty splits: {', '.join(summary['moved'])}")
     if set(summary["groups_by_kind"]) - {"speaker"}:
         context.log.warning(f"{lang}: some utterances have no speaker; grouped by {summary['groups_by_kind']} instead")
     test_hours = sum(l["duration"] for l in by_split["test"]) / 3600
@@ -57,6 +59,8 @@ def splits(context: dg.AssetExecutionContext, config: SplitConfig, workspace: Wo
         meta[f"{split}_hours"] = dg.MetadataValue.float(round(sum(l["duration"] for l in lines) / 3600, 4))
     meta["grouping"] = dg.MetadataValue.json(summary["groups_by_kind"])
     meta["new_groups"] = len(summary["new_groups"])
+    meta["moved_to_fill_splits"] = dg.MetadataValue.json(summary["moved"])
+    meta["empty_splits"] = dg.MetadataValue.json(summary["empty_splits"])
     meta["groups_kept_in_their_split"] = summary["kept_groups"]
     meta["invalid_manifest_lines"] = sum(len(validate_manifest_lines(ws.split_manifest(lang, s))[1]) for s in SPLITS)
     meta["manifests"] = dg.MetadataValue.path(str(ws.manifests / "splits"))

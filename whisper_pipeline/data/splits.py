@@ -10,8 +10,9 @@ file itself) are assigned to splits, so the test set measures voices the model n
   never moved, so new data never pulls an old test speaker into training (a scheduled retraining
   cannot leak). Changing the seed is the one way to reshuffle, and it is reported.
 * **Small corpora**: pure hashing can leave a split empty, or the test set under its minimum
-  hours; then *new* groups with the lowest hash are moved from train into test (then validation),
-  never groups assigned before.
+  hours; then *new* groups with the lowest hash are moved into it from the split that can best
+  spare one (train from 1 group, test from 2, validation from 3 are always filled when new groups
+  allow), never groups assigned before. ``empty_splits`` in the summary says why a split stays empty.
 
 Same inputs, seed and assignment file ⇒ byte-identical manifests.
 """
@@ -75,31 +76,67 @@ def group_hash(seed: int, lang: str, group: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def assign_groups(hours: dict[str, float], lang: str, policy: SplitPolicy, remembered: Assignments) -> dict[str, str]:
-    """Group → split for every group in ``hours`` (group → hours of audio)."""
+def needed_splits(n_groups: int, policy: SplitPolicy) -> dict[str, bool]:
+    """Which splits must not be empty: train from 1 group, test from 2, validation from 3 (when its ratio > 0)."""
+    return {"train": n_groups >= 1, "test": policy.test_ratio > 0 and n_groups >= 2,
+            "validation": policy.validation_ratio > 0 and n_groups >= 3}
+
+
+def assign_groups(hours: dict[str, float], lang: str, policy: SplitPolicy, remembered: Assignments,
+                  moves: list[tuple[str, str, str]] | None = None) -> dict[str, str]:
+    """Group → split for every group in ``hours`` (group → hours of audio).
+
+    New groups take their split from the hash. Then every needed split that is empty gets one *new*
+    group, taken from the split with the most groups that can spare one (train first on a tie), so
+    whichever splits the hash picked, 3 groups give one per split. Each move is appended to ``moves``
+    as (group, from, to)."""
+    moves = moves if moves is not None else []
     assignment = {g: remembered.groups[g] for g in hours if g in remembered.groups}
     new = sorted((g for g in hours if g not in assignment), key=lambda g: (group_hash(policy.seed, lang, g), g))
     for g in new:
         u = group_hash(policy.seed, lang, g)
         assignment[g] = "test" if u < policy.test_ratio else "validation" if u < policy.test_ratio + policy.validation_ratio else "train"
-
-    def movable() -> list[str]:
-        return [g for g in new if assignment[g] == "train"]
+    needed = needed_splits(len(hours), policy)
 
     def count(split: str) -> int:
         return sum(s == split for s in assignment.values())
 
-    # Never empty train. With 2 groups the second goes to test; with 3 or more every split gets one.
-    wanted = [("test", policy.test_ratio > 0 and len(hours) >= 2), ("validation", policy.validation_ratio > 0 and len(hours) >= 3)]
-    for split, needed in wanted:
-        if needed and count(split) == 0 and movable() and count("train") > 1:
-            assignment[movable()[0]] = split
+    def move(g: str, to: str) -> None:
+        moves.append((g, assignment[g], to))
+        assignment[g] = to
+
+    for split in ("train", "test", "validation"):
+        if not needed[split] or count(split):
+            continue
+        donors = [d for d in ("train", "validation", "test") if d != split and count(d) > (1 if needed[d] else 0)
+                  and any(assignment[g] == d for g in new)]
+        if donors:
+            donor = max(donors, key=lambda d: count(d))  # max keeps the first of equals: train, then validation
+            move(next(g for g in new if assignment[g] == donor), split)
     test_hours = sum(h for g, h in hours.items() if assignment[g] == "test")
-    while test_hours < policy.min_test_hours and movable() and count("train") > 1:
-        g = movable()[0]
-        assignment[g] = "test"
+    while test_hours < policy.min_test_hours and count("train") > 1 and (g := next((g for g in new if assignment[g] == "train"), None)):
+        move(g, "test")
         test_hours += hours[g]
     return assignment
+
+
+def empty_split_reasons(assignment: dict[str, str], new_groups: list[str], policy: SplitPolicy) -> dict[str, str]:
+    """Why each empty split is empty, in words a user can act on."""
+    n = len(assignment)
+    needed = needed_splits(n, policy)
+    reasons = {}
+    for split, minimum in (("train", 1), ("test", 2), ("validation", 3)):
+        if any(s == split for s in assignment.values()):
+            continue
+        ratio = {"test": policy.test_ratio, "validation": policy.validation_ratio}.get(split, 1.0)
+        if ratio == 0:
+            reasons[split] = f"{split}_ratio is 0"
+        elif not needed[split]:
+            reasons[split] = f"only {n} speaker group(s); a {split} split needs at least {minimum}"
+        else:
+            reasons[split] = (f"{n} speaker groups, but none could be moved into {split}: {n - len(new_groups)} were assigned "
+                              f"in earlier runs and stay put (add speakers, or a new seed reshuffles everything)")
+    return reasons
 
 
 def make_splits(rows: list[dict], lang: str, policy: SplitPolicy | None = None,
@@ -116,7 +153,8 @@ def make_splits(rows: list[dict], lang: str, policy: SplitPolicy | None = None,
     for r in rows:
         hours[grouping[r["file_id"]][1]] += r["duration_s"] / 3600
     before = dict(remembered.groups)
-    assignment = assign_groups(dict(hours), lang, policy, remembered)
+    moves: list[tuple[str, str, str]] = []
+    assignment = assign_groups(dict(hours), lang, policy, remembered, moves)
     out: dict[str, list[dict]] = defaultdict(list)
     for r in sorted(rows, key=lambda r: r["file_id"]):
         kind, group = grouping[r["file_id"]]
@@ -137,10 +175,13 @@ def make_splits(rows: list[dict], lang: str, policy: SplitPolicy | None = None,
     kinds = defaultdict(int)
     for kind, _ in set(grouping.values()):
         kinds[kind] += 1
+    new_groups = sorted(g for g in assignment if g not in before)
     summary = {
         "groups_by_kind": dict(sorted(kinds.items())),
-        "new_groups": sorted(g for g in assignment if g not in before),
+        "new_groups": new_groups,
         "kept_groups": sum(g in before for g in assignment),
+        "moved": [f"{g}: {a} → {b}" for g, a, b in moves],
+        "empty_splits": empty_split_reasons(assignment, new_groups, policy),
     }
     return {s: out.get(s, []) for s in SPLITS}, updated, summary
 

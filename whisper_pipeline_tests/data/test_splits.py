@@ -1,8 +1,9 @@
+import itertools
 import json
 
 import pytest
 
-from whisper_pipeline.data.splits import Assignments, SplitPolicy, group_hash, make_splits, small_subset
+from whisper_pipeline.data.splits import SPLITS, Assignments, SplitPolicy, group_hash, make_splits, small_subset
 
 
 def rows(speakers, per_speaker: int = 3, seconds: float = 1.0, prefix: str = "s") -> list[dict]:
@@ -114,3 +115,69 @@ def test_small_subset_round_robins_speakers():
     subset = small_subset(out, per_split=4)
     train = [r for r in subset if r["split"] == "train"]
     assert len(train) == 4 and len({r["speaker"] for r in train}) == 4
+
+
+def _hashed_split(name: str, policy: SplitPolicy) -> str:
+    u = group_hash(policy.seed, "hr", name)
+    return "test" if u < policy.test_ratio else "validation" if u < policy.test_ratio + policy.validation_ratio else "train"
+
+
+def _names_by_hashed_split(policy: SplitPolicy, per_split: int = 5) -> dict[str, list[str]]:
+    """Speaker names that the hash alone sends to each split, so any assignment pattern can be built."""
+    pools: dict[str, list[str]] = {s: [] for s in SPLITS}
+    i = 0
+    while min(len(p) for p in pools.values()) < per_split:
+        name = f"spk{i}"
+        if len(pools[_hashed_split(name, policy)]) < per_split:
+            pools[_hashed_split(name, policy)].append(name)
+        i += 1
+    return pools
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5])
+def test_every_hash_pattern_fills_the_splits_its_speaker_count_allows(n):
+    """Whichever splits the hash picks, 2 speakers give train+test and 3 or more give one per split,
+    moving only as many speakers as needed; and the summary says why a split is empty."""
+    policy = SplitPolicy()
+    pools = _names_by_hashed_split(policy)
+    for pattern in itertools.product(SPLITS, repeat=n):
+        taken = {s: iter(pools[s]) for s in SPLITS}
+        names = [next(taken[s]) for s in pattern]
+        out, _, summary = make_splits(rows(names), "hr", policy)
+        got = split_of(out)
+        present = {s for s in got.values()}
+        assert present == ({"train", "test"} if n == 2 else set(SPLITS)), (pattern, got)
+        assert not summary["empty_splits"] or n == 2 and set(summary["empty_splits"]) == {"validation"}
+        moved = [name for name in names if got[name] != _hashed_split(name, policy)]
+        assert len(moved) == len(summary["moved"]) <= 2, (pattern, summary["moved"])
+        missing = ({"train", "test"} if n == 2 else set(SPLITS)) - set(pattern)
+        assert len(moved) == len(missing), (pattern, got)
+
+
+@pytest.mark.parametrize("n_old", [1, 2, 3])
+def test_top_up_moves_only_new_speakers_whatever_the_old_ones_hold(n_old):
+    """Speakers remembered from earlier runs never move, whatever the pattern; new ones fill the gaps they can."""
+    policy = SplitPolicy()
+    pools = _names_by_hashed_split(policy, per_split=6)
+    for old_pattern in itertools.product(SPLITS, repeat=n_old):
+        for new_pattern in itertools.product(SPLITS, repeat=2):
+            taken = {s: iter(pools[s]) for s in SPLITS}
+            old = {next(taken[s]): s for s in old_pattern}
+            new = [next(taken[s]) for s in new_pattern]
+            remembered = Assignments(policy.seed, dict(old))
+            out, _, summary = make_splits(rows([*old, *new]), "hr", policy, remembered)
+            got = split_of(out)
+            assert {g: got[g] for g in old} == old, "a speaker assigned before never moves"
+            n = n_old + 2
+            for split in ("train", "test", "validation")[: 1 + (n >= 2) + (n >= 3)]:
+                if split not in got.values():  # only acceptable when no new speaker could be spared
+                    assert split in summary["empty_splits"] and "earlier runs" in summary["empty_splits"][split]
+                    counts = list(got.values())
+                    assert all(counts.count(got[g]) == 1 for g in new), (old, new, got)
+
+
+def test_empty_split_reason_names_the_cause():
+    _, _, one = make_splits(rows(1), "hr")
+    assert one["empty_splits"]["test"] == "only 1 speaker group(s); a test split needs at least 2"
+    _, _, no_test = make_splits(rows(5), "hr", SplitPolicy(test_ratio=0.0))
+    assert no_test["empty_splits"] == {"test": "test_ratio is 0"}
