@@ -1,6 +1,8 @@
 """Asset checks on the intake and the dataset: unusable files, normalization, leaks and validity of splits.
 
-They look at every language that has been materialized, so they read the same in any run.
+The data checks are partitioned like their assets: each judges the language of its run, so one
+language's problem never fails another language's run (a leak check still compares against every
+language's splits). ``every_language_in_every_split`` looks across languages by nature.
 """
 
 import json
@@ -8,11 +10,20 @@ import json
 import dagster as dg
 from pydantic import Field
 
+from whisper_pipeline.assets.common import language_partitions
 from whisper_pipeline.assets.eval_report import eval_report
-from whisper_pipeline.assets.normalized_transcripts import TARGET_FRACTION, normalized_transcripts
+from whisper_pipeline.assets.normalized_transcripts import (
+    TARGET_FRACTION,
+    normalized_transcripts,
+)
 from whisper_pipeline.assets.promote import GateConfig, evaluations, last_evaluated_run
 from whisper_pipeline.assets.raw_audio import raw_audio
 from whisper_pipeline.assets.splits import splits
+from whisper_pipeline.data.dataset_checks import (
+    recordings_in_two_splits,
+    speakers_in_two_splits,
+    untrainable_training_lines,
+)
 from whisper_pipeline.data.manifests import validate_manifest_lines
 from whisper_pipeline.data.splits import SPLITS
 from whisper_pipeline.evaluation.gates import regression_gate, wer_ceiling_gate
@@ -25,73 +36,65 @@ class UnusableFractionConfig(dg.Config):
     max_unusable_fraction: float = Field(default=0.2, description="Fail when more than this share of files is unusable")
 
 
-def _inventories(ws: Workspace) -> dict[str, list[dict]]:
-    return {l: read_jsonl(p) for l in LANGUAGES if (p := ws.lang_manifests(l) / "inventory.jsonl").is_file()}
+def _inventory(ws: Workspace, lang: str) -> list[dict]:
+    return read_jsonl(p) if (p := ws.lang_manifests(lang) / "inventory.jsonl").is_file() else []
 
 
-def _split_lines(ws: Workspace) -> list[dict]:
-    return [line for l in LANGUAGES for s in SPLITS if (p := ws.split_manifest(l, s)).is_file() for line in read_jsonl(p)]
+def _split_lines(ws: Workspace, languages: tuple[str, ...] = LANGUAGES) -> list[dict]:
+    return [line for l in languages for s in SPLITS if (p := ws.split_manifest(l, s)).is_file() for line in read_jsonl(p)]
 
 
-@dg.asset_check(asset=raw_audio, description="Share of unusable files per language stays under a threshold")
-def unusable_fraction_below_threshold(config: UnusableFractionConfig, workspace: WorkspaceResource) -> dg.AssetCheckResult:
-    fractions = {
-        lang: round(sum(r["status"] == "unusable" for r in rows) / len(rows), 4) if rows else 0.0
-        for lang, rows in _inventories(workspace.get()).items()
-    }
-    worst = max(fractions.values(), default=0.0)
+def _listed(problems: list[str], **metadata) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=not problems, metadata={"count": len(problems), "problems": dg.MetadataValue.json(problems[:50]),
+                                                              **metadata})
+
+
+@dg.asset_check(asset=raw_audio, partitions_def=language_partitions,
+                description="Share of unusable files in the language stays under a threshold")
+def unusable_fraction_below_threshold(context: dg.AssetCheckExecutionContext, config: UnusableFractionConfig,
+                                      workspace: WorkspaceResource) -> dg.AssetCheckResult:
+    rows = _inventory(workspace.get(), context.partition_key)
+    unusable = [r for r in rows if r["status"] == "unusable"]
+    fraction = round(len(unusable) / len(rows), 4) if rows else 0.0
     return dg.AssetCheckResult(
-        passed=worst <= config.max_unusable_fraction,
-        metadata={"unusable_fraction": dg.MetadataValue.json(fractions), "threshold": config.max_unusable_fraction},
+        passed=fraction <= config.max_unusable_fraction,
+        metadata={"unusable_fraction": fraction, "unusable": len(unusable), "files": len(rows),
+                  "threshold": config.max_unusable_fraction},
     )
 
 
-@dg.asset_check(asset=splits, blocking=True, description="Every training line has usable audio and a transcript")
-def no_transcriptless_audio_in_training(workspace: WorkspaceResource) -> dg.AssetCheckResult:
+@dg.asset_check(asset=splits, blocking=True, partitions_def=language_partitions,
+                description="Every training line has a transcript and a file the intake accepted")
+def no_transcriptless_audio_in_training(context: dg.AssetCheckExecutionContext, workspace: WorkspaceResource) -> dg.AssetCheckResult:
+    ws, lang = workspace.get(), context.partition_key
+    return _listed(untrainable_training_lines(_inventory(ws, lang), _split_lines(ws, (lang,))))
+
+
+@dg.asset_check(asset=splits, blocking=True, partitions_def=language_partitions,
+                description="No recording (exact or re-encoded copy) in two splits, across all languages")
+def no_duplicate_across_splits(context: dg.AssetCheckExecutionContext, workspace: WorkspaceResource) -> dg.AssetCheckResult:
     ws = workspace.get()
-    status = {r["sha256"]: r["status"] for rows in _inventories(ws).values() for r in rows if r.get("sha256")}
-    bad = [l["id"] for l in _split_lines(ws) if l["split"] == "train"
-           and (not l["transcript"].strip() or status.get(l["sha256"]) not in ("ok", None))]
-    return dg.AssetCheckResult(passed=not bad, metadata={"offending": dg.MetadataValue.json(bad[:50]), "count": len(bad)})
+    inventory = [r for l in LANGUAGES for r in _inventory(ws, l)]
+    return _listed(recordings_in_two_splits(inventory, _split_lines(ws), _split_lines(ws, (context.partition_key,))))
 
 
-@dg.asset_check(asset=splits, blocking=True, description="No recording (exact or re-encoded copy) in two splits")
-def no_duplicate_across_splits(workspace: WorkspaceResource) -> dg.AssetCheckResult:
-    ws = workspace.get()
-    # Every copy of a recording maps to its kept original, so copies and originals compare equal.
-    canonical = {r["file_id"]: r["duplicate_of"] or r["file_id"] for rows in _inventories(ws).values() for r in rows}
-    by_hash = {r["sha256"]: canonical[r["file_id"]] for rows in _inventories(ws).values() for r in rows if r.get("sha256")}
-    seen: dict[str, str] = {}
-    leaks = []
-    for line in _split_lines(ws):
-        key = by_hash.get(line["sha256"], canonical.get(line["id"], line["id"]))
-        first = seen.setdefault(key, line["split"])
-        if first != line["split"]:
-            leaks.append(f"{line['id']} in {line['split']} and {first}")
-    return dg.AssetCheckResult(passed=not leaks, metadata={"leaks": dg.MetadataValue.json(leaks[:50]), "count": len(leaks)})
+@dg.asset_check(asset=normalized_transcripts, partitions_def=language_partitions,
+                description=f"At least {TARGET_FRACTION:.0%} of the language's transcripts normalize")
+def normalized_fraction_meets_target(context: dg.AssetCheckExecutionContext, workspace: WorkspaceResource) -> dg.AssetCheckResult:
+    report = workspace.get().lang_manifests(context.partition_key) / "normalization_report.json"
+    fraction = json.loads(report.read_text())["fraction_normalized"] if report.is_file() else None
+    return dg.AssetCheckResult(passed=fraction is not None and fraction >= TARGET_FRACTION,
+                               metadata={"fraction_normalized": fraction, "target": TARGET_FRACTION})
 
 
-@dg.asset_check(asset=normalized_transcripts, description=f"At least {TARGET_FRACTION:.0%} of transcripts normalize")
-def normalized_fraction_meets_target(workspace: WorkspaceResource) -> dg.AssetCheckResult:
-    ws = workspace.get()
-    fractions = {l: json.loads(p.read_text())["fraction_normalized"] for l in LANGUAGES
-                 if (p := ws.lang_manifests(l) / "normalization_report.json").is_file()}
-    return dg.AssetCheckResult(
-        passed=all(f >= TARGET_FRACTION for f in fractions.values()),
-        metadata={"fraction_normalized": dg.MetadataValue.json(fractions), "target": TARGET_FRACTION},
-    )
+@dg.asset_check(asset=splits, blocking=True, partitions_def=language_partitions,
+                description="No speaker (or fallback group) in two splits")
+def no_speaker_in_two_splits(context: dg.AssetCheckExecutionContext, workspace: WorkspaceResource) -> dg.AssetCheckResult:
+    return _listed(speakers_in_two_splits(_split_lines(workspace.get(), (context.partition_key,))))
 
 
-@dg.asset_check(asset=splits, blocking=True, description="No speaker (or fallback group) in two splits")
-def no_speaker_in_two_splits(workspace: WorkspaceResource) -> dg.AssetCheckResult:
-    seen: dict[tuple[str, str], set[str]] = {}
-    for line in _split_lines(workspace.get()):
-        seen.setdefault((line["language"], line.get("group") or line["speaker"]), set()).add(line["split"])
-    shared = sorted(f"{lang}/{group}: {', '.join(sorted(s))}" for (lang, group), s in seen.items() if len(s) > 1)
-    return dg.AssetCheckResult(passed=not shared, metadata={"shared": dg.MetadataValue.json(shared[:50]), "count": len(shared)})
-
-
-@dg.asset_check(asset=splits, description="Every language that has data appears in train, validation and test")
+@dg.asset_check(asset=splits, partitions_def=language_partitions,
+                description="Every language that has data appears in train, validation and test")
 def every_language_in_every_split(workspace: WorkspaceResource) -> dg.AssetCheckResult:
     ws = workspace.get()
     present = {split: {l for l in LANGUAGES if (p := ws.split_manifest(l, split)).is_file() and read_jsonl(p)} for split in SPLITS}
@@ -104,12 +107,12 @@ def every_language_in_every_split(workspace: WorkspaceResource) -> dg.AssetCheck
     )
 
 
-@dg.asset_check(asset=splits, blocking=True, description="Every manifest line is valid (schema in data/manifests.py)")
-def manifest_lines_valid(workspace: WorkspaceResource) -> dg.AssetCheckResult:
+@dg.asset_check(asset=splits, blocking=True, partitions_def=language_partitions,
+                description="Every manifest line of the language is valid (schema in data/manifests.py)")
+def manifest_lines_valid(context: dg.AssetCheckExecutionContext, workspace: WorkspaceResource) -> dg.AssetCheckResult:
     ws = workspace.get()
-    problems = [p for l in LANGUAGES for s in SPLITS if (path := ws.split_manifest(l, s)).is_file()
-                for p in validate_manifest_lines(path)[1]]
-    return dg.AssetCheckResult(passed=not problems, metadata={"problems": dg.MetadataValue.json(problems[:50]), "count": len(problems)})
+    return _listed([p for s in SPLITS if (path := ws.split_manifest(context.partition_key, s)).is_file()
+                    for p in validate_manifest_lines(path)[1]])
 
 
 def _gate_check_result(gate, run: str) -> dg.AssetCheckResult:

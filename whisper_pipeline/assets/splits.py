@@ -6,7 +6,13 @@ from pydantic import Field
 from whisper_pipeline.assets.common import language_partitions
 from whisper_pipeline.assets.normalized_transcripts import normalized_transcripts
 from whisper_pipeline.data.manifests import combine_jsonl, validate_manifest_lines
-from whisper_pipeline.data.splits import SPLITS, Assignments, SplitPolicy, make_splits, small_subset
+from whisper_pipeline.data.splits import (
+    SPLITS,
+    Assignments,
+    SplitPolicy,
+    make_splits,
+    small_subset,
+)
 from whisper_pipeline.io import read_jsonl, write_json, write_jsonl
 from whisper_pipeline.resources import WorkspaceResource
 from whisper_pipeline.workspace import LANGUAGES

@@ -3,7 +3,14 @@ import json
 
 import pytest
 
-from whisper_pipeline.data.splits import SPLITS, Assignments, SplitPolicy, group_hash, make_splits, small_subset
+from whisper_pipeline.data.splits import (
+    SPLITS,
+    Assignments,
+    SplitPolicy,
+    group_hash,
+    make_splits,
+    small_subset,
+)
 
 
 def rows(speakers, per_speaker: int = 3, seconds: float = 1.0, prefix: str = "s") -> list[dict]:
