@@ -4,7 +4,11 @@ from collections import Counter
 import dagster as dg
 from pydantic import Field
 
-from whisper_pipeline.assets.common import language_partitions, markdown_table, progress_logger
+from whisper_pipeline.assets.common import (
+    language_partitions,
+    markdown_table,
+    progress_logger,
+)
 from whisper_pipeline.data.discovery import discover, find_orphan_transcripts
 from whisper_pipeline.data.inventory import (
     INVENTORY_COLUMNS,
@@ -15,10 +19,10 @@ from whisper_pipeline.data.inventory import (
     summarize_inventory,
 )
 from whisper_pipeline.data.manifests import combine_csv, combine_parquet, write_parquet
-from whisper_pipeline.io import write_csv, write_jsonl
-from whisper_pipeline.resources import WorkspaceResource
 from whisper_pipeline.harvest.sources import load_sources
 from whisper_pipeline.harvest.ytdlp import harvest
+from whisper_pipeline.io import write_csv, write_jsonl
+from whisper_pipeline.resources import WorkspaceResource
 from whisper_pipeline.workspace import LANGUAGES, REPO_ROOT
 
 
@@ -70,7 +74,9 @@ def raw_audio(context: dg.AssetExecutionContext, config: IntakeConfig, workspace
     for r in bad:
         context.log.warning(f"{r['filename']}: {r['reason']}")
     return dg.MaterializeResult(metadata={
-        **{k: dg.MetadataValue.int(v) if isinstance(v, int) else dg.MetadataValue.float(v) for k, v in summary.items()},
+        **{k: dg.MetadataValue.int(v) if isinstance(v, int) else dg.MetadataValue.float(v) for k, v in summary.items()
+           if not isinstance(v, dict)},
+        "transcript_encodings": dg.MetadataValue.json(summary["transcript_encodings"]),
         "decoded_this_run": cache.decoded,
         "harvested": dg.MetadataValue.json(dict(Counter(h.status for h in harvested))),
         "hashed_this_run": cache.hashed,

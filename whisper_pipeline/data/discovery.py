@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -31,6 +32,7 @@ class SourceItem:
     transcript: str | None = None
     transcript_source: str = ""
     transcript_encoding: str = ""
+    transcript_encoding_confidence: float | None = None
     source: str = "upload"  # "<extractor>:<id>" for harvested files (from <stem>.source.json), else "upload"
     problems: list[str] = field(default_factory=list)
 
@@ -48,15 +50,17 @@ def _is_audio_candidate(path: Path) -> bool:
 
 
 def _read_metadata(meta: Path) -> list[tuple[int, dict]]:
-    """Rows of an audiofolder metadata file, each with its line number for error messages."""
+    """Rows of an audiofolder metadata file, each with its line number for error messages and the
+    file's detected text encoding (``__encoding__``, ``__confidence__``)."""
+    decoded = read_transcript(meta)
+    found = {"__encoding__": decoded.encoding, "__confidence__": decoded.confidence}
     if meta.suffix == ".csv":
-        with open(meta, newline="", encoding="utf-8-sig") as f:
-            return [(i + 2, row) for i, row in enumerate(csv.DictReader(f))]
+        return [(i + 2, {**row, **found}) for i, row in enumerate(csv.DictReader(io.StringIO(decoded.text, newline="")))]
     rows = []
-    for lineno, line in enumerate(meta.read_text(encoding="utf-8-sig").splitlines(), 1):
+    for lineno, line in enumerate(decoded.text.splitlines(), 1):
         if line.strip():
             try:
-                rows.append((lineno, json.loads(line)))
+                rows.append((lineno, {**json.loads(line), **found}))
             except json.JSONDecodeError as exc:
                 rows.append((lineno, {"__error__": f"invalid JSON ({exc.msg})"}))
     return rows
@@ -71,7 +75,12 @@ def _metadata_entries(uploads: Path, lang: str, problems: list[str]) -> dict[Pat
     entries: dict[Path, dict] = {}
     for meta in metas:
         inside_lang_dir = lang_dir in meta.parents
-        for lineno, row in _read_metadata(meta):
+        try:
+            rows = _read_metadata(meta)
+        except TranscriptError as exc:
+            problems.append(str(exc))
+            continue
+        for lineno, row in rows:
             where = f"{meta}:{lineno}"
             if "__error__" in row:
                 problems.append(f"{where}: {row['__error__']}")
@@ -155,12 +164,13 @@ def discover(uploads: str | Path, lang: str) -> tuple[list[SourceItem], list[str
                           source=str((row or {}).get("source") or "").strip() or _provenance_source(audio))
         if row is not None and (row.get("transcription") or "").strip():
             item.transcript = str(row["transcription"]).strip()
-            item.transcript_source, item.transcript_encoding = row["__where__"], "utf-8"
+            item.transcript_source = row["__where__"]
+            item.transcript_encoding, item.transcript_encoding_confidence = row["__encoding__"], row["__confidence__"]
         else:
             sidecar = audio.with_suffix(".txt")
             if sidecar.is_file():
                 try:
-                    item.transcript, item.transcript_encoding = read_transcript(sidecar)
+                    item.transcript, item.transcript_encoding, item.transcript_encoding_confidence = read_transcript(sidecar)
                     item.transcript_source = str(sidecar)
                 except TranscriptError as exc:
                     item.problems.append(str(exc))

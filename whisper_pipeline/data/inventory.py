@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import json
 import os
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,13 +24,14 @@ from whisper_pipeline.text.normalize import normalize_for_eval
 
 INVENTORY_COLUMNS = [
     "file_id", "filename", "size_bytes", "duration_s", "sample_rate", "channels", "codec",
-    "transcript_present", "transcript_encoding", "chars_per_second", "language", "language_guess",
+    "transcript_present", "transcript_encoding", "transcript_encoding_confidence", "chars_per_second", "language", "language_guess",
     "dialect", "snr_db", "speaker", "source", "sha256", "duplicate", "duplicate_of", "duplicate_kind", "status", "reason_code", "reason",
     "flags",
 ]
 CHECK_FIELDS = ("size_bytes", "duration_s", "sample_rate", "channels", "codec", "active_fraction",
                 "clipped_fraction", "peak_dbfs", "flags", "fingerprint", "snr_db")
 LOSSLESS_CODECS = {"flac", "alac", "wavpack", "ape", "tta"}
+LOW_ENCODING_CONFIDENCE = 0.9  # below this a transcript's encoding was a close call between code pages
 CACHE_VERSION = 4  # bump when CHECK_FIELDS change: old entries are then re-checked
 
 
@@ -174,6 +176,9 @@ def build_inventory(
         reason_code = check["status"] if check["status"] != "ok" else transcript_code
         language = guess(item.transcript or "")
         flags = list(check["flags"])
+        if item.transcript_encoding_confidence is not None and item.transcript_encoding_confidence < LOW_ENCODING_CONFIDENCE:
+            flags.append(f"transcript read as {item.transcript_encoding} with confidence {item.transcript_encoding_confidence}: "
+                         f"check its letters")
         if language.language and language.language != item.language:
             flags.append(f"language guess {language.language} differs from declared {item.language} "
                          f"({'; '.join(language.evidence)})")
@@ -209,7 +214,8 @@ def build_inventory(
     for path in orphan_transcripts:
         rel = Path(os.path.relpath(path, uploads))
         rows.append({
-            **dict.fromkeys(INVENTORY_COLUMNS), "transcript_encoding": "", "transcript_source": path,
+            **dict.fromkeys(INVENTORY_COLUMNS), "transcript_encoding": "", "transcript_encoding_confidence": None,
+            "transcript_source": path,
             "file_id": make_file_id(rel.parts[0], "orphan", "-".join(rel.with_suffix("").parts[1:])), "source": "upload",
             "filename": str(rel), "audio": "", "language": rel.parts[0], "speaker": "", "transcript": None,
             "transcript_present": True, "size_bytes": os.stat(path).st_size, "duration_s": 0.0, "sha256": "",
@@ -230,6 +236,7 @@ def summarize_inventory(rows: list[dict]) -> dict:
         "duplicates": sum(r["duplicate"] for r in rows),
         "without_transcript": sum(not r["transcript_present"] for r in rows),
         "flagged": sum(bool(r["flags"]) for r in rows),
+        "transcript_encodings": dict(sorted(Counter(r["transcript_encoding"] for r in rows if r["transcript_encoding"]).items())),
         "usable_hours": round(sum(r["duration_s"] for r in usable) / 3600, 4),
         "speakers": len({r["speaker"] for r in usable}),
     }

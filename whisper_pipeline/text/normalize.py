@@ -1,7 +1,8 @@
 """Normalization of BCS transcripts: one text to train on, another to score with.
 
 ``normalize_transcript`` gives the **training text**, what the model learns to write: NFC,
-invisible characters dropped, annotations (``[muzika]``, ``(smijeh)``, ``<noise>``, ``{…}``,
+invisible characters dropped, the one-character digraph letters ``ǅ ǈ ǋ`` (and their cases) spelt
+as two letters, words that mix Latin and Cyrillic look-alike letters put in one script, annotations (``[muzika]``, ``(smijeh)``, ``<noise>``, ``{…}``,
 ``*…*``) and speaker labels at line start (``A:``, ``Govornik 1:``) removed, quotes, dashes and
 ellipses unified, Serbian Cyrillic → Latin unless asked to keep it; casing and punctuation kept.
 
@@ -20,7 +21,11 @@ import unicodedata
 from dataclasses import dataclass
 
 from whisper_pipeline.text.numbers import normalize_digits, words_to_digits
-from whisper_pipeline.text.transliterate import cyrillic_to_latin
+from whisper_pipeline.text.transliterate import (
+    DIGRAPH_LETTERS,
+    cyrillic_to_latin,
+    fix_mixed_script,
+)
 
 _INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060\u00ad"), None)
 _ANNOTATIONS = re.compile(r"\[[^\[\]]*\]|\([^()]*\)|<[^<>]*>|\{[^{}]*\}|\*[^*\n]+\*")
@@ -53,8 +58,8 @@ def _strip_speaker_labels(text: str) -> str:
 
 def normalize_transcript(text: str, keep_cyrillic: bool = False) -> str:
     """Training text (see the module docstring)."""
-    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
-    text = _strip_speaker_labels(text)
+    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE).translate(DIGRAPH_LETTERS)
+    text = fix_mixed_script(_strip_speaker_labels(text))
     previous = None
     while previous != text:  # nested annotations: [smijeh (glasno)]
         previous, text = text, _ANNOTATIONS.sub(" ", text)

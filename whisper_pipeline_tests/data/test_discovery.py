@@ -41,3 +41,31 @@ def test_root_metadata_jsonl_with_language_column_and_problems(tmp_path):
     assert "metadata.jsonl:2" in joined and "does not exist" in joined
     assert "metadata.jsonl:3" in joined and "language" in joined
     assert "metadata.jsonl:4" in joined and "invalid JSON" in joined
+
+
+def test_transcripts_and_metadata_in_every_encoding_reach_the_inventory(tmp_path):
+    """Sidecars in each claimed encoding, and a metadata.csv in ISO-8859-2: the text is right and the
+    inventory row says how it was read and how sure that is."""
+    from whisper_pipeline.data.inventory import IntakeCache, build_inventory
+
+    uploads = tmp_path / "uploads"
+    speaker = uploads / "hr" / "ana"
+    speaker.mkdir(parents=True)
+    text = "Šime žvače šećer, a Đurđa čita."
+    encodings = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "cp1250", "iso-8859-2"]
+    for n, encoding in enumerate(encodings):
+        espeak_wav(text + f" Broj {n}.", "hr", speaker / f"u{n}.wav")
+        (speaker / f"u{n}.txt").write_bytes(f"{text} Broj {n}.".encode(encoding))
+    meta_dir = uploads / "hr" / "meta"
+    meta_dir.mkdir()
+    espeak_wav("Žuta šuma.", "hr", meta_dir / "m.wav")
+    (meta_dir / "metadata.csv").write_bytes("file_name,transcription,speaker_id\nm.wav,Žuta šuma.,iva\n".encode("iso-8859-2"))
+    items, problems = discover(uploads, "hr")
+    assert problems == []
+    rows = {r["filename"]: r for r in build_inventory(items, uploads, IntakeCache(tmp_path / "cache.json"))}
+    for n, encoding in enumerate(encodings):
+        row = rows[f"hr/ana/u{n}.wav"]
+        assert row["transcript"] == f"{text} Broj {n}." and row["transcript_encoding"] == encoding
+        assert row["transcript_encoding_confidence"] >= 0.9 and not any("encoding" in f for f in row["flags"])
+    meta_row = rows["hr/meta/m.wav"]
+    assert (meta_row["transcript"], meta_row["transcript_encoding"], meta_row["speaker"]) == ("Žuta šuma.", "iso-8859-2", "iva")

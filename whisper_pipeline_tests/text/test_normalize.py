@@ -2,9 +2,18 @@ import unicodedata
 
 import pytest
 
-from whisper_pipeline.text.normalize import EvalNormalizer, check_transcript, normalize_for_eval, normalize_transcript
+from whisper_pipeline.text.normalize import (
+    EvalNormalizer,
+    check_transcript,
+    normalize_for_eval,
+    normalize_transcript,
+)
+from whisper_pipeline.text.transcripts import (
+    TranscriptError,
+    decode_transcript_bytes,
+    read_transcript,
+)
 from whisper_pipeline.text.transliterate import cyrillic_to_latin
-from whisper_pipeline.text.transcripts import read_transcript
 
 
 @pytest.mark.parametrize("cyr,lat", [
@@ -102,10 +111,70 @@ def test_eval_text_optional_diacritic_stripping():
     assert normalize_for_eval("Čaša") == "čaša"
 
 
-@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "cp1250"])
-def test_transcripts_in_common_encodings(tmp_path, encoding):
+RICH = "Šećer i čokolada, đak žvače. ČAĆA ĆOŠAK ĐURĐA ŠUMA ŽABA, Šibenik i Žabljak; čćđšž ČĆĐŠŽ."
+
+
+ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "cp1250", "iso-8859-2"]
+TEXTS = [RICH, "Šuma", "žaba", "Šećer i čokolada, đak žvače.", "Ђорђе ћерка у Београду"]
+
+
+@pytest.mark.parametrize("encoding,text", [(e, t) for e in ENCODINGS for t in TEXTS
+                                           if e not in ("cp1250", "iso-8859-2") or t.isascii() or "Ђ" not in t])
+def test_transcripts_in_every_claimed_encoding(tmp_path, encoding, text):
+    """Every encoding the README names reads back exactly, and says which it was (Cyrillic has no
+    code points in the Central European code pages, so it is tried in the Unicode ones only)."""
     path = tmp_path / "t.txt"
-    path.write_bytes("Šećer i čokolada, đak žvače.".encode(encoding))
-    text, detected = read_transcript(path)
-    assert text == "Šećer i čokolada, đak žvače."
-    assert detected == encoding
+    path.write_bytes(text.encode(encoding))
+    decoded = read_transcript(path)
+    assert decoded.text == text
+    assert decoded.encoding == encoding
+    assert decoded.confidence >= 0.9, decoded
+
+
+def test_code_pages_tell_apart_on_the_letters_they_disagree_on():
+    """Š/š/Ž/ž sit at different bytes in cp1250 and ISO-8859-2; each reading of the other's bytes is wrong."""
+    iso, cp = "Šećer žvače".encode("iso-8859-2"), "Šećer žvače".encode("cp1250")
+    assert iso.decode("cp1250") == "©ećer ľvače" and cp.decode("iso-8859-2") != "Šećer žvače"  # what used to happen
+    assert decode_transcript_bytes(iso).text == decode_transcript_bytes(cp).text == "Šećer žvače"
+    shared = "čćđ ČĆĐ".encode("cp1250")  # the same bytes in both code pages: nothing to choose, nothing to doubt
+    assert decode_transcript_bytes(shared) == ("čćđ ČĆĐ", "cp1250", 1.0)
+    quotes = decode_transcript_bytes("„Dobro jutro“ – rekla je".encode("cp1250"))  # C1 controls in ISO-8859-2
+    assert quotes.text == "„Dobro jutro“ – rekla je" and quotes.encoding == "cp1250" and quotes.confidence > 0.99
+
+
+def test_unreadable_transcript_names_the_file(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"\x81\x83\x00\x90\x98\xff\xfe\x00\x00\xd8")
+    with pytest.raises(TranscriptError, match="bad.txt: unreadable text encoding"):
+        read_transcript(path)
+
+
+@pytest.mark.parametrize("single,spelt", [("ǅepni ǈubav ǋemačka", "Džepni Ljubav Njemačka"), ("ǆem ǉudi ǌiva", "džem ljudi njiva"),
+                                          ("Ǆ Ǉ Ǌ", "DŽ LJ NJ")])
+def test_single_character_digraph_letters_in_both_normalizers(single, spelt):
+    assert check_transcript(single) == (spelt, "")
+    assert normalize_for_eval(single) == normalize_for_eval(spelt) == spelt.lower()
+
+
+def test_decomposed_input_reads_like_composed():
+    composed = "Čaša ćevapa, šuma, žaba, Đurđa"
+    nfd = unicodedata.normalize("NFD", composed)
+    assert nfd != composed
+    assert normalize_transcript(nfd) == composed and check_transcript(nfd) == (composed, "")
+    assert normalize_for_eval(nfd) == "čaša ćevapa šuma žaba djurdja"
+    assert normalize_for_eval(nfd, EvalNormalizer(strip_diacritics=True)) == "casa cevapa suma zaba djurdja"
+
+
+@pytest.mark.parametrize("mixed,latin,cyrillic", [
+    ("Dоbar dаn", "Dobar dan", None),  # Cyrillic о and а typed inside Latin words
+    ("Sрlit", "Split", None),  # Cyrillic р looks like p, though it transliterates to r
+    ("Ovo je XEROX", "Ovo je XEROX", None),
+    ("Добар дaн", "Dobar dan", "Добар дан"),  # a Latin a inside a Cyrillic word
+    ("Сpпска", "Srpska", "Српска"),  # Latin p for Cyrillic р
+])
+def test_latin_cyrillic_lookalike_mixtures_become_one_script(mixed, latin, cyrillic):
+    assert normalize_transcript(mixed) == latin
+    assert check_transcript(mixed) == (latin, "")
+    if cyrillic:
+        assert normalize_transcript(mixed, keep_cyrillic=True) == cyrillic
+    assert normalize_for_eval(mixed) == normalize_for_eval(latin)
