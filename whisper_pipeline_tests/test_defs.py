@@ -1,11 +1,14 @@
 """The Definitions object: loads, validates with the dagster CLI, and has the promised shape."""
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
+from dagster._core.instance.ref import InstanceRef
 
 from whisper_pipeline.definitions import defs
 from whisper_pipeline.resources import WorkspaceResource
@@ -33,13 +36,19 @@ def test_eight_assets_in_order_with_language_partitions():
             assert partitions.get_partition_keys() == ["bs", "hr", "sr"]
 
 
-def test_gpu_work_is_tagged_and_pooled():
+def test_gpu_work_is_tagged_and_pooled(tmp_path, monkeypatch):
+    """The pool "gpu" as a real instance reads configs/dagster.yaml (that it holds steps to one at a
+    time is shown by running the three partitions at once: test_parallel_partitions.py)."""
     graph = defs.resolve_asset_graph()
-    for name in ("checkpoint", "alignments", "eval_report"):
+    pooled = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).pools}
+    assert pooled == {"checkpoint", "alignments", "eval_report", "hyperparameter_sweep"}
+    for name in pooled:
         assert graph.get(dg.AssetKey(name)).pools == {"gpu"}
         assert defs.resolve_assets_def(name).op.tags.get("compute") == "gpu"
-    limit = (Path(__file__).resolve().parent.parent / "configs" / "dagster.yaml").read_text()
-    assert "default_limit: 1" in limit
+    (tmp_path / "dagster.yaml").write_text((REPO / "configs" / "dagster.yaml").read_text())
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
 
 
 def test_dagster_cli_validates_the_definitions():
@@ -56,8 +65,14 @@ def test_cli_materializes_a_partition(workspace, tmp_path):
                            "--select", "raw_audio,deduped", "--partition", "hr"],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert (workspace.manifests / "dataset_inventory.csv").is_file()
-    assert (workspace.manifests / "hr" / "validation_report.json").is_file()
+    inventory = pd.read_csv(workspace.manifests / "dataset_inventory.csv")
+    assert set(inventory["language"]) == {"hr"} and (inventory["status"] == "ok").sum() == 6, "3 speakers × 2 sentences"
+    assert inventory.set_index("filename").loc["hr/hr_bad_uploads/not_audio.wav", "reason_code"] == "undecodable"
+    report = json.loads((workspace.manifests / "hr" / "validation_report.json").read_text())
+    assert report["kept"] == 6 and report["rejected_by_reason"]["duplicate_exact"] == 1, report
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path / "dh"))) as instance:
+        partitions = instance.get_materialized_partitions(dg.AssetKey("deduped"))
+    assert partitions == {"hr"}, "the CLI run is recorded in DAGSTER_HOME, for the UI"
 
 
 def test_sensor_requests_a_run_per_language_with_new_audio(workspace):

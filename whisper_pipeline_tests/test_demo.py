@@ -1,11 +1,13 @@
 """`make demo`'s program end to end on a small corpus with the tiny random model: every job runs, the
 gates' verdicts are shown, and a model that fails them is reported as not promoted (not a crash)."""
 
+import json
 import os
 import subprocess
 import sys
 
 from whisper_pipeline.evaluation.registry import load_registry
+from whisper_pipeline.io import read_jsonl
 from whisper_pipeline.workspace import Workspace
 
 
@@ -25,6 +27,10 @@ def test_demo_runs_every_job_and_reports_the_gates(tmp_path, tiny_model_dir):
     for step in ("data_prep_job [hr]", "training_job", "evaluation_job [hr]", "promotion_job"):
         assert step in out
     ws = Workspace.at(tmp_path / "ws")
-    assert (ws.reports / "demo-tiny" / "index.html").is_file() and (ws.manifests / "eval_demo-tiny.json").is_file()
+    assert "Plotly" in (ws.reports / "demo-tiny" / "index.html").read_text()
+    evaluation = json.loads((ws.manifests / "eval_demo-tiny.json").read_text())["hr"]
+    assert evaluation["utterances"] > 0 and evaluation["models"]["finetuned"]["wer"] is not None
+    aligned = read_jsonl(ws.manifests / "hr" / "alignments.jsonl")
+    assert len(aligned) == 6 and all(a["status"] in {"aligned", "implausible"} and a["words"] > 0 for a in aligned), aligned
     assert load_registry(ws.models / "registry.json")["production"] is None
     assert (ws.dagster_home / "dagster.yaml").is_file(), "runs recorded in the workspace's instance for `make dev`"

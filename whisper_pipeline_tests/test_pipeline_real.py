@@ -38,7 +38,10 @@ def test_whole_graph_with_real_whisper_base(workspace, real_base_model):
 
     report = json.loads((workspace.manifests / "eval_real.json").read_text())["hr"]
     base = report["models"]["base"]
-    assert base["utterances"] == report["utterances"] > 0 and 0 <= base["cer"] < 2
+    # whisper-base reads espeak hr at CER ≈ 0.4–0.5 (demo: 0.46); a broken conversion, the wrong language
+    # token or wrong features give ≥ 0.9 (mostly hallucinated or untranscribed text)
+    assert base["utterances"] == report["utterances"] > 0 and base["cer"] < 0.75, base["cer"]
+    assert report["models"]["finetuned"]["cer"] < 0.75, "two small steps must not wreck the model"
     meta = latest_metadata(instance, "eval_report", "hr")
     assert {"wer", "cer", "base_wer", "base_cer"} <= set(meta)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from dagster import DagsterRunStatus
 
+from whisper_pipeline.io import read_jsonl
 from whisper_pipeline_tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -81,5 +82,11 @@ def test_ui_lists_assets_and_materializes_a_partition(dagster_dev, workspace):
             break
         time.sleep(2)
     assert status == DagsterRunStatus.SUCCESS
-    assert (workspace.manifests / "splits" / "sr" / "train.jsonl").is_file()
-    assert (workspace.manifests / "sr" / "alignments.jsonl").is_file()
+    train = read_jsonl(workspace.manifests / "splits" / "sr" / "train.jsonl")
+    assert train and {l["language"] for l in train} == {"sr"}
+    assert not any("\u0400" <= ch <= "\u04ff" for l in train for ch in l["transcript"]), "sr Cyrillic transcribed to Latin"
+    aligned = read_jsonl(workspace.manifests / "sr" / "alignments.jsonl")
+    assert len(aligned) == 6 and all(a["status"] in {"aligned", "implausible"} and a["words"] > 0 for a in aligned), aligned
+    materialized = graphql(port, '{ assetOrError(assetKey: {path: ["alignments"]}) { ... on Asset { '
+                                 'assetMaterializations(partitions: ["sr"]) { runId } } } }')
+    assert [m["runId"] for m in materialized["assetOrError"]["assetMaterializations"]] == [run_id]

@@ -49,10 +49,13 @@ def _words(result_dict: dict) -> list[dict]:
     return [w for s in result_dict.get("segments", []) for w in s.get("words", [])]
 
 
-def plausibility_problem(words: list[dict], duration: float) -> str:
-    """Why an alignment should not be trusted, or '' if it looks fine."""
+def plausibility_problem(words: list[dict], duration: float, text: str | None = None) -> str:
+    """Why an alignment should not be trusted, or '' if it looks fine. With ``text``, the aligned words
+    must spell it exactly: stable-ts can repeat or drop a word where it re-seeks after a failed stretch."""
     if not words:
         return "no words aligned"
+    if text is not None and "".join("".join(w["word"].split()) for w in words) != "".join(text.split()):
+        return f"aligned words differ from the transcript ({len(words)} words placed for {len(text.split())})"
     zero = sum(1 for w in words if (w["end"] - w["start"]) <= 0.0)
     if zero / len(words) > 0.5:
         return f"{zero}/{len(words)} words squeezed to zero length"
@@ -120,7 +123,7 @@ def align_file(aligner, audio_path: str, transcript: str, language: str, file_id
         "boundaries_snapped_to_speech": snap,
         "segments": segments,
     }
-    problem = plausibility_problem(words, duration)
+    problem = plausibility_problem(words, duration, transcript)
     doc["status"] = "implausible" if problem else "aligned"
     doc["problem"] = problem
     write_json(target, doc)

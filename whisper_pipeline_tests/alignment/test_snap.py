@@ -37,3 +37,6 @@ def test_implausible_alignments_are_named():
     assert "cover only" in plausibility_problem([{"word": "a", "start": 0.0, "end": 0.5}], 10.0)
     assert "zero length" in plausibility_problem([{"word": w, "start": 1.0, "end": 1.0} for w in "abc"], 2.0)
     assert plausibility_problem([{"word": "a", "start": 0.1, "end": 0.9}], 1.0) == ""
+    placed = [{"word": f" {w}", "start": i * 0.3, "end": i * 0.3 + 0.25} for i, w in enumerate("u parku parku kraj".split())]
+    assert plausibility_problem(placed, 1.2, "u parku kraj") == "aligned words differ from the transcript (4 words placed for 3)"
+    assert plausibility_problem(placed, 1.2, "u parku  parku kraj") == ""

@@ -5,7 +5,7 @@ import pytest
 from whisper_pipeline.audio.preprocess import PreprocessOptions, process_one
 from whisper_pipeline.evaluation.dashboard import build_dashboard
 from whisper_pipeline.evaluation.report import evaluate_models
-from whisper_pipeline_tests.conftest import CHROMIUM, CHROMIUM_ARGS as ARGS, espeak_wav
+from whisper_pipeline_tests.conftest import CHROMIUM_ARGS as ARGS, espeak_wav
 
 
 
@@ -24,8 +24,7 @@ def evals(tmp_path_factory, tiny_model_dir):
     return out
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is installed by scripts/setup.sh")
-def test_page_loads_offline_without_errors_and_charts_render(evals, tmp_path):
+def test_page_loads_offline_without_errors_and_charts_render(evals, tmp_path, chromium):
     from playwright.sync_api import sync_playwright
 
     page_path = build_dashboard(evals, "tiny", tmp_path / "reports" / "tiny")
@@ -33,7 +32,7 @@ def test_page_loads_offline_without_errors_and_charts_render(evals, tmp_path):
     html_text = page_path.read_text()
     assert "<script src=" not in html_text, "self-contained: scripts inlined (the browser check below sees no requests)"
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(executable_path=chromium, args=ARGS)
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         errors, requests = [], []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
