@@ -159,12 +159,17 @@ def boundary_errors(truth: list[dict], aligned: list[dict]) -> list[float] | Non
     return errors
 
 
-def start_errors(truth: list[dict], aligned: list[dict]) -> list[float] | None:
-    """Absolute start errors (seconds) word by word; None if the word counts differ."""
+def start_errors(
+    truth: list[dict], aligned: list[dict], signed: bool = False
+) -> list[float] | None:
+    """Absolute start errors (seconds) word by word, or with ``signed`` predicted minus true
+    (positive = late), to see which way a correction moves the starts; None if the word counts
+    differ."""
     aligned = _spoken(aligned)
     if len(aligned) != len(truth):
         return None
-    return [abs(a["start"] - t["start"]) for t, a in zip(truth, aligned)]
+    diffs = [a["start"] - t["start"] for t, a in zip(truth, aligned)]
+    return diffs if signed else [abs(d) for d in diffs]
 
 
 def summarize(errors: list[float]) -> dict:

@@ -75,6 +75,7 @@ def test_start_errors():
         {"word": " b", "start": 1.9, "end": 2.5},
     ]
     assert start_errors(truth, aligned) == pytest.approx([0.02, 0.1])
+    assert start_errors(truth, aligned, signed=True) == pytest.approx([0.02, -0.1])
     assert start_errors(truth, aligned[:1]) is None
     assert summarize([0.02, 0.1])["mean_ms"] == 60.0
     assert summarize([])["boundaries"] == 0
