@@ -25,6 +25,9 @@ from whisper_pipeline.io import atomic_path
 
 DURATION_TOLERANCE_S = 0.05
 PREPROCESS_VERSION = 2  # bump when the processing itself changes, so old outputs are redone
+# Key of the provenance record each output carries in its comment tag (WAV LIST/INFO, FLAC Vorbis comment):
+# the file says what it was made from, so a run killed before writing its manifest loses no finished file.
+PROVENANCE_TAG = "whisper_pipeline_preprocess"
 
 
 @dataclass(frozen=True)
@@ -101,8 +104,9 @@ def _normalize_loudness(audio: np.ndarray, target_lufs: float, result: Processed
     return (audio * gain).astype(np.float32)
 
 
-def process_one(source: str, target: str, options: PreprocessOptions) -> Processed:
-    """Convert one file atomically; returns what was done."""
+def process_one(source: str, target: str, options: PreprocessOptions, source_sha256: str = "") -> Processed:
+    """Convert one file atomically; returns what was done. With ``source_sha256`` the output records
+    (in its comment tag) the source content, the options and what was done, for ``finished_output``."""
     audio = load_16k_mono(source)
     result = Processed(duration=0.0, source_duration=round(audio.size / SAMPLE_RATE, 3))
     if options.trim_silence and audio.size:
@@ -112,14 +116,34 @@ def process_one(source: str, target: str, options: PreprocessOptions) -> Process
         else:
             start = max(0.0, span[0] - options.margin_s)
             end = min(result.source_duration, span[1] + options.margin_s)
-            audio = audio[int(round(start * SAMPLE_RATE)) : int(round(end * SAMPLE_RATE))]
+            audio = audio[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)]
             result.trim_start, result.trim_end = round(start, 3), round(result.source_duration - end, 3)
     if options.loudness_lufs is not None:
         audio = _normalize_loudness(audio, options.loudness_lufs, result)
-    with atomic_path(target, suffix=f".{options.format}") as tmp:
-        sf.write(str(tmp), np.clip(audio, -1.0, 1.0), SAMPLE_RATE, subtype="PCM_16", format=options.format.upper())
     result.duration = round(audio.size / SAMPLE_RATE, 3)
+    with (atomic_path(target, suffix=f".{options.format}") as tmp,
+          sf.SoundFile(str(tmp), "w", SAMPLE_RATE, 1, subtype="PCM_16", format=options.format.upper()) as out):
+        if source_sha256:
+            out.comment = json.dumps({PROVENANCE_TAG: {"sha256": source_sha256, "key": options.key(), **asdict(result)}})
+        out.write(np.clip(audio, -1.0, 1.0))
     return result
+
+
+def finished_output(target: str | Path, source_sha256: str, options: PreprocessOptions) -> Processed | None:
+    """What an earlier run (possibly killed before it wrote its manifest) left at ``target``, if that file
+    was made from this source content with these options; else None. Outputs are written atomically, so
+    a file that exists is complete."""
+    try:
+        with sf.SoundFile(str(target)) as f:
+            record = json.loads(f.comment or "{}")
+            frames = f.frames
+    except (OSError, RuntimeError, ValueError):  # missing, unreadable or without a readable tag
+        return None
+    made = record.get(PROVENANCE_TAG) if isinstance(record, dict) else None
+    if not isinstance(made, dict) or made.get("sha256") != source_sha256 or made.get("key") != options.key():
+        return None
+    known = {k: made[k] for k in ("source_duration", "trim_start", "trim_end", "loudness_lufs", "flags") if k in made}
+    return Processed(**{**known, "duration": round(frames / SAMPLE_RATE, 3)})
 
 
 def processed_duration(path: str | Path) -> float:
@@ -142,39 +166,49 @@ def preprocess_rows(rows: list[dict], target_for: Callable[[dict], Path], previo
     """Process every manifest line; returns (processed lines, number processed this time, errors).
 
     A line is reused when its output exists and was made from the same source content (SHA-256)
-    with the same options, so re-runs and resumed runs only do what changed. A file that fails
-    is reported (``errors``, naming the file) and left out; the others go on.
+    with the same options, so re-runs and resumed runs only do what changed: known from the previous
+    manifest line, or, for files finished by a run killed before it wrote the manifest, from the
+    record in the file itself. A file that fails is reported (``errors``, naming the file) and left
+    out; the others go on.
     """
     options = options or PreprocessOptions()
     key = options.key()
     out: dict[str, dict] = {}
     todo = []
     for r in rows:
-        target = target_for(r)
+        target = target_for(r).with_suffix(f".{options.format}")
         prev = previous.get(r["id"])
         if prev and prev.get("sha256") == r["sha256"] and prev.get("preprocess_key") == key and Path(prev["audio"]).is_file():
             out[r["id"]] = prev
+        elif (finished := finished_output(target, r["sha256"], options)) is not None:
+            out[r["id"]] = _line(r, target, finished, key)
         else:
-            todo.append((r, target.with_suffix(f".{options.format}")))
+            todo.append((r, target))
     errors: list[str] = []
     done = len(out)
     if todo:
         workers = workers or max(1, min(len(todo), os.cpu_count() or 1))
         with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
-            futures = [(r, target, pool.submit(process_one, r["audio"], str(target), options)) for r, target in todo]
+            futures = [(r, target, pool.submit(process_one, r["audio"], str(target), options, r["sha256"]))
+                       for r, target in todo]
             for r, target, fut in futures:
                 try:
                     p = fut.result()
-                except Exception as exc:  # one bad file must not stop the others
+                except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
                     errors.append(f"{r['audio']}: {type(exc).__name__}: {exc}"[:400])
                     continue
-                out[r["id"]] = {**r, "audio": str(target), "source_audio": r["audio"], "duration": p.duration,
-                                "manifest_duration": r["duration"], "trim": [p.trim_start, p.trim_end],
-                                "loudness_lufs": p.loudness_lufs, "preprocess_flags": p.flags, "preprocess_key": key}
+                out[r["id"]] = _line(r, target, p, key)
                 done += 1
                 if progress:
                     progress(done, len(rows))
     return [out[r["id"]] for r in rows if r["id"] in out], len(todo) - len(errors), errors
+
+
+def _line(row: dict, target: Path, p: Processed, key: str) -> dict:
+    """The processed manifest line of ``row``."""
+    return {**row, "audio": str(target), "source_audio": row["audio"], "duration": p.duration,
+            "manifest_duration": row["duration"], "trim": [p.trim_start, p.trim_end],
+            "loudness_lufs": p.loudness_lufs, "preprocess_flags": p.flags, "preprocess_key": key}
 
 
 def duration_mismatches(lines: list[dict]) -> list[str]:
