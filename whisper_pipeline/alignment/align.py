@@ -136,17 +136,19 @@ def align_file(aligner, audio_path: str, transcript: str, language: str, file_id
 
 
 def load_existing(out_dir: Path, file_id: str, transcript: str) -> AlignmentResult | None:
-    """A finished alignment of the same text from an earlier (possibly crashed) run."""
+    """A finished alignment of the same text from an earlier (possibly crashed) run; None when there is
+    none, or when what is there is not a whole alignment document (a torn write can end mid-character,
+    which is not even valid UTF-8): the file is then aligned again."""
     target = out_dir / file_id / "transcription_base.json"
     if not target.is_file():
         return None
     try:
         doc = json.loads(target.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
+        n = sum(len(s["words"]) for s in doc["segments"])
+    except (ValueError, KeyError, TypeError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return None
     if doc.get("text") != transcript or "boundaries_snapped_to_speech" not in doc or not (target.parent / "karaoke.lrc").is_file():
         return None
-    n = sum(len(s["words"]) for s in doc.get("segments", []))
     return AlignmentResult(file_id, doc.get("status", "aligned"), words=n, reason=doc.get("problem", ""), json_path=str(target),
                            duration=doc.get("duration", 0.0))
 

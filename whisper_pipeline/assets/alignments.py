@@ -43,14 +43,15 @@ def alignments(context: dg.AssetExecutionContext, config: AlignmentConfig, works
     lang = context.partition_key
     ws = workspace.get()
     lines = [l for s in SPLITS for l in read_jsonl(ws.processed_manifest(lang, s))]
-    results, aligner = [], None
+    results, aligner, aligned_now = [], None, 0
     report = progress_logger(context, f"aligned ({lang})")
     for n, line in enumerate(lines, 1):
-        result = load_existing(ws.outputs, line["id"], line["transcript"])
+        result = load_existing(ws.outputs, line["id"], line["transcript"])  # finished by an earlier (killed) run
         if result is None:
             if aligner is None:
                 aligner = load_aligner(base_model.resolve(ws), compute.pick())
             result = align_file(aligner, line["audio"], line["transcript"], lang, line["id"], ws.outputs, line["duration"])
+            aligned_now += 1
         results.append(vars(result))
         report(n, len(lines))
     write_jsonl(ws.lang_manifests(lang) / "alignments.jsonl", results)
@@ -88,6 +89,8 @@ def alignments(context: dg.AssetExecutionContext, config: AlignmentConfig, works
         context.log.warning(f"{lang}: timestamps for only {coverage:.0%} of files (target ≥ {config.min_coverage:.0%})")
     return dg.MaterializeResult(metadata={
         "files": len(results),
+        "aligned_this_run": aligned_now,
+        "reused": len(results) - aligned_now,
         "aligned": aligned,
         "coverage": dg.MetadataValue.float(round(coverage, 4)),
         "flagged": dg.MetadataValue.md(markdown_table(flagged, ["file_id", "status", "reason"])),
