@@ -46,9 +46,18 @@ def pick_precision(requested: str, device: str) -> str:
     return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
 
 
+def _complete(checkpoint: Path) -> bool:
+    """The trainer writes trainer_state.json last, in place: a save cut short has none, or a torn one."""
+    try:
+        state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # missing, not UTF-8, not JSON
+        return False
+    return isinstance(state, dict) and "global_step" in state
+
+
 def latest_checkpoint(checkpoints: Path) -> str | None:
-    """The newest complete checkpoint (one with trainer_state.json: a save cut short has none)."""
-    found = sorted((p for p in checkpoints.glob("checkpoint-*") if (p / "trainer_state.json").is_file()),
+    """The newest complete checkpoint; incomplete ones (a save cut short by a crash) are skipped."""
+    found = sorted((p for p in checkpoints.glob("checkpoint-*") if p.name.split("-")[-1].isdigit() and _complete(p)),
                    key=lambda p: int(p.name.split("-")[-1]))
     return str(found[-1]) if found else None
 
