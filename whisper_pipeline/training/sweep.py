@@ -1,7 +1,8 @@
 """Hyperparameter search with Optuna: short training runs, pruned early when they lag, resumable.
 
 The study lives in a SQLite database in the workspace, so a sweep that was stopped (or crashed)
-continues where it was when run again with the same name, and finished trials are never repeated.
+continues where it was when run again with the same name: finished trials are never repeated, and a
+trial cut short by a crash is run again with its parameters.
 Each trial is a short ``train_whisper`` run whose validation loss (or WER) is reported at every
 evaluation, so the median pruner can stop a trial that is doing worse than the others were at the
 same step. The results table and the best parameters are written next to the manifests; the
@@ -71,11 +72,18 @@ def run_sweep(
     space = space or SearchSpace()
     metric = "eval_wer" if trial_settings.predict_with_generate else "eval_loss"
     study = optuna.create_study(study_name=study_name, storage=storage_url(db), direction="minimize", load_if_exists=True,
-                                sampler=optuna.samplers.TPESampler(seed=trial_settings.seed),
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0))
+    # Seeded past the trials the study already holds: the same seed again would draw the very parameters its
+    # first trials drew, so a resumed sweep would repeat finished trials. Still reproducible: it depends
+    # only on the seed and the study's history.
+    study.sampler = optuna.samplers.TPESampler(seed=trial_settings.seed + len(study.trials))
+    for stale in [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]:
+        # left RUNNING by a sweep that crashed (sweeps are GPU work, one at a time): marked failed, its
+        # half-trained model removed, and its parameters tried again first
+        study.tell(stale.number, state=optuna.trial.TrialState.FAIL)
+        shutil.rmtree(trials_dir / f"trial-{stale.number:03d}", ignore_errors=True)
+        study.enqueue_trial(stale.params, user_attrs={"retry_of": stale.number})
     finished = [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
-    for stale in (t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING):
-        study.tell(stale.number, state=optuna.trial.TrialState.FAIL)  # a crashed earlier sweep: its trial is retried
 
     def objective(trial) -> float:
         params = space.suggest(trial)
@@ -119,7 +127,7 @@ def summarize(study, metric: str) -> dict:
     for t in study.trials:
         rows.append({"trial": t.number, "state": t.state.name, "value": t.value, **{k: t.params.get(k) for k in SEARCHED},
                      "steps": t.user_attrs.get("steps"), "pruned_at_step": t.user_attrs.get("pruned_at_step"),
-                     "wall_time_s": t.user_attrs.get("wall_time_s")})
+                     "wall_time_s": t.user_attrs.get("wall_time_s"), "retry_of": t.user_attrs.get("retry_of")})
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     best = min(complete, key=lambda t: t.value) if complete else None
     return {"study": study.study_name, "metric": metric, "trials": rows,
@@ -129,7 +137,7 @@ def summarize(study, metric: str) -> dict:
 
 def write_results(summary: dict, csv_path: Path, best_path: Path) -> None:
     """``sweep_<study>.csv`` (one row per trial) and ``sweep_<study>_best.json``."""
-    columns = ["trial", "state", "value", *SEARCHED, "steps", "pruned_at_step", "wall_time_s"]
+    columns = ["trial", "state", "value", *SEARCHED, "steps", "pruned_at_step", "wall_time_s", "retry_of"]
     with atomic_path(csv_path, suffix=".csv") as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=columns)
