@@ -6,6 +6,7 @@ build the ``transformers`` ASR pipeline ourselves and hand it over.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import dataclass
@@ -61,7 +62,7 @@ def plausibility_problem(words: list[dict], duration: float, text: str | None = 
         return f"{zero}/{len(words)} words squeezed to zero length"
     if words[-1]["end"] > duration + 0.5:
         return f"words end at {words[-1]['end']:.2f}s past the audio ({duration:.2f}s)"
-    gaps = [(b["start"] - a["end"], a["end"]) for a, b in zip(words, words[1:])]
+    gaps = [(b["start"] - a["end"], a["end"]) for a, b in itertools.pairwise(words)]
     longest = max(gaps, default=(0.0, 0.0))
     if longest[0] > MAX_GAP_S:
         return f"{longest[0]:.1f}s unaligned stretch after {longest[1]:.2f}s"
@@ -103,7 +104,7 @@ def align_file(aligner, audio_path: str, transcript: str, language: str, file_id
     target = out_dir / file_id / "transcription_base.json"
     try:
         result = aligner.align(audio_path, transcript, language=language, verbose=None)
-    except Exception as exc:  # stable-ts raises many types for bad audio/text; report, don't stop
+    except Exception as exc:  # noqa: BLE001 - stable-ts raises many types for bad audio/text; report, don't stop
         return AlignmentResult(file_id, "failed", reason=f"{type(exc).__name__}: {exc}"[:300])
     if result is None:
         return AlignmentResult(file_id, "failed", reason="aligner returned no result")
@@ -182,7 +183,7 @@ def snap_to_speech(words: list[dict], audio, sample_rate: int = 16000, frame_s: 
     loud = power > np.percentile(power, 10) + margin_db
     out = [dict(w) for w in words]
     for i, w in enumerate(out):
-        a, b = int(round(w["start"] / frame_s)), min(n, int(round(w["end"] / frame_s)))
+        a, b = round(w["start"] / frame_s), min(n, round(w["end"] / frame_s))
         if b - a < 2:
             continue
         pauses = [(a + x, a + y) for x, y in _runs(~loud[a:b]) if (y - x) * frame_s >= min_pause_s and x < (b - a) / 2]

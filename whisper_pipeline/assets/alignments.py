@@ -5,12 +5,25 @@ import dagster as dg
 from pydantic import Field
 
 from whisper_pipeline.alignment.align import align_file, load_aligner, load_existing
-from whisper_pipeline.alignment.segment import MAX_SEGMENT_S, cut_segments, segment_cues, segment_words
-from whisper_pipeline.assets.common import language_partitions, markdown_table, progress_logger
+from whisper_pipeline.alignment.segment import (
+    MAX_SEGMENT_S,
+    cut_segments,
+    segment_cues,
+    segment_words,
+)
+from whisper_pipeline.assets.common import (
+    language_partitions,
+    markdown_table,
+    progress_logger,
+)
 from whisper_pipeline.assets.processed_audio import processed_audio
 from whisper_pipeline.data.splits import SPLITS
 from whisper_pipeline.io import read_jsonl, write_jsonl
-from whisper_pipeline.resources import ComputeResource, ModelSourceResource, WorkspaceResource
+from whisper_pipeline.resources import (
+    ComputeResource,
+    ModelSourceResource,
+    WorkspaceResource,
+)
 
 
 class AlignmentConfig(dg.Config):

@@ -1,11 +1,17 @@
-from typing import Optional
-
 import dagster as dg
 from pydantic import Field
 
-from whisper_pipeline.assets.common import language_partitions, markdown_table, progress_logger
+from whisper_pipeline.assets.common import (
+    language_partitions,
+    markdown_table,
+    progress_logger,
+)
 from whisper_pipeline.assets.splits import splits
-from whisper_pipeline.audio.preprocess import PreprocessOptions, duration_mismatches, preprocess_rows
+from whisper_pipeline.audio.preprocess import (
+    PreprocessOptions,
+    duration_mismatches,
+    preprocess_rows,
+)
 from whisper_pipeline.data.splits import SPLITS
 from whisper_pipeline.io import read_jsonl, write_jsonl
 from whisper_pipeline.resources import WorkspaceResource
@@ -15,7 +21,7 @@ class PreprocessConfig(dg.Config):
     trim_silence: bool = Field(default=True, description="Trim leading/trailing non-speech found by silero-VAD")
     vad_threshold: float = 0.5
     margin_s: float = Field(default=0.25, description="Audio kept before the first and after the last speech")
-    loudness_lufs: Optional[float] = Field(default=None, description="Normalize loudness to this LUFS (e.g. -23)")
+    loudness_lufs: float | None = Field(default=None, description="Normalize loudness to this LUFS (e.g. -23)")
     format: str = Field(default="wav", description="wav or flac (16-bit either way)")
     workers: int = Field(default=0, description="Worker processes; 0 = one per CPU core")
 

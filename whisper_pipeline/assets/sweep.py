@@ -2,10 +2,14 @@ import dagster as dg
 from pydantic import Field
 
 from whisper_pipeline.assets.alignments import alignments
-from whisper_pipeline.assets.processed_audio import processed_audio
 from whisper_pipeline.assets.common import markdown_table
+from whisper_pipeline.assets.processed_audio import processed_audio
 from whisper_pipeline.io import read_jsonl
-from whisper_pipeline.resources import ComputeResource, ModelSourceResource, WorkspaceResource
+from whisper_pipeline.resources import (
+    ComputeResource,
+    ModelSourceResource,
+    WorkspaceResource,
+)
 from whisper_pipeline.training.settings import TrainSettings
 from whisper_pipeline.training.sweep import SearchSpace, run_sweep, write_results
 from whisper_pipeline.workspace import LANGUAGES

@@ -21,7 +21,11 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from whisper_pipeline.io import read_jsonl
-from whisper_pipeline.training.package import export_ct2, write_model_card, write_run_manifest
+from whisper_pipeline.training.package import (
+    export_ct2,
+    write_model_card,
+    write_run_manifest,
+)
 from whisper_pipeline.training.settings import TrainSettings
 from whisper_pipeline.training.train import train_whisper
 

@@ -74,15 +74,15 @@ def write_model_card(run_dir: Path, manifest: dict) -> Path:
         "---", "",
         f"# {manifest['run']}",
         "",
-        f"Whisper fine-tuned for {', '.join(langs)} by [whisper-pipeline](https://github.com/) "
-        f"(run `{manifest['run']}`, Dagster run `{manifest.get('dagster_run_id') or '-'}`).",
+        (f"Whisper fine-tuned for {', '.join(langs)} by [whisper-pipeline](https://github.com/) "
+         f"(run `{manifest['run']}`, Dagster run `{manifest.get('dagster_run_id') or '-'}`)."),
         "",
         "## Training",
         "",
         f"- base model: `{manifest.get('base_model', '')}`",
         f"- utterances: {manifest.get('train_samples')} train, {manifest.get('validation_samples')} validation",
-        f"- steps: {manifest.get('global_step')}, epochs {hp['epochs']}, learning rate {hp['learning_rate']}, "
-        f"batch {hp['batch_size']} × {hp['gradient_accumulation_steps']}, precision {manifest.get('precision')}",
+        (f"- steps: {manifest.get('global_step')}, epochs {hp['epochs']}, learning rate {hp['learning_rate']}, "
+         f"batch {hp['batch_size']} × {hp['gradient_accumulation_steps']}, precision {manifest.get('precision')}"),
         f"- hardware: {manifest['hardware'].get('gpu') or manifest['hardware']['platform']}, wall time {manifest.get('wall_time_s')} s",
         f"- code: {manifest['code_version']}",
         "",

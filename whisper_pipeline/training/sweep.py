@@ -138,11 +138,10 @@ def summarize(study, metric: str) -> dict:
 def write_results(summary: dict, csv_path: Path, best_path: Path) -> None:
     """``sweep_<study>.csv`` (one row per trial) and ``sweep_<study>_best.json``."""
     columns = ["trial", "state", "value", *SEARCHED, "steps", "pruned_at_step", "wall_time_s", "retry_of"]
-    with atomic_path(csv_path, suffix=".csv") as tmp:
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(summary["trials"])
+    with atomic_path(csv_path, suffix=".csv") as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(summary["trials"])
     write_json(best_path, {k: summary[k] for k in ("study", "metric", "best_params", "best_value", "best_trial")})
 
 

@@ -72,7 +72,7 @@ def gpu_stats() -> dict:
         util = pynvml.nvmlDeviceGetUtilizationRates(handle)
         mem = pynvml.nvmlDeviceGetMemoryInfo(handle)
         return {"gpu_util_percent": util.gpu, "gpu_memory_used_mb": round(mem.used / 2**20), "gpu_memory_total_mb": round(mem.total / 2**20)}
-    except Exception:  # no NVML, no GPU: nothing to report
+    except Exception:  # noqa: BLE001 - no NVML, no GPU (whatever it raises): nothing to report
         return {}
 
 

@@ -6,7 +6,14 @@ from whisper_pipeline.audio.preprocess import PreprocessOptions, process_one
 from whisper_pipeline.io import write_jsonl
 from whisper_pipeline_tests.conftest import espeak_wav
 
-TEXTS = ["Dobar dan.", "Laku noć.", "Kiša pada.", "Idemo kući.", "Hvala lijepa.", "Sunce sija."]
+TEXTS = [
+    "Dobar dan.",
+    "Laku noć.",
+    "Kiša pada.",
+    "Idemo kući.",
+    "Hvala lijepa.",
+    "Sunce sija.",
+]
 
 
 @pytest.fixture(scope="session")
@@ -15,8 +22,21 @@ def manifest(tmp_path_factory):
     lines = []
     for i, text in enumerate(TEXTS):
         wav = d / f"{i}.wav"
-        process_one(str(espeak_wav(text, "hr", d / f"raw{i}.wav")), str(wav), PreprocessOptions(trim_silence=False))
-        lines.append({"id": f"u{i}", "audio": str(wav), "transcript": text, "duration": 1.0, "language": "hr",
-                      "speaker": "s", "split": "train"})
+        process_one(
+            str(espeak_wav(text, "hr", d / f"raw{i}.wav")),
+            str(wav),
+            PreprocessOptions(trim_silence=False),
+        )
+        lines.append(
+            {
+                "id": f"u{i}",
+                "audio": str(wav),
+                "transcript": text,
+                "duration": 1.0,
+                "language": "hr",
+                "speaker": "s",
+                "split": "train",
+            }
+        )
     write_jsonl(d / "train.jsonl", lines)
     return d / "train.jsonl"

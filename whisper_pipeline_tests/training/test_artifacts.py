@@ -20,8 +20,12 @@ def s3(monkeypatch):
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint,
+    }.items():
         monkeypatch.setenv(key, value)
     client = boto3.client("s3", endpoint_url=endpoint)
     client.create_bucket(Bucket="models")
@@ -30,7 +34,9 @@ def s3(monkeypatch):
 
 
 def keys(client, prefix: str) -> set[str]:
-    pages = client.get_paginator("list_objects_v2").paginate(Bucket="models", Prefix=prefix)
+    pages = client.get_paginator("list_objects_v2").paginate(
+        Bucket="models", Prefix=prefix
+    )
     return {o["Key"] for page in pages for o in page.get("Contents", [])}
 
 
@@ -45,16 +51,30 @@ def test_upload_dir_marks_completion_last(s3, tmp_path):
     assert s3.get_object(Bucket="models", Key="t1/x.bin")["Body"].read() == b"x" * 1000
 
 
-def test_training_copies_checkpoints_and_final_model(s3, tmp_path, tiny_model_dir, manifest):
+def test_training_copies_checkpoints_and_final_model(
+    s3, tmp_path, tiny_model_dir, manifest
+):
     import json
 
-    job = json.loads(job_file(tmp_path, "remote", tiny_model_dir, manifest, artifact_url="s3://models/runs").read_text())
+    job = json.loads(
+        job_file(
+            tmp_path,
+            "remote",
+            tiny_model_dir,
+            manifest,
+            artifact_url="s3://models/runs",
+        ).read_text()
+    )
     job["settings"]["max_steps"] = 4
     job["settings"]["eval_steps"] = 2
     write_json(tmp_path / "remote.json", job)
     finish(launch(tmp_path / "remote.json"))
     found = keys(s3, "runs/remote/")
-    assert {"runs/remote/final/model.safetensors", "runs/remote/final/run_manifest.json",
-            "runs/remote/final/README.md", f"runs/remote/final/{COMPLETE_MARKER}"} <= found
+    assert {
+        "runs/remote/final/model.safetensors",
+        "runs/remote/final/run_manifest.json",
+        "runs/remote/final/README.md",
+        f"runs/remote/final/{COMPLETE_MARKER}",
+    } <= found
     assert f"runs/remote/checkpoints/checkpoint-2/{COMPLETE_MARKER}" in found
     assert "runs/remote/checkpoints/checkpoint-4/trainer_state.json" in found
