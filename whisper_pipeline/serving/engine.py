@@ -18,7 +18,9 @@ class TranscriptionEngine:
     """Thread-safe: one inference at a time (a CPU model already uses every core; on a GPU it keeps
     memory bounded), loads outside the lock are not duplicated."""
 
-    def __init__(self, device: str | None = None, max_loaded: int = 2, batch_size: int = 8):
+    def __init__(
+        self, device: str | None = None, max_loaded: int = 2, batch_size: int = 8
+    ):
         self.device = device
         self.max_loaded = max(1, max_loaded)
         self.batch_size = batch_size
@@ -47,27 +49,65 @@ class TranscriptionEngine:
 
         pipe = self.model(path)._pipe
         tokenizer, hf = pipe.tokenizer, pipe.model
-        feats = pipe.feature_extractor(audio[: 30 * SAMPLE_RATE], sampling_rate=SAMPLE_RATE, return_tensors="pt").input_features
+        feats = pipe.feature_extractor(
+            audio[: 30 * SAMPLE_RATE], sampling_rate=SAMPLE_RATE, return_tensors="pt"
+        ).input_features
         ids = [tokenizer.convert_tokens_to_ids(f"<|{lang}|>") for lang in LANGUAGES]
-        start = torch.tensor([[tokenizer.convert_tokens_to_ids("<|startoftranscript|>")]], device=hf.device)
+        start = torch.tensor(
+            [[tokenizer.convert_tokens_to_ids("<|startoftranscript|>")]],
+            device=hf.device,
+        )
         with self._lock, torch.inference_mode():
-            logits = hf(input_features=feats.to(hf.device, hf.dtype), decoder_input_ids=start).logits[0, -1]
+            logits = hf(
+                input_features=feats.to(hf.device, hf.dtype), decoder_input_ids=start
+            ).logits[0, -1]
         probs = torch.softmax(logits[ids].float(), dim=-1).tolist()
         return {lang: round(p, 4) for lang, p in zip(LANGUAGES, probs)}
 
-    def transcribe(self, path: str, audio: np.ndarray, language: str | None = None, num_beams: int = 1) -> dict:
+    def transcribe(
+        self,
+        path: str,
+        audio: np.ndarray,
+        language: str | None = None,
+        num_beams: int = 1,
+    ) -> dict:
         """Text with segments and word timestamps. ``language`` None: the run's own language if it was
         trained on one, else identified among bs/hr/sr (unreliable between these three: see README)."""
-        return self._run(path, audio, language, lambda m, lang: m.transcribe(
-            audio, language=lang, verbose=None, batch_size=self.batch_size, num_beams=num_beams))
+        return self._run(
+            path,
+            audio,
+            language,
+            lambda m, lang: m.transcribe(
+                audio,
+                language=lang,
+                verbose=None,
+                batch_size=self.batch_size,
+                num_beams=num_beams,
+            ),
+        )
 
-    def align(self, path: str, audio: np.ndarray, text: str, language: str | None = None) -> dict:
+    def align(
+        self, path: str, audio: np.ndarray, text: str, language: str | None = None
+    ) -> dict:
         """Word timestamps for a known text (lyrics, a script): karaoke without recognition errors."""
         if not text.strip():
             raise ValueError("text is empty: give the words to align")
-        return self._run(path, audio, language, lambda m, lang: m.align(audio, text, language=lang, verbose=None), text)
+        return self._run(
+            path,
+            audio,
+            language,
+            lambda m, lang: m.align(audio, text, language=lang, verbose=None),
+            text,
+        )
 
-    def _run(self, path: str, audio: np.ndarray, language: str | None, call, text: str | None = None) -> dict:
+    def _run(
+        self,
+        path: str,
+        audio: np.ndarray,
+        language: str | None,
+        call,
+        text: str | None = None,
+    ) -> dict:
         started = time.time()
         probabilities, source = None, "request"
         model = self.model(path)
@@ -83,10 +123,16 @@ class TranscriptionEngine:
         duration = audio.size / SAMPLE_RATE
         segments = clamp_to_audio(result_segments(result, audio), duration)
         elapsed = time.time() - started
-        return {"text": text if text is not None else " ".join(s["text"] for s in segments), "language": language,
-                "language_source": source, "language_probabilities": probabilities, "duration": round(duration, 3), "segments": segments,
-                "processing_seconds": round(elapsed, 3),
-                "real_time_factor": round(elapsed / duration, 4) if duration else None}
+        return {
+            "text": text if text is not None else " ".join(s["text"] for s in segments),
+            "language": language,
+            "language_source": source,
+            "language_probabilities": probabilities,
+            "duration": round(duration, 3),
+            "segments": segments,
+            "processing_seconds": round(elapsed, 3),
+            "real_time_factor": round(elapsed / duration, 4) if duration else None,
+        }
 
 
 def trained_language(model) -> str | None:
@@ -99,6 +145,7 @@ def trained_language(model) -> str | None:
 def clamp_to_audio(segments: list[dict], duration: float) -> list[dict]:
     """Times inside [0, duration]: Whisper's timestamp tokens can point past the end of a short clip
     (seen with weak models), and a subtitle or karaoke cue after the audio ends is useless."""
+
     def clamp(t: float) -> float:
         return round(min(max(t, 0.0), duration), 3)
 
