@@ -7,6 +7,8 @@ Segments are ``{"start", "end", "text", "words": [{"word", "start", "end"}]}`` i
 
 from __future__ import annotations
 
+import unicodedata
+
 
 def _clock(seconds: float, sep: str) -> str:
     ms = max(0, int(round(seconds * 1000)))
@@ -39,8 +41,16 @@ def to_vtt(segments: list[dict]) -> str:
     return "WEBVTT\n\n" + "\n".join(blocks)
 
 
+def lrc_tag_value(value: str) -> str:
+    """One line that cannot close its tag early: a title comes from a client's file name in the
+    service, and a newline or ``]`` in it would otherwise add header tags or lyric lines of its own."""
+    value = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in value)
+    return " ".join(value.translate(str.maketrans("[]", "()")).split())
+
+
 def to_lrc(segments: list[dict], title: str = "", language: str = "") -> str:
     """Enhanced LRC: ``[mm:ss.xx] <mm:ss.xx> riječ <mm:ss.xx> riječ <mm:ss.xx>`` per segment."""
+    title, language = lrc_tag_value(title), lrc_tag_value(language)
     head = [f"[ti:{title}]"] if title else []
     head += [f"[la:{language}]"] if language else []
     head.append("[re:whisper-pipeline (stable-ts alignment)]")

@@ -2,22 +2,36 @@
 reads) and answer JSON with word timestamps, or plain text, SRT, WebVTT or enhanced (karaoke) LRC.
 ``GET /models`` lists what can be asked for; ``GET /docs`` is the OpenAPI page (works offline).
 
-Uploads are decoded from a private temporary directory and never kept.
+Uploads are decoded from a private temporary directory under a fixed name (never one the client
+chose) and never kept. A request body over the upload limit is refused before it is read when its
+``Content-Length`` says so, and as soon as the limit is passed when it is streamed (chunked).
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import subprocess
 import tempfile
+import unicodedata
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import FastAPI, File, Form, HTTPException, UploadFile
-from fastapi.responses import JSONResponse, PlainTextResponse
+import numpy as np
+from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi_offline import FastAPIOffline
+from starlette.datastructures import FormData, Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from whisper_pipeline.alignment.formats import to_lrc, to_srt, to_vtt
-from whisper_pipeline.audio.ffmpeg import AudioError, decode
+from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE
 from whisper_pipeline.serving.catalog import ModelCatalog, UnknownModel
 from whisper_pipeline.serving.engine import TranscriptionEngine
 from whisper_pipeline.workspace import LANGUAGES
@@ -34,92 +48,275 @@ class OutputFormat(str, Enum):
 
 
 log = logging.getLogger("whisper_pipeline.serving")
-MEDIA_TYPES = {"txt": "text/plain", "srt": "application/x-subrip", "vtt": "text/vtt", "lrc": "text/plain"}
+MEDIA_TYPES = {
+    "txt": "text/plain",
+    "srt": "application/x-subrip",
+    "vtt": "text/vtt",
+    "lrc": "text/plain",
+}
 CHUNK = 1 << 20
+AudioUpload = Annotated[
+    UploadFile, File(description="Audio in any format ffmpeg reads")
+]
+ModelField = Annotated[
+    str, Form(description="Run name, production, latest or base; empty = the default")
+]
+LanguageField = Annotated[
+    Language | None, Form(description="Empty: identified among bs, hr, sr")
+]
+FormatField = Annotated[OutputFormat, Form()]
+# Starlette's detail for a body over ``max_body_size``; answered with our own message instead
+BODY_TOO_LARGE = "Content Too Large"
 
 
-def create_app(catalog: ModelCatalog, engine: TranscriptionEngine, max_upload_mb: float = 200.0) -> FastAPI:
+def create_app(
+    catalog: ModelCatalog,
+    engine: TranscriptionEngine,
+    max_upload_mb: float = 200.0,
+    max_audio_minutes: float = 60.0,
+) -> FastAPI:
+    """The service; ``max_upload_mb`` bounds a request body (file and form fields),
+    ``max_audio_minutes`` the decoded audio (a small compressed file can hold days of it)."""
     # the /docs and /redoc pages with their JS and CSS served from the package, not a CDN (offline machines)
-    app = FastAPIOffline(title="whisper-pipeline transcription service",
-                  description="Bosnian/Croatian/Serbian speech to text with word timestamps, using any trained model.")
+    app = FastAPIOffline(
+        title="whisper-pipeline transcription service",
+        description="Bosnian/Croatian/Serbian speech to text with word timestamps, using any trained model.",
+    )
+    # a declared Content-Length over the limit is refused before the body is read; a body without one
+    # is counted by FastAPI's max_body_size as it streams and refused once past the limit, before
+    # Starlette has spooled it all to disk
+    body_limit = int(max_upload_mb * CHUNK)
+    max_seconds = max_audio_minutes * 60
+
+    too_large = f"upload larger than the {max_upload_mb:g} MB limit (--max-upload-mb)"
+    app.add_middleware(
+        RefuseDeclaredLargeBodies, max_bytes=body_limit, message=too_large
+    )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 413 and exc.detail == BODY_TOO_LARGE:
+            return too_large_response(too_large)
+        return await http_exception_handler(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(
+        request: Request, exc: RequestValidationError
+    ) -> JSONResponse:
+        return JSONResponse(
+            {
+                "detail": validation_message(exc),
+                "errors": [
+                    {k: e.get(k) for k in ("loc", "msg", "type")} for e in exc.errors()
+                ],
+            },
+            422,
+        )
 
     @app.get("/health")
     def health() -> dict:
-        return {"status": "ok", "default_model": catalog.default_id(), "loaded_models": engine.loaded()}
+        return {
+            "status": "ok",
+            "default_model": catalog.default_id(),
+            "loaded_models": engine.loaded(),
+        }
 
     @app.get("/models")
     def models() -> dict:
         return catalog.describe()
 
-    @app.post("/transcribe")
-    def transcribe(file: UploadFile = File(..., description="Audio in any format ffmpeg reads"),
-                   model: str = Form("", description="Run name, production, latest or base; empty = the default"),
-                   language: Language | None = Form(None, description="Empty: identified among bs, hr, sr"),
-                   format: OutputFormat = Form(OutputFormat.json),
-                   num_beams: int = Form(1, ge=1, le=10)):
-        model_id, path = _resolve(catalog, model)
-        audio = _decode_upload(file, max_upload_mb)
-        result = _run(file.filename, lambda: engine.transcribe(path, audio, language.value if language else None, num_beams))
-        return _respond(result, model_id, path, file.filename, format)
+    @app.post("/transcribe", max_body_size=body_limit)
+    def transcribe(
+        file: AudioUpload,
+        model: ModelField = "",
+        language: LanguageField = None,
+        format: FormatField = OutputFormat.json,
+        num_beams: Annotated[int, Form(ge=1, le=10)] = 1,
+    ) -> Response:
+        name = display_name(file.filename)
+        model_id, path = _resolve(catalog, model, name)
+        audio = decode_upload(file, name, max_seconds)
+        lang = language.value if language else None
+        result = _run(name, lambda: engine.transcribe(path, audio, lang, num_beams))
+        return _respond(result, model_id, path, name, format)
 
-    @app.post("/align")
-    def align(file: UploadFile = File(..., description="Audio in any format ffmpeg reads"),
-              text: str = Form(..., description="The words spoken (lyrics, a script)"),
-              model: str = Form(""), language: Language | None = Form(None),
-              format: OutputFormat = Form(OutputFormat.json)):
-        model_id, path = _resolve(catalog, model)
-        audio = _decode_upload(file, max_upload_mb)
-        result = _run(file.filename, lambda: engine.align(path, audio, text, language.value if language else None))
-        return _respond(result, model_id, path, file.filename, format)
+    @app.post("/align", max_body_size=body_limit)
+    def align(
+        file: AudioUpload,
+        text: Annotated[str, Form(description="The words spoken (lyrics, a script)")],
+        model: ModelField = "",
+        language: LanguageField = None,
+        format: FormatField = OutputFormat.json,
+    ) -> Response:
+        name = display_name(file.filename)
+        model_id, path = _resolve(catalog, model, name)
+        audio = decode_upload(file, name, max_seconds)
+        lang = language.value if language else None
+        result = _run(name, lambda: engine.align(path, audio, text, lang))
+        return _respond(result, model_id, path, name, format)
 
     return app
 
 
-def _run(filename: str | None, call):
+class RefuseDeclaredLargeBodies:
+    """413 for a request whose ``Content-Length`` is over the limit, before the app runs and before a
+    byte of the body is read (a client waiting on ``Expect: 100-continue`` never sends it). FastAPI's
+    ``max_body_size`` refuses such a request too, but only when the endpoint starts reading, and with
+    a plain-text answer; bodies without a length are left to it, counted as they stream."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, message: str) -> None:
+        self.app, self.max_bytes, self.message = app, max_bytes, message
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = Headers(scope=scope).get("content-length", "")
+            if length.isdigit() and int(length) > self.max_bytes:
+                await too_large_response(self.message)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def too_large_response(message: str) -> JSONResponse:
+    """413 with ``Connection: close``, so the server stops receiving a body it will never read."""
+    return JSONResponse({"detail": message}, 413, headers={"Connection": "close"})
+
+
+def display_name(filename: str | None) -> str:
+    """The client's file name, fit for a message, a JSON field or a header: its last path component
+    without control or format characters (NUL, newlines, bidi overrides), at most 100 characters;
+    ``upload`` when nothing is left (no name, ``.``, ``..``)."""
+    base = re.split(r"[/\\]", filename or "")[-1]
+    base = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in base)
+    base = " ".join(base.split())[:100]
+    return base if base.strip(". ") else "upload"
+
+
+def validation_message(exc: RequestValidationError) -> str:
+    """One line that names the upload (if there was one) and each field that was wrong; FastAPI's
+    default is a list of dicts a person has to decode."""
+    upload = exc.body.get("file") if isinstance(exc.body, FormData) else None
+    name = getattr(upload, "filename", None)
+    parts = []
+    for error in exc.errors():
+        field = (
+            ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "request"
+        )
+        if field == "file" and error.get("type") == "missing":
+            parts.append("no file: send the audio as the multipart form field 'file'")
+        else:
+            parts.append(f"{field}: {error.get('msg', 'invalid')}")
+    message = "; ".join(parts)
+    return f"{display_name(name)}: {message}" if name is not None else message
+
+
+def _run(name: str, call: Callable[[], dict]) -> dict:
     """Input problems (empty text, nothing alignable) → 422; a model that fails → 500 that says why."""
     try:
         return call()
     except ValueError as exc:
-        raise HTTPException(422, f"{filename}: {exc}") from exc
+        raise HTTPException(422, f"{name}: {exc}") from exc
     except Exception as exc:
-        log.exception("inference failed on %s", filename)
-        raise HTTPException(500, f"{filename}: the model failed ({type(exc).__name__}: {exc})"[:500]) from exc
+        log.exception("inference failed on %s", name)
+        raise HTTPException(
+            500, f"{name}: the model failed ({type(exc).__name__}: {exc})"[:500]
+        ) from exc
 
 
-def _resolve(catalog: ModelCatalog, model: str) -> tuple[str, str]:
+def _resolve(catalog: ModelCatalog, model: str, name: str) -> tuple[str, str]:
+    """(model id, path); an unknown model → 404 that names the upload and lists the models."""
     try:
         return catalog.resolve(model.strip() or None)
     except UnknownModel as exc:
-        raise HTTPException(404, str(exc)) from exc
+        raise HTTPException(404, f"{name}: {exc}") from exc
 
 
-def _decode_upload(upload: UploadFile, max_upload_mb: float):
-    """Copy the upload to a private temp file (refusing it past the size limit), decode to 16 kHz mono."""
-    name = Path(upload.filename or "upload").name
-    limit = int(max_upload_mb * CHUNK)
+def decode_upload(upload: UploadFile, name: str, max_seconds: float) -> np.ndarray:
+    """Copy the upload to a private temp dir under a fixed name (only a plain extension of the client's
+    name is kept, as a hint for ffmpeg) and decode it to 16 kHz mono; the dir is gone when this returns."""
+    suffix = Path(name).suffix.lower()
+    suffix = suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else ""
     with tempfile.TemporaryDirectory(prefix="whisper-serve-") as tmp:
-        target = Path(tmp) / (name or "upload")
-        size = 0
+        target = Path(tmp) / f"upload{suffix}"
         with open(target, "wb") as out:
             while chunk := upload.file.read(CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    raise HTTPException(413, f"{name}: larger than the {max_upload_mb:g} MB limit")
                 out.write(chunk)
-        try:
-            audio = decode(target)
-        except AudioError as exc:
-            raise HTTPException(400, f"{name}: {exc.reason}" + (f" ({exc.detail})" if exc.detail else "")) from exc
+        return decode_capped(target, name, max_seconds)
+
+
+def decode_capped(path: Path, name: str, max_seconds: float) -> np.ndarray:
+    """Decode at most ``max_seconds`` + 1 s: a few MB of low-bitrate audio can hold hours, and decoding
+    all of it to float32 before refusing it would fill memory. Errors name the upload, not the temp file."""
+    if path.stat().st_size == 0:
+        raise HTTPException(400, f"{name}: empty upload (0 bytes)")
+    proc = subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-vn",
+            "-t",
+            f"{max_seconds + 1:.3f}",
+            "-f",
+            "f32le",
+            "-ac",
+            "1",
+            "-ar",
+            str(SAMPLE_RATE),
+            "-",
+        ],
+        capture_output=True,
+        check=False,
+    )
+    audio = np.frombuffer(proc.stdout, dtype=np.float32)
+    if proc.returncode != 0 and audio.size == 0:
+        errors = proc.stderr.decode("utf-8", "replace").replace(str(path), name).strip()
+        if "does not contain any stream" in errors or "matches no streams" in errors:
+            raise HTTPException(
+                400, f"{name}: no audio stream (a video without sound?)"
+            )
+        last = errors.splitlines()[-1] if errors else f"ffmpeg exit {proc.returncode}"
+        raise HTTPException(
+            400, f"{name}: undecodable ({last.removeprefix(name + ': ')})"
+        )
     if audio.size == 0:
         raise HTTPException(400, f"{name}: no audio samples")
-    return audio
+    if audio.size > max_seconds * SAMPLE_RATE:
+        raise HTTPException(
+            413,
+            f"{name}: longer than the {max_seconds / 60:g} min limit (--max-audio-minutes); split it",
+        )
+    return audio.copy()
 
 
-def _respond(result: dict, model_id: str, path: str, filename: str | None, fmt: OutputFormat):
-    result = {"model": model_id, "model_path": path, "file": filename, **result}
+def _respond(
+    result: dict, model_id: str, path: str, name: str, fmt: OutputFormat
+) -> Response:
+    result = {"model": model_id, "model_path": path, "file": name, **result}
     if fmt is OutputFormat.json:
         return JSONResponse(result)
     segments = result["segments"]
-    body = {"txt": lambda: result["text"] + "\n", "srt": lambda: to_srt(segments), "vtt": lambda: to_vtt(segments),
-            "lrc": lambda: to_lrc(segments, title=Path(filename or "").stem, language=result["language"])}[fmt.value]()
-    return PlainTextResponse(body, media_type=MEDIA_TYPES[fmt.value])
+    stem = Path(name).stem
+    renderers: dict[str, Callable[[], str]] = {
+        "txt": lambda: result["text"] + "\n",
+        "srt": lambda: to_srt(segments),
+        "vtt": lambda: to_vtt(segments),
+        "lrc": lambda: to_lrc(segments, title=stem, language=result["language"]),
+    }
+    headers = {"Content-Disposition": content_disposition(f"{stem}.{fmt.value}")}
+    return PlainTextResponse(
+        renderers[fmt.value](), media_type=MEDIA_TYPES[fmt.value], headers=headers
+    )
+
+
+def content_disposition(filename: str) -> str:
+    """``inline`` with the file name a download should get (``curl -OJ``): an ASCII fallback with
+    anything that could end the quoted string or the header replaced, and the exact name in RFC 5987
+    ``filename*`` form (percent-encoded, so nothing in it is a separator)."""
+    folded = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
+    fallback = re.sub(r"[^A-Za-z0-9._ ()-]", "_", folded)
+    return (
+        f"inline; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+    )
