@@ -35,6 +35,7 @@ from whisper_pipeline.alignment.accuracy import (
 )
 from whisper_pipeline.alignment.align import load_aligner, result_segments
 from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE, decode
+from whisper_pipeline.io import write_jsonl
 from whisper_pipeline.models.source import BUILTIN_BASE, resolve_model_source
 from whisper_pipeline.sample_data import sentences
 from whisper_pipeline.text.transliterate import has_cyrillic
@@ -86,6 +87,12 @@ def main() -> None:
     ap.add_argument("--sentences", type=int, default=5, help="per language")
     ap.add_argument("--noise", type=float, nargs="*", default=[20.0], help="SNRs (dB)")
     ap.add_argument("--device", default=None)
+    ap.add_argument(
+        "--keep",
+        default="",
+        help="keep the clips and write results.jsonl (truth, raw and snapped words) here, "
+        "to try boundary corrections without aligning again",
+    )
     args = ap.parse_args()
     model = resolve_model_source(BUILTIN_BASE, Workspace.at().ensure().models / "base")
     aligner = load_aligner(model, args.device)
@@ -95,21 +102,37 @@ def main() -> None:
     errors: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     skipped, audio_s, t0 = 0, 0.0, time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
+        out = Path(args.keep or tmp)
+        out.mkdir(parents=True, exist_ok=True)
+        kept = []
         for (condition, snr), lang, kind in product(conditions, LANGUAGES, builders):
             latin = [s for s in sentences(lang) if not has_cyrillic(s)]
             for i, sentence in enumerate(latin[: args.sentences]):
-                wav = Path(tmp) / f"{lang}{i}.{kind}.wav"
+                wav = out / f"{condition.replace(' ', '')}.{lang}{i}.{kind}.wav"
                 clip = builders[kind](
                     sentence, wav, voice=lang, seed=i, noise_snr_db=snr
                 )
                 raw, snapped, seconds = words_of(aligner, clip, lang)
                 audio_s += seconds
+                kept.append(
+                    {
+                        "condition": condition,
+                        "kind": kind,
+                        "language": lang,
+                        "audio": clip.audio,
+                        "truth": clip.words,
+                        "raw": raw,
+                        "snapped": snapped,
+                    }
+                )
                 if start_errors(clip.words, raw) is None:
                     skipped += 1
                     continue
                 for side, aligned in (("raw", raw), ("snapped", snapped)):
                     for key, values in score(clip, aligned, kind).items():
                         errors[(condition, key, side)] += values
+        if args.keep:
+            write_jsonl(out / "results.jsonl", kept)
     seconds = time.perf_counter() - t0
     print(
         f"\nword-start error, whisper-base + stable-ts, {args.sentences} sentences x "
