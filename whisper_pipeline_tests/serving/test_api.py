@@ -12,7 +12,7 @@ import requests
 from whisper_pipeline.evaluation.metrics import score
 from whisper_pipeline.sample_data import sentences, speak
 from whisper_pipeline.workspace import Workspace
-from whisper_pipeline_tests.conftest import CHROMIUM, CHROMIUM_ARGS
+from whisper_pipeline_tests.conftest import CHROMIUM_ARGS
 from whisper_pipeline_tests.serving.conftest import SENTENCE, post, start_service, stop
 
 
@@ -126,15 +126,12 @@ def test_bad_requests_are_named(tiny_service, audio):
     )
 
 
-@pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian chromium is installed by scripts/setup.sh"
-)
-def test_openapi_page_works_offline_in_chromium(tiny_service):
+def test_openapi_page_works_offline_in_chromium(tiny_service, chromium):
     """/docs must not need a CDN: the service usually runs where there is no internet."""
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page()
         errors, elsewhere = [], []
         page.on(
