@@ -13,11 +13,22 @@ Errors are |predicted start - true start| (ends are unknown in connected speech)
 start-and-end figure on digital silence is printed too, for comparison with earlier numbers.
 
     .venv/bin/python bench/alignment_accuracy.py --sentences 6 --noise 20 10   # ~17 min on 2 cores
+
+``--keep DIR`` saves the clips and, in ``DIR/results.jsonl``, each clip's true words and its raw
+and snapped aligned words. ``--replay DIR`` re-scores those saved raw alignments with the current
+``snap_to_speech`` in seconds, without loading Whisper, and prints the same table plus the snapped
+figures as saved (the snapping rule of the run that kept them), so a change to the snapping can be
+checked against the rule it replaces; ``--only-sentences 3 4 5`` scores those sentence indices
+only (to check a rule on sentences it was not chosen on):
+
+    .venv/bin/python bench/alignment_accuracy.py --replay /tmp/benchout/keep
+    .venv/bin/python bench/alignment_accuracy.py --replay /tmp/benchout/keep --only-sentences 3 4 5
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import tempfile
 import time
 from collections import defaultdict
@@ -27,15 +38,20 @@ from pathlib import Path
 import numpy as np
 
 from whisper_pipeline.alignment.accuracy import (
+    KnownClip,
     boundary_errors,
     build_clip,
     build_connected_clip,
     start_errors,
     summarize,
 )
-from whisper_pipeline.alignment.align import load_aligner, result_segments
+from whisper_pipeline.alignment.align import (
+    load_aligner,
+    result_segments,
+    snap_to_speech,
+)
 from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE, decode
-from whisper_pipeline.io import write_jsonl
+from whisper_pipeline.io import read_jsonl, write_jsonl
 from whisper_pipeline.models.source import BUILTIN_BASE, resolve_model_source
 from whisper_pipeline.sample_data import sentences
 from whisper_pipeline.text.transliterate import has_cyrillic
@@ -82,6 +98,93 @@ def score(clip, aligned: list[dict], kind: str) -> dict[str, list[float]]:
     return rows
 
 
+def print_table(
+    conditions: list[str],
+    errors: dict[tuple[str, str, str], list[float]],
+    saved: bool = False,
+) -> None:
+    """The markdown table: raw vs snapped per condition and row; with ``saved``, also the snapped
+    words as the kept run wrote them (``errors[..., "saved"]``), to compare two snapping rules."""
+    saved_head, saved_rule = (
+        ("| saved snapped mean / median / p95 ms ", "---|") if saved else ("", "")
+    )
+    print(
+        "| speech | condition | boundaries | raw mean / median / p95 ms (baseline) "
+        f"{saved_head}| snapped mean / median / p95 ms | snapped/raw mean "
+        "| median signed ms, raw → snapped (+ = late) |"
+    )
+    print(f"|---|---|---|---|{saved_rule}---|---|---|")
+    for condition in conditions:
+        for key, label in ROWS:
+            raw, snapped = (
+                errors[(condition, key, "raw")],
+                errors[(condition, key, "snapped")],
+            )
+            if not raw:
+                continue
+            r = summarize([abs(e) for e in raw])
+            s = summarize([abs(e) for e in snapped])
+            ratio = s["mean_ms"] / r["mean_ms"] if r["boundaries"] else float("nan")
+            bias = "–"
+            if key != "silence/start+end":
+                bias = (
+                    f"{np.median(raw) * 1000:+.0f} → {np.median(snapped) * 1000:+.0f}"
+                )
+            cell = ""
+            if saved:
+                k = summarize([abs(e) for e in errors[(condition, key, "saved")]])
+                cell = f"| {k['mean_ms']} / {k['median_ms']} / {k['p95_ms']} "
+            print(
+                f"| {label} | {condition} | {r['boundaries']} "
+                f"| {r['mean_ms']} / {r['median_ms']} / {r['p95_ms']} {cell}"
+                f"| {s['mean_ms']} / {s['median_ms']} / {s['p95_ms']} | {ratio:.2f} | {bias} |"
+            )
+
+
+def sentence_index(record: dict) -> int:
+    """The sentence's index in its language's list: ``sentence`` in records kept since it was
+    added, else from the clip's file name (``clean.hr3.connected.wav`` → 3)."""
+    if "sentence" in record:
+        return int(record["sentence"])
+    match = re.search(r"\.[a-z]+(\d+)\.\w+\.wav$", record["audio"])
+    if match is None:
+        raise ValueError(f"no sentence index in {record['audio']!r}")
+    return int(match.group(1))
+
+
+def replay(folder: Path, only: set[int] | None) -> None:
+    """Re-score the raw alignments kept by ``--keep`` with the current ``snap_to_speech``."""
+    records = read_jsonl(folder / "results.jsonl")
+    if only is not None:
+        records = [r for r in records if sentence_index(r) in only]
+    if not records:
+        which = "" if only is None else f" for sentences {sorted(only)}"
+        raise SystemExit(f"no kept clips to replay in {folder}{which}")
+    conditions = list(dict.fromkeys(r["condition"] for r in records))
+    errors: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    skipped = 0
+    for record in records:
+        truth, raw = record["truth"], record["raw"]
+        if start_errors(truth, raw) is None:
+            skipped += 1
+            continue
+        # the clip next to results.jsonl, so a moved folder still replays
+        audio = decode(folder / Path(record["audio"]).name)
+        snapped = snap_to_speech(raw, audio)
+        clip = KnownClip(record["audio"], "", truth)
+        sides = (("raw", raw), ("saved", record["snapped"]), ("snapped", snapped))
+        for side, aligned in sides:
+            for key, values in score(clip, aligned, record["kind"]).items():
+                errors[(record["condition"], key, side)] += values
+    sentences_used = sorted({sentence_index(r) for r in records})
+    print(
+        f"\nword-start error replayed from {folder}: {len(records)} clips (sentences "
+        f"{sentences_used} per language), {skipped} skipped (word count differed); raw and "
+        "saved snapped words as kept, snapped = the current snap_to_speech\n"
+    )
+    print_table(conditions, errors, saved=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sentences", type=int, default=5, help="per language")
@@ -93,7 +196,30 @@ def main() -> None:
         help="keep the clips and write results.jsonl (truth, raw and snapped words) here, "
         "to try boundary corrections without aligning again",
     )
+    ap.add_argument(
+        "--replay",
+        default="",
+        metavar="DIR",
+        help="no aligning: re-score the raw words kept in DIR by --keep with the current "
+        "snap_to_speech, next to the snapped words as saved",
+    )
+    ap.add_argument(
+        "--only-sentences",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="I",
+        help="with --replay: score only these sentence indices (0-based, per language)",
+    )
     args = ap.parse_args()
+    if args.replay:
+        replay(
+            Path(args.replay),
+            None if args.only_sentences is None else set(args.only_sentences),
+        )
+        return
+    if args.only_sentences is not None:
+        ap.error("--only-sentences needs --replay")
     model = resolve_model_source(BUILTIN_BASE, Workspace.at().ensure().models / "base")
     aligner = load_aligner(model, args.device)
     conditions = [("clean", None)] + [(f"noise {snr:g} dB", snr) for snr in args.noise]
@@ -119,6 +245,7 @@ def main() -> None:
                         "condition": condition,
                         "kind": kind,
                         "language": lang,
+                        "sentence": i,
                         "audio": clip.audio,
                         "truth": clip.words,
                         "raw": raw,
@@ -139,31 +266,7 @@ def main() -> None:
         f"{len(LANGUAGES)} languages per condition and kind of speech, {skipped} clips "
         f"skipped (word count differed); {audio_s:.0f} s of audio aligned in {seconds:.0f} s\n"
     )
-    print(
-        "| speech | condition | boundaries | raw mean / median / p95 ms (baseline) "
-        "| snapped mean / median / p95 ms | snapped/raw mean "
-        "| median signed ms, raw → snapped (+ = late) |"
-    )
-    print("|---|---|---|---|---|---|---|")
-    for condition, _ in conditions:
-        for key, label in ROWS:
-            raw, snapped = (
-                errors[(condition, key, "raw")],
-                errors[(condition, key, "snapped")],
-            )
-            r = summarize([abs(e) for e in raw])
-            s = summarize([abs(e) for e in snapped])
-            ratio = s["mean_ms"] / r["mean_ms"] if r["boundaries"] else float("nan")
-            bias = "–"
-            if key != "silence/start+end" and raw:
-                bias = (
-                    f"{np.median(raw) * 1000:+.0f} → {np.median(snapped) * 1000:+.0f}"
-                )
-            print(
-                f"| {label} | {condition} | {r['boundaries']} "
-                f"| {r['mean_ms']} / {r['median_ms']} / {r['p95_ms']} "
-                f"| {s['mean_ms']} / {s['median_ms']} / {s['p95_ms']} | {ratio:.2f} | {bias} |"
-            )
+    print_table([condition for condition, _ in conditions], errors)
 
 
 if __name__ == "__main__":
