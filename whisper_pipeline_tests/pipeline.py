@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import dagster as dg
 
 from whisper_pipeline.assets import DATA_ASSETS, checkpoint, eval_report
 from whisper_pipeline.assets.checks import ALL_CHECKS
-from whisper_pipeline.resources import ComputeResource, ModelSourceResource, WorkspaceResource
+from whisper_pipeline.resources import (
+    ComputeResource,
+    ModelSourceResource,
+    WorkspaceResource,
+)
 from whisper_pipeline.workspace import Workspace
 
 
@@ -41,3 +48,11 @@ def latest_metadata(instance: dg.DagsterInstance, asset: str, partition: str | N
         e for e in reversed(instance.fetch_materializations(dg.AssetKey(asset), limit=100).records)
         if e.partition_key == partition).event_log_entry
     return {k: v.value for k, v in event.asset_materialization.metadata.items()}
+
+
+def cli_env(ws: Workspace, home: Path, model: str) -> dict[str, str]:
+    """The environment of a ``dagster`` CLI process: what ``definitions.py`` reads (workspace root,
+    base model, device) and the instance (``DAGSTER_HOME``)."""
+    return {**os.environ, "DAGSTER_HOME": str(home), "WHISPER_PIPELINE_HOME": str(ws.root),
+            "WHISPER_PIPELINE_BASE_MODEL": model, "WHISPER_PIPELINE_DEVICE": "cpu",
+            "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}

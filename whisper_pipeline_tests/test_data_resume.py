@@ -24,12 +24,12 @@ import dagster as dg
 import psutil
 import pytest
 
-from whisper_pipeline.alignment.align import load_existing
+from whisper_pipeline.alignment.align import SNAP_RULE, load_existing
 from whisper_pipeline.assets import deduped, normalized_transcripts, raw_audio, splits
 from whisper_pipeline.data.splits import SPLITS
 from whisper_pipeline.io import read_jsonl, write_json
 from whisper_pipeline.workspace import REPO_ROOT, Workspace
-from whisper_pipeline_tests.pipeline import pipeline_resources
+from whisper_pipeline_tests.pipeline import cli_env, pipeline_resources
 
 LANG = "hr"
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
@@ -48,15 +48,7 @@ class Cli:
         home.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(REPO_ROOT / "configs" / "dagster.yaml", home / "dagster.yaml")
         self.home, self.log_dir, self.count = home, log_dir, 0
-        self.env = {
-            **os.environ,
-            "DAGSTER_HOME": str(home),
-            "WHISPER_PIPELINE_HOME": str(ws.root),
-            "WHISPER_PIPELINE_BASE_MODEL": model,
-            "WHISPER_PIPELINE_DEVICE": "cpu",
-            "TOKENIZERS_PARALLELISM": "false",
-            "PYTHONUNBUFFERED": "1",
-        }
+        self.env = cli_env(ws, home, model)
 
     def start(self, asset: str) -> tuple[subprocess.Popen, Path]:
         self.count += 1
@@ -88,7 +80,13 @@ class Cli:
     def run(self, asset: str) -> dict:
         """Materialize to the end; returns the materialization's metadata."""
         proc, log = self.start(asset)
-        assert proc.wait(timeout=900) == 0, log.read_text()[-5000:]
+        try:
+            code = proc.wait(timeout=900)
+        finally:  # a run that hangs must not outlive the test (it has its own session)
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        assert code == 0, log.read_text()[-5000:]
         return self.metadata(asset)
 
     def instance(self) -> dg.DagsterInstance:
@@ -128,12 +126,17 @@ def freeze_when(
 ) -> None:
     """SIGSTOP the whole process group as soon as ``ready()``: what is on disk then stays as it is."""
     deadline = time.time() + timeout_s
-    while not ready():
-        assert proc.poll() is None, (
-            f"the run ended before it could be killed:\n{log.read_text()[-3000:]}"
-        )
-        assert time.time() < deadline, log.read_text()[-3000:]
-        time.sleep(0.01)
+    try:
+        while not ready():
+            assert proc.poll() is None, (
+                f"the run ended before it could be killed:\n{log.read_text()[-3000:]}"
+            )
+            assert time.time() < deadline, log.read_text()[-3000:]
+            time.sleep(0.01)
+    except BaseException:
+        if proc.poll() is None:  # never leave a run behind when the test fails
+            kill(proc)
+        raise
     os.killpg(proc.pid, signal.SIGSTOP)
 
 
@@ -226,11 +229,14 @@ def test_a_torn_alignment_json_is_not_reused(tmp_path):
     doc = {
         "text": "Sutra će biti sunčano.",
         "boundaries_snapped_to_speech": True,
+        "snap_rule": SNAP_RULE,
         "segments": [],
     }
     target = tmp_path / "u1" / "transcription_base.json"
-    write_json(target, doc)
+    write_json(target, {**doc, "snap_rule": None})
     (target.parent / "karaoke.lrc").write_text("[00:00.00]\n")
+    assert load_existing(tmp_path, "u1", doc["text"]) is None, "snapped by an older rule: aligned again"
+    write_json(target, doc)
     assert load_existing(tmp_path, "u1", doc["text"]) is not None
     tear(target)
     assert load_existing(tmp_path, "u1", doc["text"]) is None

@@ -30,24 +30,12 @@ from whisper_pipeline.data.manifests import combine_jsonl
 from whisper_pipeline.data.splits import SPLITS
 from whisper_pipeline.instance import prepare_dagster_home
 from whisper_pipeline.io import read_jsonl, write_jsonl
-from whisper_pipeline.workspace import LANGUAGES, REPO_ROOT, Workspace
+from whisper_pipeline.workspace import LANGUAGES, REPO_ROOT
+from whisper_pipeline_tests.pipeline import cli_env
 
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
 HOLDER_RUN, HOLDER_STEP = "test-holds-the-gpu-slot", "hold"
 STEP_ENDS = (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE)
-
-
-def cli_env(ws: Workspace, home: Path, model: str) -> dict[str, str]:
-    """What ``definitions.py`` reads: workspace root, base model, device; and the instance."""
-    return {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "WHISPER_PIPELINE_HOME": str(ws.root),
-        "WHISPER_PIPELINE_BASE_MODEL": model,
-        "WHISPER_PIPELINE_DEVICE": "cpu",
-        "TOKENIZERS_PARALLELISM": "false",
-        "PYTHONUNBUFFERED": "1",
-    }
 
 
 def launch_data_prep(

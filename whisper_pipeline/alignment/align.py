@@ -15,6 +15,9 @@ from pathlib import Path
 from whisper_pipeline.alignment.formats import to_lrc, to_srt, to_vtt
 from whisper_pipeline.io import write_json, write_text
 
+# Which snapping rule an alignment on disk was made with: a saved alignment made with another rule is
+# aligned again, so a changed rule reaches every file (2: the adaptive margin, 2026-11-29).
+SNAP_RULE = 2
 MAX_GAP_S = 3.0  # a longer silence between two aligned words suggests words were skipped
 MIN_WORD_COVERAGE = 0.3  # words must span at least this share of the (silence-trimmed) audio
 
@@ -122,6 +125,7 @@ def align_file(aligner, audio_path: str, transcript: str, language: str, file_id
         "text": transcript,
         "duration": duration,
         "boundaries_snapped_to_speech": snap,
+        "snap_rule": SNAP_RULE if snap else None,
         "segments": segments,
     }
     problem = plausibility_problem(words, duration, transcript)
@@ -150,6 +154,8 @@ def load_existing(out_dir: Path, file_id: str, transcript: str) -> AlignmentResu
         return None
     if doc.get("text") != transcript or "boundaries_snapped_to_speech" not in doc or not (target.parent / "karaoke.lrc").is_file():
         return None
+    if doc["boundaries_snapped_to_speech"] and doc.get("snap_rule") != SNAP_RULE:
+        return None  # snapped by an older rule
     return AlignmentResult(file_id, doc.get("status", "aligned"), words=n, reason=doc.get("problem", ""), json_path=str(target),
                            duration=doc.get("duration", 0.0))
 
