@@ -6,9 +6,20 @@ import dagster as dg
 
 from whisper_pipeline.assets import ALL_ASSETS
 from whisper_pipeline.assets.checks import ALL_CHECKS, EVAL_CHECKS
-from whisper_pipeline.jobs import data_prep_job, evaluation_job, promotion_job, sweep_job, training_job
+from whisper_pipeline.device import DEVICE_ENV_VAR
+from whisper_pipeline.jobs import (
+    data_prep_job,
+    evaluation_job,
+    promotion_job,
+    sweep_job,
+    training_job,
+)
 from whisper_pipeline.models.source import BUILTIN_BASE
-from whisper_pipeline.resources import ComputeResource, ModelSourceResource, WorkspaceResource
+from whisper_pipeline.resources import (
+    ComputeResource,
+    ModelSourceResource,
+    WorkspaceResource,
+)
 from whisper_pipeline.sensors import new_uploads_sensor
 
 defs = dg.Definitions(
@@ -19,6 +30,6 @@ defs = dg.Definitions(
     resources={
         "workspace": WorkspaceResource(root=os.environ.get("WHISPER_PIPELINE_HOME", "")),
         "base_model": ModelSourceResource(source=os.environ.get("WHISPER_PIPELINE_BASE_MODEL", BUILTIN_BASE)),
-        "compute": ComputeResource(device=os.environ.get("WHISPER_PIPELINE_DEVICE", "auto")),
+        "compute": ComputeResource(device=os.environ.get(DEVICE_ENV_VAR, "auto")),
     },
 )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from whisper_pipeline.alignment.formats import to_lrc, to_srt, to_vtt
+from whisper_pipeline.device import pick_device
 from whisper_pipeline.io import write_json, write_text
 
 # Which snapping rule an alignment on disk was made with: a saved alignment made with another rule is
@@ -20,12 +21,6 @@ from whisper_pipeline.io import write_json, write_text
 SNAP_RULE = 2
 MAX_GAP_S = 3.0  # a longer silence between two aligned words suggests words were skipped
 MIN_WORD_COVERAGE = 0.3  # words must span at least this share of the (silence-trimmed) audio
-
-
-def pick_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def load_aligner(model_path: str, device: str | None = None):

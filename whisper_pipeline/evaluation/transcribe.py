@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from whisper_pipeline.device import pick_device
 from whisper_pipeline.training.data import load_audio_16k
 
 
 class WhisperTranscriber:
     def __init__(self, model_path: str, device: str | None = None):
-        import torch
         from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = pick_device(device)
         self.processor = WhisperProcessor.from_pretrained(model_path)
         self.model = WhisperForConditionalGeneration.from_pretrained(model_path).to(self.device).eval()
 

@@ -1,6 +1,8 @@
 import dagster as dg
 from pydantic import Field
 
+from whisper_pipeline.device import pick_device
+
 
 class ComputeResource(dg.ConfigurableResource):
     """Which device heavy steps use: ``auto`` picks CUDA when present, else CPU."""
@@ -8,8 +10,4 @@ class ComputeResource(dg.ConfigurableResource):
     device: str = Field(default="auto", description="auto | cuda | cpu")
 
     def pick(self) -> str:
-        if self.device != "auto":
-            return self.device
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        return pick_device(self.device)

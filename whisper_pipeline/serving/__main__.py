@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from whisper_pipeline.device import DEVICE_ENV_VAR
 from whisper_pipeline.models.source import BUILTIN_BASE
 from whisper_pipeline.serving.app import create_app
 from whisper_pipeline.serving.catalog import ModelCatalog
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--device",
-        default=os.environ.get("WHISPER_PIPELINE_DEVICE", "auto"),
+        default=os.environ.get(DEVICE_ENV_VAR, "auto"),
         help="auto | cuda | cpu",
     )
     parser.add_argument(

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from whisper_pipeline.text.transliterate import cyrillic_to_latin, has_cyrillic
+from whisper_pipeline.workspace import LANGUAGES
 
-LANGS = ("bs", "hr", "sr")
+LANGS = LANGUAGES
 
 # Lexical markers. A trailing "*" marks a stem that matches any inflected form (kahva, kahvu…).
 # A word used by two standards but avoided by the third is listed under both: it counts against

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+from whisper_pipeline.workspace import LANGUAGES
+
 
 def _f(default, help: str):
     return field(default=default, metadata={"help": help})
@@ -16,7 +18,7 @@ def _f(default, help: str):
 @dataclass
 class TrainSettings:
     run_name: str = _f("run1", "models/whisper/<run_name>/; the same name resumes a crashed run")
-    languages: list[str] = field(default_factory=lambda: ["bs", "hr", "sr"], metadata={"help": "Language partitions to train on"})
+    languages: list[str] = field(default_factory=lambda: list(LANGUAGES), metadata={"help": "Language partitions to train on"})
     epochs: float = _f(3.0, "Passes over the training set (max_steps > 0 overrides)")
     max_steps: int = _f(-1, "> 0: stop after this many optimizer steps")
     learning_rate: float = _f(3e-5, "Peak learning rate (full fine-tune of base: 1e-5 to 5e-5)")

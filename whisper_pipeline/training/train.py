@@ -21,17 +21,10 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
+from whisper_pipeline.device import pick_device
 from whisper_pipeline.training.data import SpeechSeq2SeqCollator, make_dataset
 from whisper_pipeline.training.settings import TrainSettings
 from whisper_pipeline.workspace import REPO_ROOT
-
-LANGUAGE_TOKENS = ("bs", "hr", "sr")
-
-
-def pick_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def pick_precision(requested: str, device: str) -> str:
