@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast dev serve validate clean-workspace
+.PHONY: setup demo lint test test-fast dev serve validate clean-workspace
 
 setup: $(STAMP)
 
@@ -14,7 +14,11 @@ $(STAMP): pyproject.toml scripts/setup.sh
 demo: setup
 	$(PY) -m whisper_pipeline.demo
 
-test: setup
+lint: setup
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+test: lint
 	$(VENV)/bin/pytest
 
 test-fast: setup

@@ -105,9 +105,7 @@ def print_table(
 ) -> None:
     """The markdown table: raw vs snapped per condition and row; with ``saved``, also the snapped
     words as the kept run wrote them (``errors[..., "saved"]``), to compare two snapping rules."""
-    saved_head, saved_rule = (
-        ("| saved snapped mean / median / p95 ms ", "---|") if saved else ("", "")
-    )
+    saved_head, saved_rule = ("| saved snapped mean / median / p95 ms ", "---|") if saved else ("", "")
     print(
         "| speech | condition | boundaries | raw mean / median / p95 ms (baseline) "
         f"{saved_head}| snapped mean / median / p95 ms | snapped/raw mean "
@@ -127,9 +125,7 @@ def print_table(
             ratio = s["mean_ms"] / r["mean_ms"] if r["boundaries"] else float("nan")
             bias = "–"
             if key != "silence/start+end":
-                bias = (
-                    f"{np.median(raw) * 1000:+.0f} → {np.median(snapped) * 1000:+.0f}"
-                )
+                bias = f"{np.median(raw) * 1000:+.0f} → {np.median(snapped) * 1000:+.0f}"
             cell = ""
             if saved:
                 k = summarize([abs(e) for e in errors[(condition, key, "saved")]])
@@ -235,9 +231,7 @@ def main() -> None:
             latin = [s for s in sentences(lang) if not has_cyrillic(s)]
             for i, sentence in enumerate(latin[: args.sentences]):
                 wav = out / f"{condition.replace(' ', '')}.{lang}{i}.{kind}.wav"
-                clip = builders[kind](
-                    sentence, wav, voice=lang, seed=i, noise_snr_db=snr
-                )
+                clip = builders[kind](sentence, wav, voice=lang, seed=i, noise_snr_db=snr)
                 raw, snapped, seconds = words_of(aligner, clip, lang)
                 audio_s += seconds
                 kept.append(

@@ -30,7 +30,9 @@ def make_corpus(root: Path, n: int, seed: int = 0) -> None:
         seconds = rng.uniform(1.5, 8.0)
         t = np.arange(int(16000 * seconds)) / 16000
         freqs = rng.uniform(150, 2500, size=6)
-        audio = sum(np.sin(2 * np.pi * f * t + rng.uniform(0, 6)) * np.exp(-((t - rng.uniform(0, seconds)) ** 2)) for f in freqs)
+        audio = sum(
+            np.sin(2 * np.pi * f * t + rng.uniform(0, 6)) * np.exp(-((t - rng.uniform(0, seconds)) ** 2)) for f in freqs
+        )
         audio = 0.2 * audio / np.max(np.abs(audio)) + 0.005 * rng.standard_normal(t.size)
         path = speaker / f"utt{i:05d}.wav"
         sf.write(path, audio, 16000)

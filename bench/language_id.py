@@ -25,8 +25,12 @@ def main() -> None:
     args = ap.parse_args()
     ws = Workspace.at()
     catalog = ModelCatalog(ws)
-    lines = [l for lang in LANGUAGES if ws.training_manifest(lang, "test").is_file()
-             for l in read_jsonl(ws.training_manifest(lang, "test"))]
+    lines = [
+        l
+        for lang in LANGUAGES
+        if ws.training_manifest(lang, "test").is_file()
+        for l in read_jsonl(ws.training_manifest(lang, "test"))
+    ]
     if not lines:
         raise SystemExit(f"no test split under {ws.manifests / 'training'}: run `make demo` first")
     audio = {l["id"]: load_audio_16k(l["audio"]) for l in lines}
@@ -40,9 +44,15 @@ def main() -> None:
         picked = {i: max(p, key=p.get) for i, p in guesses.items()}
         per_lang = {lang: [picked[l["id"]] == lang for l in lines if l["language"] == lang] for lang in LANGUAGES}
         confusion = Counter((l["language"], picked[l["id"]]) for l in lines)
-        rows.append((f"{label} ({resolved})", sum(picked[l["id"]] == l["language"] for l in lines) / len(lines),
-                     {k: (sum(v) / len(v) if v else None) for k, v in per_lang.items()}, confusion,
-                     elapsed / len(lines)))
+        rows.append(
+            (
+                f"{label} ({resolved})",
+                sum(picked[l["id"]] == l["language"] for l in lines) / len(lines),
+                {k: (sum(v) / len(v) if v else None) for k, v in per_lang.items()},
+                confusion,
+                elapsed / len(lines),
+            )
+        )
 
     print(f"\n{len(lines)} test clips; chance = 0.33")
     print(f"{'model':<28} {'accuracy':>8} " + " ".join(f"{l:>6}" for l in LANGUAGES) + f" {'ms/clip':>8}")

@@ -40,7 +40,9 @@ def main() -> None:
         tmp = Path(tmp)
         generate_corpus(tmp / "uploads", speakers=args.speakers, sentences_per_speaker=args.sentences, bad_files=False)
         files = sorted(p for p in (tmp / "uploads").rglob("*") if p.suffix in {".wav", ".flac", ".mp3", ".ogg", ".m4a"})
-        rows = [{"id": f"f{i}", "audio": str(f), "sha256": sha256_file(f), "duration": 0.0} for i, f in enumerate(files)]
+        rows = [
+            {"id": f"f{i}", "audio": str(f), "sha256": sha256_file(f), "duration": 0.0} for i, f in enumerate(files)
+        ]
         import librosa
 
         audio_s = sum(librosa.get_duration(path=str(f)) for f in files)
@@ -50,13 +52,17 @@ def main() -> None:
         naive(files, tmp / "naive")
         base = time.perf_counter() - t
         results.append(("naive librosa.load + write (baseline)", 1, base))
-        for label, options in [("ours: soxr + VAD trim", PreprocessOptions()),
-                               ("ours: soxr only (no VAD)", PreprocessOptions(trim_silence=False)),
-                               ("ours: soxr + VAD + loudness", PreprocessOptions(loudness_lufs=-23.0))]:
+        for label, options in [
+            ("ours: soxr + VAD trim", PreprocessOptions()),
+            ("ours: soxr only (no VAD)", PreprocessOptions(trim_silence=False)),
+            ("ours: soxr + VAD + loudness", PreprocessOptions(loudness_lufs=-23.0)),
+        ]:
             for workers in sorted({1, cores}):
                 out = tmp / f"{label[:12]}{workers}"
                 t = time.perf_counter()
-                _, done, errors = preprocess_rows(rows, lambda r: out / f"{r['id']}.wav", {}, options, workers=workers)
+                _, done, errors = preprocess_rows(
+                    rows, lambda r, out=out: out / f"{r['id']}.wav", {}, options, workers=workers
+                )
                 assert done == len(rows) and not errors, errors
                 results.append((label, workers, time.perf_counter() - t))
     print(f"\npreprocessing {len(files)} files, {audio_s:.0f} s of audio, {cores} cores\n")

@@ -115,25 +115,19 @@ def start_service(ws: Workspace, model: str) -> tuple[subprocess.Popen, str]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=BUILTIN_BASE)
-    ap.add_argument(
-        "--clips", type=int, default=6, help="short clips (one sentence each)"
-    )
+    ap.add_argument("--clips", type=int, default=6, help="short clips (one sentence each)")
     ap.add_argument(
         "--long-sentences",
         type=int,
         default=14,
         help="sentences in the long clip; 0: none",
     )
-    ap.add_argument(
-        "--repeats", type=int, default=3, help="repetitions, the order alternating"
-    )
+    ap.add_argument("--repeats", type=int, default=3, help="repetitions, the order alternating")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         ws = Workspace.at(tmp / "ws").ensure()
-        model = resolve_model_source(
-            args.model, Workspace.at().ensure().models / "base"
-        )
+        model = resolve_model_source(args.model, Workspace.at().ensure().models / "base")
         clips = make_clips(tmp, args.clips, args.long_sentences)
         groups = [("short clips", clips[: args.clips])]
         if args.long_sentences:
@@ -168,21 +162,15 @@ def main() -> None:
                 return r.json()["text"]
 
             post("/transcribe", clips[0][0])  # warm-up
-            times: dict[tuple[str, str], list[float]] = {
-                (g, m): [] for g, _ in groups for m in METHODS
-            }
+            times: dict[tuple[str, str], list[float]] = {(g, m): [] for g, _ in groups for m in METHODS}
             heard: dict[tuple[str, str], list[str]] = {}
             for rep in range(args.repeats):
                 order = METHODS if rep % 2 == 0 else METHODS[1:] + METHODS[:1]
                 for label, group in groups:
                     runs = {
                         "baseline": lambda g=group: [plain(c) for c, _ in g],
-                        "transcribe": lambda g=group: [
-                            post("/transcribe", c) for c, _ in g
-                        ],
-                        "align": lambda g=group: [
-                            post("/align", c, text=t) for c, t in g
-                        ],
+                        "transcribe": lambda g=group: [post("/transcribe", c) for c, _ in g],
+                        "align": lambda g=group: [post("/align", c, text=t) for c, t in g],
                     }
                     for method in order:
                         seconds, heard[(label, method)] = timed(runs[method])
@@ -196,26 +184,19 @@ def main() -> None:
             proc.wait(timeout=30)
 
     print(f"\nmodel {args.model}; CPU; {args.repeats} repetitions, order alternating")
-    print(
-        "seconds per group: median [min–max]; RTF = median / audio seconds; ratio = median / baseline median"
-    )
+    print("seconds per group: median [min–max]; RTF = median / audio seconds; ratio = median / baseline median")
     for label, group in groups:
         audio = sum(dur[c] for c, _ in group)
         base = statistics.median(times[(label, "baseline")])
         said = sum(len(t.split()) for _, t in group)
-        words = {
-            m: sum(len(t.split()) for t in heard[(label, m)])
-            for m in ("baseline", "transcribe")
-        }
+        words = {m: sum(len(t.split()) for t in heard[(label, m)]) for m in ("baseline", "transcribe")}
         print(f"\n{label}: {len(group)} clip(s), {audio:.1f} s of audio; words said {said}, "
               f"baseline {words['baseline']}, service {words['transcribe']}")  # fmt: skip
         print(f"  {'':<12} {'seconds':>24} {'RTF':>7} {'ratio':>6}")
         for method in METHODS:
             values = times[(label, method)]
             med = statistics.median(values)
-            print(
-                f"  {method:<12} {spread(values):>24} {med / audio:>7.3f} {med / base:>6.2f}"
-            )
+            print(f"  {method:<12} {spread(values):>24} {med / audio:>7.3f} {med / base:>6.2f}")
     print(
         "\nbaseline: transformers ASR pipeline in process, segment timestamps only; "
         "transcribe/align: the service over HTTP, word timestamps"

@@ -81,12 +81,8 @@ def plain_dataset(model_dir: str, rows: list[dict]):
 
     def prepare(row):
         audio, sr = sf.read(row["audio"], dtype="float32")
-        row["input_features"] = processor.feature_extractor(
-            audio, sampling_rate=sr
-        ).input_features[0]
-        processor.tokenizer.set_prefix_tokens(
-            language=row["language"], task="transcribe"
-        )
+        row["input_features"] = processor.feature_extractor(audio, sampling_rate=sr).input_features[0]
+        processor.tokenizer.set_prefix_tokens(language=row["language"], task="transcribe")
         row["labels"] = processor.tokenizer(row["transcript"]).input_ids
         return row
 
@@ -134,9 +130,7 @@ def plain_trainer(
             labels_batch = self.processor.tokenizer.pad(
                 [{"input_ids": f["labels"]} for f in features], return_tensors="pt"
             )
-            labels = labels_batch["input_ids"].masked_fill(
-                labels_batch.attention_mask.ne(1), -100
-            )
+            labels = labels_batch["input_ids"].masked_fill(labels_batch.attention_mask.ne(1), -100)
             if (labels[:, 0] == self.decoder_start_token_id).all().cpu().item():
                 labels = labels[:, 1:]
             batch["labels"] = labels
@@ -161,9 +155,7 @@ def plain_trainer(
         model=model,
         args=args,
         train_dataset=ds,
-        data_collator=DataCollatorSpeechSeq2SeqWithPadding(
-            processor, model.config.decoder_start_token_id
-        ),
+        data_collator=DataCollatorSpeechSeq2SeqWithPadding(processor, model.config.decoder_start_token_id),
         processing_class=processor.feature_extractor,
         callbacks=[timer],
     )
@@ -189,9 +181,7 @@ def ours_trainer(
         warmup_ratio=0.0,
     )
     timer = StepTimer()
-    summary = train_whisper(
-        model_dir, rows, [], out, settings, device=device, extra_callbacks=[timer]
-    )
+    summary = train_whisper(model_dir, rows, [], out, settings, device=device, extra_callbacks=[timer])
     return timer.seconds, summary["wall_time_s"]
 
 
@@ -240,11 +230,7 @@ def main() -> None:
 
             ws = Workspace.at().ensure()
             model = resolve_model_source(BUILTIN_BASE, ws.models / "base")
-        rows = (
-            read_jsonl(args.manifest)
-            if args.manifest
-            else make_rows(tmp, args.per_language)
-        )
+        rows = read_jsonl(args.manifest) if args.manifest else make_rows(tmp, args.per_language)
         ds, prep_s = plain_dataset(model, rows)
 
         def run(side: str, name: str, steps: int, timed: bool = True) -> float:
@@ -260,9 +246,7 @@ def main() -> None:
                     tmp / name,
                     workers,
                 )
-            seconds, wall = ours_trainer(
-                model, rows, steps, args.batch, args.device, tmp / name
-            )
+            seconds, wall = ours_trainer(model, rows, steps, args.batch, args.device, tmp / name)
             if timed:
                 ours_wall.append(wall)
             return seconds
@@ -283,9 +267,7 @@ def main() -> None:
         f"{os.getloadavg()[0]:.1f} after, on {len(os.sched_getaffinity(0))} CPUs (a shared machine slows both "
         "sides; the alternation keeps the ratio fair)\n"
     )
-    print(
-        "| recipe | samples/s median | min–max | each run | vs plain (medians) | note |"
-    )
+    print("| recipe | samples/s median | min–max | each run | vs plain (medians) | note |")
     print("|---|---|---|---|---|---|")
     print(
         f"| plain Seq2SeqTrainer (baseline) | {plain:.3f} | {spread(rates['plain'])} "

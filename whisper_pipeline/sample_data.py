@@ -44,13 +44,33 @@ def sentences(lang: str) -> list[str]:
 
 
 def speak(text: str, voice: str, rate: int, pitch: int, wav: Path) -> None:
-    subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate), "-p", str(pitch), "-w", str(wav), text],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", str(rate), "-p", str(pitch), "-w", str(wav), text],
+        check=True,
+        capture_output=True,
+    )
 
 
 def _convert(src: Path, dst: Path, rate: int, channels: int, extra: list[str]) -> None:
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(src), "-ar", str(rate),
-                    "-ac", str(channels), *extra, str(dst)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(src),
+            "-ar",
+            str(rate),
+            "-ac",
+            str(channels),
+            *extra,
+            str(dst),
+        ],
+        check=True,
+        capture_output=True,
+    )
 
 
 def _write_new(path: Path, data: bytes | str) -> None:
@@ -60,8 +80,13 @@ def _write_new(path: Path, data: bytes | str) -> None:
     path.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
 
 
-def generate_corpus(uploads: str | Path, languages: tuple[str, ...] = LANGUAGES, speakers: int = 6,
-                    sentences_per_speaker: int = 10, bad_files: bool = True) -> dict:
+def generate_corpus(
+    uploads: str | Path,
+    languages: tuple[str, ...] = LANGUAGES,
+    speakers: int = 6,
+    sentences_per_speaker: int = 10,
+    bad_files: bool = True,
+) -> dict:
     """Write the corpus under ``uploads``; returns counts. Safe to re-run (skips existing files)."""
     for tool in ("espeak-ng", "ffmpeg"):
         if shutil.which(tool) is None:
@@ -86,11 +111,18 @@ def generate_corpus(uploads: str | Path, languages: tuple[str, ...] = LANGUAGES,
     metadata_rows: dict[str, list[dict]] = {lang: [] for lang in METADATA_LANGUAGES}
     with tempfile.TemporaryDirectory() as tmp:
         for lang, speaker, voice, rate, pitch, (ext, sr, ch, extra), utt, text, encoding in tqdm(
-                jobs, desc="espeak-ng corpus", unit="clip"):
+            jobs, desc="espeak-ng corpus", unit="clip"
+        ):
             audio = uploads / lang / speaker / f"{utt}.{ext}"
             if lang in METADATA_LANGUAGES:
-                metadata_rows[lang].append({"file_name": f"{speaker}/{utt}.{ext}", "transcription": text,
-                                            "language": lang, "speaker_id": speaker})
+                metadata_rows[lang].append(
+                    {
+                        "file_name": f"{speaker}/{utt}.{ext}",
+                        "transcription": text,
+                        "language": lang,
+                        "speaker_id": speaker,
+                    }
+                )
             else:
                 _write_new(audio.with_suffix(".txt"), (text + "\n").encode(encoding))
             if audio.exists():
@@ -153,8 +185,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-bad-files", action="store_true")
     args = parser.parse_args(argv)
     uploads = Path(args.uploads) if args.uploads else Workspace.at().uploads
-    summary = generate_corpus(uploads, speakers=args.speakers, sentences_per_speaker=args.sentences,
-                              bad_files=not args.no_bad_files)
+    summary = generate_corpus(
+        uploads, speakers=args.speakers, sentences_per_speaker=args.sentences, bad_files=not args.no_bad_files
+    )
     print(f"sample corpus: {summary['clips']} clips ({summary['written']} new) under {uploads}")
 
 

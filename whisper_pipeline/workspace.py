@@ -25,7 +25,7 @@ class Workspace:
     root: Path
 
     @classmethod
-    def at(cls, root: str | Path | None = None) -> "Workspace":
+    def at(cls, root: str | Path | None = None) -> Workspace:
         return cls(Path(root).expanduser().resolve() if root else default_root())
 
     @property
@@ -92,7 +92,7 @@ class Workspace:
     def run_dir(self, run: str) -> Path:
         return self.models / "whisper" / run
 
-    def ensure(self) -> "Workspace":
+    def ensure(self) -> Workspace:
         for d in (self.uploads, self.manifests, self.processed, self.outputs, self.models, self.reports, self.logs):
             d.mkdir(parents=True, exist_ok=True)
         return self

@@ -25,7 +25,9 @@ def pipeline_resources(ws: Workspace, model: str) -> dict:
     }
 
 
-def materialize_everything(ws: Workspace, model: str, languages: list[str], train: dict) -> tuple[dg.DagsterInstance, list]:
+def materialize_everything(
+    ws: Workspace, model: str, languages: list[str], train: dict
+) -> tuple[dg.DagsterInstance, list]:
     """Data assets (with their checks) per language, then training, then evaluation per language.
 
     Returns the instance and every asset-check evaluation."""
@@ -44,15 +46,27 @@ def materialize_everything(ws: Workspace, model: str, languages: list[str], trai
 
 
 def latest_metadata(instance: dg.DagsterInstance, asset: str, partition: str | None = None) -> dict:
-    event = instance.get_latest_materialization_event(dg.AssetKey(asset)) if partition is None else next(
-        e for e in reversed(instance.fetch_materializations(dg.AssetKey(asset), limit=100).records)
-        if e.partition_key == partition).event_log_entry
+    event = (
+        instance.get_latest_materialization_event(dg.AssetKey(asset))
+        if partition is None
+        else next(
+            e
+            for e in reversed(instance.fetch_materializations(dg.AssetKey(asset), limit=100).records)
+            if e.partition_key == partition
+        ).event_log_entry
+    )
     return {k: v.value for k, v in event.asset_materialization.metadata.items()}
 
 
 def cli_env(ws: Workspace, home: Path, model: str) -> dict[str, str]:
     """The environment of a ``dagster`` CLI process: what ``definitions.py`` reads (workspace root,
     base model, device) and the instance (``DAGSTER_HOME``)."""
-    return {**os.environ, "DAGSTER_HOME": str(home), "WHISPER_PIPELINE_HOME": str(ws.root),
-            "WHISPER_PIPELINE_BASE_MODEL": model, "WHISPER_PIPELINE_DEVICE": "cpu",
-            "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
+    return {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "WHISPER_PIPELINE_HOME": str(ws.root),
+        "WHISPER_PIPELINE_BASE_MODEL": model,
+        "WHISPER_PIPELINE_DEVICE": "cpu",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONUNBUFFERED": "1",
+    }

@@ -93,12 +93,7 @@ class Cli:
         return dg.DagsterInstance.from_config(str(self.home))
 
     def metadata(self, asset: str) -> dict:
-        event = (
-            self.instance()
-            .fetch_materializations(dg.AssetKey(asset), limit=1)
-            .records[0]
-            .event_log_entry
-        )
+        event = self.instance().fetch_materializations(dg.AssetKey(asset), limit=1).records[0].event_log_entry
         return {k: v.value for k, v in event.asset_materialization.metadata.items()}
 
     def recover(self) -> list[str]:
@@ -107,9 +102,7 @@ class Cli:
         Dagster cannot tell that a CLI run's process died, so its GPU slot would otherwise block every
         later GPU step forever."""
         instance = self.instance()
-        (dead,) = [
-            r for r in instance.get_runs() if r.status == dg.DagsterRunStatus.STARTED
-        ]
+        (dead,) = [r for r in instance.get_runs() if r.status == dg.DagsterRunStatus.STARTED]
         storage = instance.event_log_storage
         held = [
             key
@@ -121,16 +114,12 @@ class Cli:
         return held
 
 
-def freeze_when(
-    proc: subprocess.Popen, log: Path, ready: Callable[[], bool], timeout_s: float = 600
-) -> None:
+def freeze_when(proc: subprocess.Popen, log: Path, ready: Callable[[], bool], timeout_s: float = 600) -> None:
     """SIGSTOP the whole process group as soon as ``ready()``: what is on disk then stays as it is."""
     deadline = time.time() + timeout_s
     try:
         while not ready():
-            assert proc.poll() is None, (
-                f"the run ended before it could be killed:\n{log.read_text()[-3000:]}"
-            )
+            assert proc.poll() is None, f"the run ended before it could be killed:\n{log.read_text()[-3000:]}"
             assert time.time() < deadline, log.read_text()[-3000:]
             time.sleep(0.01)
     except BaseException:
@@ -170,9 +159,7 @@ def prepared(workspace, tiny_model_dir, tmp_path) -> tuple[Workspace, Cli]:
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success
-    return workspace, Cli(
-        workspace, tmp_path / "dagster_home", tiny_model_dir, tmp_path
-    )
+    return workspace, Cli(workspace, tmp_path / "dagster_home", tiny_model_dir, tmp_path)
 
 
 def test_killed_preprocessing_redoes_only_unfinished_files(prepared):
@@ -192,10 +179,7 @@ def test_killed_preprocessing_redoes_only_unfinished_files(prepared):
     freeze_when(
         proc,
         log,
-        lambda: (
-            audio_dir.is_dir()
-            and any(not p.name.startswith(".") for p in audio_dir.glob("*.wav"))
-        ),
+        lambda: audio_dir.is_dir() and any(not p.name.startswith(".") for p in audio_dir.glob("*.wav")),
     )
     done = {p: stamp(p) for p in audio_dir.glob("*.wav") if not p.name.startswith(".")}
     kill(proc)
@@ -211,9 +195,7 @@ def test_killed_preprocessing_redoes_only_unfinished_files(prepared):
     assert {**digests(audio_dir), **digests(manifest_dir)} == expected, (
         "same files and manifests as an uninterrupted run"
     )
-    assert not [p for p in audio_dir.iterdir() if p.name.startswith(".")], (
-        "no temp files left by the killed run"
-    )
+    assert not [p for p in audio_dir.iterdir() if p.name.startswith(".")], "no temp files left by the killed run"
 
 
 def tear(path: Path) -> None:
@@ -267,14 +249,8 @@ def test_killed_alignment_redoes_only_unfinished_files_and_a_torn_json(prepared)
 
     proc, log = cli.start("alignments")
     # frozen once two files are finished: one stays intact (reuse), one is torn (redone)
-    freeze_when(
-        proc, log, lambda: sum((o / "karaoke.lrc").is_file() for o in outputs) >= 2
-    )
-    done = {
-        o: {p: stamp(p) for p in o.iterdir()}
-        for o in outputs
-        if (o / "karaoke.lrc").is_file()
-    }
+    freeze_when(proc, log, lambda: sum((o / "karaoke.lrc").is_file() for o in outputs) >= 2)
+    done = {o: {p: stamp(p) for p in o.iterdir()} for o in outputs if (o / "karaoke.lrc").is_file()}
     kill(proc)
     assert 2 <= len(done) < len(ids), "killed mid-run"
     assert cli.recover() == ["gpu"], "the killed alignment held the GPU pool's slot"
@@ -283,15 +259,9 @@ def test_killed_alignment_redoes_only_unfinished_files_and_a_torn_json(prepared)
     del done[torn]
 
     meta = cli.run("alignments")
-    assert meta["aligned_this_run"] == len(ids) - len(done) and meta["reused"] == len(
-        done
-    )
-    assert {o: {p: stamp(p) for p in o.iterdir()} for o in done} == done, (
-        "finished alignments are not redone"
-    )
-    assert snapshot() == expected, (
-        "same outputs, training manifests and alignment list as an uninterrupted run"
-    )
+    assert meta["aligned_this_run"] == len(ids) - len(done) and meta["reused"] == len(done)
+    assert {o: {p: stamp(p) for p in o.iterdir()} for o in done} == done, "finished alignments are not redone"
+    assert snapshot() == expected, "same outputs, training manifests and alignment list as an uninterrupted run"
 
 
 def test_intake_killed_before_its_cache_is_saved_loses_nothing(prepared):
@@ -304,17 +274,13 @@ def test_intake_killed_before_its_cache_is_saved_loses_nothing(prepared):
         "dataset_inventory.parquet",
     ]
     expected = {n: (part / n).read_bytes() for n in names}
-    assert json.loads(expected["intake_cache.json"])["by_path"], (
-        "the uninterrupted run cached every file"
-    )
+    assert json.loads(expected["intake_cache.json"])["by_path"], "the uninterrupted run cached every file"
     for n in names:
         (part / n).unlink()
 
     proc, log = cli.start("raw_audio")
 
-    def decoding() -> (
-        bool
-    ):  # ffprobe/ffmpeg at work on an upload: the inventory is being built
+    def decoding() -> bool:  # ffprobe/ffmpeg at work on an upload: the inventory is being built
         try:
             children = psutil.Process(proc.pid).children(recursive=True)
             return any(c.name() in ("ffmpeg", "ffprobe") for c in children)
@@ -322,18 +288,13 @@ def test_intake_killed_before_its_cache_is_saved_loses_nothing(prepared):
             return False
 
     freeze_when(proc, log, decoding)
-    assert (
-        not (part / "intake_cache.json").exists()
-        and not (part / "inventory.jsonl").exists()
-    ), "killed before the save"
+    assert not (part / "intake_cache.json").exists() and not (part / "inventory.jsonl").exists(), (
+        "killed before the save"
+    )
     kill(proc)
     cli.recover()
 
     meta = cli.run("raw_audio")
-    assert meta["decoded_this_run"] == len(
-        {r["sha256"] for r in read_jsonl(part / "inventory.jsonl") if r["sha256"]}
-    )
+    assert meta["decoded_this_run"] == len({r["sha256"] for r in read_jsonl(part / "inventory.jsonl") if r["sha256"]})
     for n in ("intake_cache.json", "inventory.jsonl", "dataset_inventory.csv"):
-        assert (part / n).read_bytes() == expected[n], (
-            f"{n} differs from the uninterrupted run"
-        )
+        assert (part / n).read_bytes() == expected[n], f"{n} differs from the uninterrupted run"

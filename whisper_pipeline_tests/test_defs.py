@@ -17,9 +17,20 @@ from whisper_pipeline_tests.conftest import espeak_wav
 
 REPO = Path(__file__).resolve().parent.parent
 DAGSTER = str(Path(sys.executable).parent / "dagster")
-EXPECTED = ["raw_audio", "deduped", "normalized_transcripts", "splits", "processed_audio", "alignments",
-            "checkpoint", "eval_report"]
-EXTRA = ["hyperparameter_sweep", "production_model"]  # beside the main line: sweeps feed checkpoint, promotion follows eval
+EXPECTED = [
+    "raw_audio",
+    "deduped",
+    "normalized_transcripts",
+    "splits",
+    "processed_audio",
+    "alignments",
+    "checkpoint",
+    "eval_report",
+]
+EXTRA = [
+    "hyperparameter_sweep",
+    "production_model",
+]  # beside the main line: sweeps feed checkpoint, promotion follows eval
 
 
 def test_eight_assets_in_order_with_language_partitions():
@@ -52,8 +63,13 @@ def test_gpu_work_is_tagged_and_pooled(tmp_path, monkeypatch):
 
 
 def test_dagster_cli_validates_the_definitions():
-    proc = subprocess.run([DAGSTER, "definitions", "validate", "-w", "workspace.yaml"], cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [DAGSTER, "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Validation successful" in proc.stderr + proc.stdout
 
@@ -61,9 +77,24 @@ def test_dagster_cli_validates_the_definitions():
 def test_cli_materializes_a_partition(workspace, tmp_path):
     env = {**os.environ, "WHISPER_PIPELINE_HOME": str(workspace.root), "DAGSTER_HOME": str(tmp_path / "dh")}
     (tmp_path / "dh").mkdir()
-    proc = subprocess.run([DAGSTER, "asset", "materialize", "-m", "whisper_pipeline.definitions",
-                           "--select", "raw_audio,deduped", "--partition", "hr"],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            DAGSTER,
+            "asset",
+            "materialize",
+            "-m",
+            "whisper_pipeline.definitions",
+            "--select",
+            "raw_audio,deduped",
+            "--partition",
+            "hr",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     inventory = pd.read_csv(workspace.manifests / "dataset_inventory.csv")
     assert set(inventory["language"]) == {"hr"} and (inventory["status"] == "ok").sum() == 6, "3 speakers × 2 sentences"
@@ -111,6 +142,10 @@ def test_training_runs_through_accelerate_launch():
     from whisper_pipeline.assets.checkpoint import accelerate_command
 
     cpu = accelerate_command(Path("job.json"), 1, "cpu")
-    assert cpu[1:3] == ["launch", "--num_machines"] and "--cpu" in cpu and cpu[-3:] == ["-m", "whisper_pipeline.training.cli", "job.json"]
+    assert (
+        cpu[1:3] == ["launch", "--num_machines"]
+        and "--cpu" in cpu
+        and cpu[-3:] == ["-m", "whisper_pipeline.training.cli", "job.json"]
+    )
     multi = accelerate_command(Path("job.json"), 4, "cuda")
     assert "--multi_gpu" in multi and multi[multi.index("--num_processes") + 1] == "4"

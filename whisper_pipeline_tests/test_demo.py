@@ -13,13 +13,31 @@ from whisper_pipeline.workspace import Workspace
 
 def test_demo_runs_every_job_and_reports_the_gates(tmp_path, tiny_model_dir):
     config = tmp_path / "tiny.yaml"
-    config.write_text("ops:\n  checkpoint:\n    config:\n      run_name: demo-tiny\n      max_steps: 2\n"
-                      "      batch_size: 4\n      predict_with_generate: false\n")
+    config.write_text(
+        "ops:\n  checkpoint:\n    config:\n      run_name: demo-tiny\n      max_steps: 2\n"
+        "      batch_size: 4\n      predict_with_generate: false\n"
+    )
     env = {**os.environ, "WHISPER_PIPELINE_HOME": str(tmp_path / "ws"), "WHISPER_PIPELINE_BASE_MODEL": tiny_model_dir}
     env.pop("DAGSTER_HOME", None)
-    proc = subprocess.run([sys.executable, "-m", "whisper_pipeline.demo", "--train-config", str(config),
-                           "--languages", "hr", "--speakers", "3", "--sentences", "2"],
-                          env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "whisper_pipeline.demo",
+            "--train-config",
+            str(config),
+            "--languages",
+            "hr",
+            "--speakers",
+            "3",
+            "--sentences",
+            "2",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
     assert "failed wer_below_ceiling" in out, "a random model is far above the ceiling"
@@ -31,6 +49,8 @@ def test_demo_runs_every_job_and_reports_the_gates(tmp_path, tiny_model_dir):
     evaluation = json.loads((ws.manifests / "eval_demo-tiny.json").read_text())["hr"]
     assert evaluation["utterances"] > 0 and evaluation["models"]["finetuned"]["wer"] is not None
     aligned = read_jsonl(ws.manifests / "hr" / "alignments.jsonl")
-    assert len(aligned) == 6 and all(a["status"] in {"aligned", "implausible"} and a["words"] > 0 for a in aligned), aligned
+    assert len(aligned) == 6 and all(a["status"] in {"aligned", "implausible"} and a["words"] > 0 for a in aligned), (
+        aligned
+    )
     assert load_registry(ws.models / "registry.json")["production"] is None
     assert (ws.dagster_home / "dagster.yaml").is_file(), "runs recorded in the workspace's instance for `make dev`"

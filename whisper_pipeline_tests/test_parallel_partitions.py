@@ -38,9 +38,7 @@ HOLDER_RUN, HOLDER_STEP = "test-holds-the-gpu-slot", "hold"
 STEP_ENDS = (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE)
 
 
-def launch_data_prep(
-    lang: str, env: dict[str, str], config: Path, log: Path
-) -> subprocess.Popen:
+def launch_data_prep(lang: str, env: dict[str, str], config: Path, log: Path) -> subprocess.Popen:
     """``dagster job execute`` of one partition, in its own process group (so a failure can stop it all)."""
     cmd = [
         DAGSTER,
@@ -74,11 +72,7 @@ def stop_all(procs: list[subprocess.Popen]) -> None:
 
 
 def runs_by_partition(instance: dg.DagsterInstance) -> dict[str, dg.DagsterRun]:
-    return {
-        r.tags.get("dagster/partition"): r
-        for r in instance.get_runs()
-        if r.job_name == "data_prep_job"
-    }
+    return {r.tags.get("dagster/partition"): r for r in instance.get_runs() if r.job_name == "data_prep_job"}
 
 
 def step_events(instance: dg.DagsterInstance, run_id: str, step: str) -> list:
@@ -95,16 +89,12 @@ def wait_until_all_blocked(
     deadline = time.time() + timeout_s
     while True:
         for lang, p in procs.items():
-            assert p.poll() is None, (
-                f"{lang} ended before reaching alignments:\n{logs[lang].read_text()[-4000:]}"
-            )
+            assert p.poll() is None, f"{lang} ended before reaching alignments:\n{logs[lang].read_text()[-4000:]}"
         pending = instance.event_log_storage.get_concurrency_info("gpu").pending_run_ids
         runs = runs_by_partition(instance)
         if len(runs) == len(procs) and {r.run_id for r in runs.values()} <= pending:
             return
-        assert time.time() < deadline, (
-            f"not all runs reached alignments: pending {pending}, runs {list(runs)}"
-        )
+        assert time.time() < deadline, f"not all runs reached alignments: pending {pending}, runs {list(runs)}"
         time.sleep(0.5)
 
 
@@ -113,16 +103,12 @@ def csv_rows(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def test_three_partitions_in_parallel_share_files_and_the_gpu_pool(
-    workspace, tiny_model_dir, tmp_path, monkeypatch
-):
+def test_three_partitions_in_parallel_share_files_and_the_gpu_pool(workspace, tiny_model_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
-    home = prepare_dagster_home(
-        workspace
-    )  # copies configs/dagster.yaml, as make demo / make dev do
-    configured = yaml.safe_load((REPO_ROOT / "configs" / "dagster.yaml").read_text())[
-        "concurrency"
-    ]["pools"]["default_limit"]
+    home = prepare_dagster_home(workspace)  # copies configs/dagster.yaml, as make demo / make dev do
+    configured = yaml.safe_load((REPO_ROOT / "configs" / "dagster.yaml").read_text())["concurrency"]["pools"][
+        "default_limit"
+    ]
     assert configured == 1, "README: the GPU pool runs one step at a time"
     instance = dg.DagsterInstance.from_config(str(home))
     storage = instance.event_log_storage
@@ -138,19 +124,16 @@ def test_three_partitions_in_parallel_share_files_and_the_gpu_pool(
     config.write_text(
         yaml.safe_dump(
             {
-                # step processes forked from a server that has imported the pipeline already: seconds, not tens, per step
-                "execution": {
-                    "config": {"multiprocess": {"start_method": {"forkserver": {}}}}
-                },
+                # step processes forked from a server that has imported the pipeline already:
+                # seconds, not tens, per step
+                "execution": {"config": {"multiprocess": {"start_method": {"forkserver": {}}}}},
                 "ops": {"processed_audio": {"config": {"workers": 1}}},
             }
         )
     )
     env = cli_env(workspace, home, tiny_model_dir)
     logs = {lang: tmp_path / f"{lang}.log" for lang in LANGUAGES}
-    procs = {
-        lang: launch_data_prep(lang, env, config, logs[lang]) for lang in LANGUAGES
-    }
+    procs = {lang: launch_data_prep(lang, env, config, logs[lang]) for lang in LANGUAGES}
     try:
         wait_until_all_blocked(instance, procs, logs)
         storage.free_concurrency_slot_for_step(HOLDER_RUN, HOLDER_STEP)
@@ -176,14 +159,8 @@ def test_three_partitions_in_parallel_share_files_and_the_gpu_pool(
     windows = []
     for lang, r in runs.items():
         events = step_events(instance, r.run_id, "alignments")
-        assert any(
-            "blocked by limit for pool gpu" in (e.message or "") for e in events
-        ), f"{lang} never waited"
-        start = [
-            e.timestamp
-            for e in events
-            if e.dagster_event_type == dg.DagsterEventType.STEP_START
-        ]
+        assert any("blocked by limit for pool gpu" in (e.message or "") for e in events), f"{lang} never waited"
+        start = [e.timestamp for e in events if e.dagster_event_type == dg.DagsterEventType.STEP_START]
         end = [e.timestamp for e in events if e.dagster_event_type in STEP_ENDS]
         assert len(start) == len(end) == 1, lang
         windows.append((start[0], end[0], lang))
@@ -191,47 +168,29 @@ def test_three_partitions_in_parallel_share_files_and_the_gpu_pool(
     for (_, end, a), (start, _, b) in itertools.pairwise(windows):
         assert start >= end, f"alignments of {a} and {b} overlapped"
     after = storage.get_concurrency_info("gpu")
-    assert not after.claimed_slots and not after.pending_steps, (
-        "every slot was given back"
-    )
+    assert not after.claimed_slots and not after.pending_steps, "every slot was given back"
 
     # every combined file is exactly its per-language parts, in language order
     m = workspace.manifests
     for split in SPLITS:
-        parts = [
-            read_jsonl(workspace.split_manifest(lang, split)) for lang in LANGUAGES
-        ]
+        parts = [read_jsonl(workspace.split_manifest(lang, split)) for lang in LANGUAGES]
         assert all(parts), f"every language has {split} lines"
-        assert read_jsonl(m / "splits" / f"{split}.jsonl") == [
-            r for p in parts for r in p
-        ], split
+        assert read_jsonl(m / "splits" / f"{split}.jsonl") == [r for p in parts for r in p], split
     assert read_jsonl(m / "run1.jsonl") == [
-        r
-        for lang in LANGUAGES
-        for s in SPLITS
-        for r in read_jsonl(workspace.split_manifest(lang, s))
+        r for lang in LANGUAGES for s in SPLITS for r in read_jsonl(workspace.split_manifest(lang, s))
     ]
     assert read_jsonl(m / "run1_small.jsonl") == [
         r for lang in LANGUAGES for r in read_jsonl(m / lang / "run1_small.jsonl")
     ]
-    inventory_parts = [
-        csv_rows(m / lang / "dataset_inventory.csv") for lang in LANGUAGES
-    ]
-    assert all(inventory_parts) and csv_rows(m / "dataset_inventory.csv") == [
-        r for p in inventory_parts for r in p
-    ]
-    parquet_parts = [
-        pd.read_parquet(m / lang / "dataset_inventory.parquet") for lang in LANGUAGES
-    ]
+    inventory_parts = [csv_rows(m / lang / "dataset_inventory.csv") for lang in LANGUAGES]
+    assert all(inventory_parts) and csv_rows(m / "dataset_inventory.csv") == [r for p in inventory_parts for r in p]
+    parquet_parts = [pd.read_parquet(m / lang / "dataset_inventory.parquet") for lang in LANGUAGES]
     pd.testing.assert_frame_equal(
         pd.read_parquet(m / "dataset_inventory.parquet"),
         pd.concat(parquet_parts, ignore_index=True),
     )
     report = json.loads((m / "validation_report.json").read_text())
-    assert report == {
-        lang: json.loads((m / lang / "validation_report.json").read_text())
-        for lang in LANGUAGES
-    }
+    assert report == {lang: json.loads((m / lang / "validation_report.json").read_text()) for lang in LANGUAGES}
     balance = json.loads((m / "dataset_balance.json").read_text())
     expected = json.loads(
         json.dumps(
@@ -241,9 +200,7 @@ def test_three_partitions_in_parallel_share_files_and_the_gpu_pool(
             )
         )
     )
-    assert balance == expected, (
-        "the balance audit covers every language's final deduped rows"
-    )
+    assert balance == expected, "the balance audit covers every language's final deduped rows"
 
     # no speaker in two splits; every language went through alignment into training manifests
     splits_of = defaultdict(set)
@@ -254,20 +211,12 @@ def test_three_partitions_in_parallel_share_files_and_the_gpu_pool(
         k: v for k, v in splits_of.items() if len(v) > 1
     }
     for lang in LANGUAGES:
-        processed = [
-            l["id"]
-            for s in SPLITS
-            for l in read_jsonl(workspace.processed_manifest(lang, s))
-        ]
-        assert sorted(
-            a["file_id"] for a in read_jsonl(m / lang / "alignments.jsonl")
-        ) == sorted(processed)
+        processed = [l["id"] for s in SPLITS for l in read_jsonl(workspace.processed_manifest(lang, s))]
+        assert sorted(a["file_id"] for a in read_jsonl(m / lang / "alignments.jsonl")) == sorted(processed)
         assert all(workspace.training_manifest(lang, s).is_file() for s in SPLITS)
 
 
-def _rewrite_and_combine(
-    index: int, parts: list[str], combined: str, rounds: int
-) -> None:
+def _rewrite_and_combine(index: int, parts: list[str], combined: str, rounds: int) -> None:
     """One writer: rewrite its own part ``rounds`` times, rebuilding the combined file after each. Once its
     rebuild is done, the combined file must never again hold an older version of its part (a lost update)."""
     own = Path(parts[index])
@@ -276,9 +225,7 @@ def _rewrite_and_combine(
         combine_jsonl([Path(p) for p in parts], Path(combined))
         seen = [r["round"] for r in read_jsonl(combined) if r["writer"] == index]
         if not seen or min(seen) < n:
-            sys.exit(
-                f"writer {index}: round {n} was overwritten by an older rebuild ({sorted(set(seen))})"
-            )
+            sys.exit(f"writer {index}: round {n} was overwritten by an older rebuild ({sorted(set(seen))})")
 
 
 def test_combined_file_loses_no_update_when_rebuilt_concurrently(tmp_path):
@@ -287,10 +234,7 @@ def test_combined_file_loses_no_update_when_rebuilt_concurrently(tmp_path):
     parts = [str(tmp_path / f"part{i}.jsonl") for i in range(writers)]
     combined = str(tmp_path / "combined.jsonl")
     ctx = multiprocessing.get_context("fork")
-    procs = [
-        ctx.Process(target=_rewrite_and_combine, args=(i, parts, combined, rounds))
-        for i in range(writers)
-    ]
+    procs = [ctx.Process(target=_rewrite_and_combine, args=(i, parts, combined, rounds)) for i in range(writers)]
     for p in procs:
         p.start()
     for p in procs:
@@ -298,6 +242,4 @@ def test_combined_file_loses_no_update_when_rebuilt_concurrently(tmp_path):
     assert [p.exitcode for p in procs] == [0] * writers
     rows = read_jsonl(combined)
     assert rows == [r for p in parts for r in read_jsonl(p)]
-    assert {(r["writer"], r["round"]) for r in rows} == {
-        (i, rounds - 1) for i in range(writers)
-    }
+    assert {(r["writer"], r["round"]) for r in rows} == {(i, rounds - 1) for i in range(writers)}

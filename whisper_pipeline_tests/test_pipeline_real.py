@@ -25,8 +25,9 @@ def add_long_recording(workspace) -> str:
 @pytest.mark.slow
 def test_whole_graph_with_real_whisper_base(workspace, real_base_model):
     long_text = add_long_recording(workspace)
-    instance, checks = materialize_everything(workspace, real_base_model, ["hr"],
-                                      {"run_name": "real", "max_steps": 2, "batch_size": 4})
+    instance, checks = materialize_everything(
+        workspace, real_base_model, ["hr"], {"run_name": "real", "max_steps": 2, "batch_size": 4}
+    )
     alignments = read_jsonl(workspace.manifests / "hr" / "alignments.jsonl")
     assert sum(a["status"] == "aligned" for a in alignments) / len(alignments) >= 0.8
     doc = json.loads(open(alignments[0]["json_path"]).read())

@@ -13,9 +13,15 @@ DATASET = [raw_audio, deduped, normalized_transcripts, splits]
 
 
 def materialize(ws, instance, lang):
-    checks = [c for c in ALL_CHECKS if any(k.asset_key.path[-1] in {a.key.path[-1] for a in DATASET} for k in c.check_keys)]
-    result = dg.materialize([*DATASET, *checks], partition_key=lang, instance=instance,
-                            resources={"workspace": WorkspaceResource(root=str(ws.root))})
+    checks = [
+        c for c in ALL_CHECKS if any(k.asset_key.path[-1] in {a.key.path[-1] for a in DATASET} for k in c.check_keys)
+    ]
+    result = dg.materialize(
+        [*DATASET, *checks],
+        partition_key=lang,
+        instance=instance,
+        resources={"workspace": WorkspaceResource(root=str(ws.root))},
+    )
     assert result.success
     return {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
 
@@ -44,4 +50,8 @@ def test_rerun_identical_and_growth_keeps_every_speaker_in_its_split(workspace):
     after = speaker_splits(workspace, "sr")
     assert {s: after[s] for s in first} == first, "no existing speaker moved"
     assert len(after) == len(first) + 4
-    assert checks["no_speaker_in_two_splits"] and checks["manifest_lines_valid"] and checks["normalized_fraction_meets_target"]
+    assert (
+        checks["no_speaker_in_two_splits"]
+        and checks["manifest_lines_valid"]
+        and checks["normalized_fraction_meets_target"]
+    )

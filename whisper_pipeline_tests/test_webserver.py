@@ -1,4 +1,5 @@
-"""`dagster dev` (webserver + daemon) shows the ten assets (the eight of the main line, the sweep and the promotion) with their partitions, and a
+"""`dagster dev` (webserver + daemon) shows the ten assets (the eight of the main line, the sweep and the
+promotion) with their partitions, and a
 partitioned materialization launched through its GraphQL API (what the UI's Materialize button
 calls) runs to success."""
 
@@ -22,8 +23,11 @@ DAGSTER = str(Path(sys.executable).parent / "dagster")
 
 
 def graphql(port: int, query: str) -> dict:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.loads(resp.read())["data"]
 
@@ -34,11 +38,21 @@ def dagster_dev(workspace, tiny_model_dir, tmp_path):
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text((REPO / "configs" / "dagster.yaml").read_text())
-    env = {**os.environ, "DAGSTER_HOME": str(home), "WHISPER_PIPELINE_HOME": str(workspace.root),
-           "WHISPER_PIPELINE_BASE_MODEL": tiny_model_dir, "WHISPER_PIPELINE_DEVICE": "cpu"}
-    proc = subprocess.Popen([DAGSTER, "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "WHISPER_PIPELINE_HOME": str(workspace.root),
+        "WHISPER_PIPELINE_BASE_MODEL": tiny_model_dir,
+        "WHISPER_PIPELINE_DEVICE": "cpu",
+    }
+    proc = subprocess.Popen(
+        [DAGSTER, "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.time() + 180
         while time.time() < deadline:
@@ -84,9 +98,16 @@ def test_ui_lists_assets_and_materializes_a_partition(dagster_dev, workspace):
     assert status == DagsterRunStatus.SUCCESS
     train = read_jsonl(workspace.manifests / "splits" / "sr" / "train.jsonl")
     assert train and {l["language"] for l in train} == {"sr"}
-    assert not any("\u0400" <= ch <= "\u04ff" for l in train for ch in l["transcript"]), "sr Cyrillic transcribed to Latin"
+    assert not any("\u0400" <= ch <= "\u04ff" for l in train for ch in l["transcript"]), (
+        "sr Cyrillic transcribed to Latin"
+    )
     aligned = read_jsonl(workspace.manifests / "sr" / "alignments.jsonl")
-    assert len(aligned) == 6 and all(a["status"] in {"aligned", "implausible"} and a["words"] > 0 for a in aligned), aligned
-    materialized = graphql(port, '{ assetOrError(assetKey: {path: ["alignments"]}) { ... on Asset { '
-                                 'assetMaterializations(partitions: ["sr"]) { runId } } } }')
+    assert len(aligned) == 6 and all(a["status"] in {"aligned", "implausible"} and a["words"] > 0 for a in aligned), (
+        aligned
+    )
+    materialized = graphql(
+        port,
+        '{ assetOrError(assetKey: {path: ["alignments"]}) { ... on Asset { '
+        'assetMaterializations(partitions: ["sr"]) { runId } } } }',
+    )
     assert [m["runId"] for m in materialized["assetOrError"]["assetMaterializations"]] == [run_id]

@@ -26,18 +26,14 @@ from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE, decode, write_wav16
 
 SILENCE_DBFS = -40.0
 EDGE_PAD_S = 0.3  # digital silence before and after every clip
-PAUSE_BEFORE_S = (
-    0.1  # a true start with this much quiet before it counts as "after a pause"
-)
+PAUSE_BEFORE_S = 0.1  # a true start with this much quiet before it counts as "after a pause"
 
 
 @dataclass
 class KnownClip:
     audio: str
     text: str
-    words: list[
-        dict
-    ]  # word, start (s); end (s) where known; after_pause (bool) for connected clips
+    words: list[dict]  # word, start (s); end (s) where known; after_pause (bool) for connected clips
 
 
 def _word_audio(word: str, voice: str, speed: int) -> np.ndarray:
@@ -53,9 +49,7 @@ def _word_audio(word: str, voice: str, speed: int) -> np.ndarray:
     return audio[loud[0] : loud[-1] + 1] if loud.size else audio[:0]
 
 
-def _add_noise(
-    audio: np.ndarray, speech_power: float, snr_db: float, seed: int
-) -> np.ndarray:
+def _add_noise(audio: np.ndarray, speech_power: float, snr_db: float, seed: int) -> np.ndarray:
     """White noise at ``snr_db`` below ``speech_power``, over the whole clip (seeded)."""
     noise = np.random.default_rng(seed).standard_normal(audio.size)
     scale = np.sqrt(speech_power / 10 ** (snr_db / 10))
@@ -118,9 +112,7 @@ def build_connected_clip(
     from whisper_pipeline.audio.espeak_words import speak_with_word_starts
 
     spoken = speak_with_word_starts(sentence, voice, speed, pitch)
-    with (
-        tempfile.TemporaryDirectory() as tmp
-    ):  # espeak's 22050 Hz to 16 kHz with ffmpeg, as intake does
+    with tempfile.TemporaryDirectory() as tmp:  # espeak's 22050 Hz to 16 kHz with ffmpeg, as intake does
         native = Path(tmp) / "native.wav"
         write_wav16(native, spoken.samples, spoken.sample_rate)
         speech = decode(native)
@@ -133,9 +125,7 @@ def build_connected_clip(
         t = EDGE_PAD_S + start
         last = int(t * 100)  # frames wholly before the start
         before = quiet[max(0, last - round(PAUSE_BEFORE_S * 100)) : last]
-        words.append(
-            {"word": word, "start": round(t, 4), "after_pause": bool(before.all())}
-        )
+        words.append({"word": word, "start": round(t, 4), "after_pause": bool(before.all())})
     if noise_snr_db is not None:
         n = audio.size // frame
         active = audio[: n * frame].reshape(n, frame)[~quiet]
@@ -159,9 +149,7 @@ def boundary_errors(truth: list[dict], aligned: list[dict]) -> list[float] | Non
     return errors
 
 
-def start_errors(
-    truth: list[dict], aligned: list[dict], signed: bool = False
-) -> list[float] | None:
+def start_errors(truth: list[dict], aligned: list[dict], signed: bool = False) -> list[float] | None:
     """Absolute start errors (seconds) word by word, or with ``signed`` predicted minus true
     (positive = late), to see which way a correction moves the starts; None if the word counts
     differ."""

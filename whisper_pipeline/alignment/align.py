@@ -80,12 +80,24 @@ def result_segments(result, audio=None) -> list[dict]:
     dropped. With ``audio`` (16 kHz mono samples) word boundaries are snapped to speech."""
     segments = []
     for seg in result.to_dict().get("segments", []):
-        words = [{"word": TIMESTAMP_TOKEN.sub("", w["word"]), "start": float(w["start"]), "end": float(w["end"]),
-                  "probability": None if w.get("probability") is None else float(w["probability"])}
-                 for w in seg.get("words", [])]
+        words = [
+            {
+                "word": TIMESTAMP_TOKEN.sub("", w["word"]),
+                "start": float(w["start"]),
+                "end": float(w["end"]),
+                "probability": None if w.get("probability") is None else float(w["probability"]),
+            }
+            for w in seg.get("words", [])
+        ]
         words = [w for w in words if w["word"].strip()]
-        segments.append({"start": float(seg["start"]), "end": float(seg["end"]),
-                         "text": " ".join(TIMESTAMP_TOKEN.sub("", seg["text"]).split()), "words": words})
+        segments.append(
+            {
+                "start": float(seg["start"]),
+                "end": float(seg["end"]),
+                "text": " ".join(TIMESTAMP_TOKEN.sub("", seg["text"]).split()),
+                "words": words,
+            }
+        )
     if audio is not None:
         flat = snap_to_speech([w for seg in segments for w in seg["words"]], audio)
         k = 0
@@ -96,8 +108,16 @@ def result_segments(result, audio=None) -> list[dict]:
     return [seg for seg in segments if seg["text"] or seg["words"]]
 
 
-def align_file(aligner, audio_path: str, transcript: str, language: str, file_id: str,
-               out_dir: Path, duration: float, snap: bool = True) -> AlignmentResult:
+def align_file(
+    aligner,
+    audio_path: str,
+    transcript: str,
+    language: str,
+    file_id: str,
+    out_dir: Path,
+    duration: float,
+    snap: bool = True,
+) -> AlignmentResult:
     """Align one file; writes ``transcription_base.json`` and ``.txt`` under ``out_dir/<file_id>/``."""
     target = out_dir / file_id / "transcription_base.json"
     try:
@@ -132,7 +152,9 @@ def align_file(aligner, audio_path: str, transcript: str, language: str, file_id
     write_text(target.with_suffix(".srt"), to_srt(doc["segments"]))
     write_text(target.with_suffix(".vtt"), to_vtt(doc["segments"]))
     write_text(target.parent / "karaoke.lrc", to_lrc(doc["segments"], title=file_id, language=language))
-    return AlignmentResult(file_id, doc["status"], words=len(words), duration=duration, reason=problem, json_path=str(target))
+    return AlignmentResult(
+        file_id, doc["status"], words=len(words), duration=duration, reason=problem, json_path=str(target)
+    )
 
 
 def load_existing(out_dir: Path, file_id: str, transcript: str) -> AlignmentResult | None:
@@ -147,12 +169,22 @@ def load_existing(out_dir: Path, file_id: str, transcript: str) -> AlignmentResu
         n = sum(len(s["words"]) for s in doc["segments"])
     except (ValueError, KeyError, TypeError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return None
-    if doc.get("text") != transcript or "boundaries_snapped_to_speech" not in doc or not (target.parent / "karaoke.lrc").is_file():
+    if (
+        doc.get("text") != transcript
+        or "boundaries_snapped_to_speech" not in doc
+        or not (target.parent / "karaoke.lrc").is_file()
+    ):
         return None
     if doc["boundaries_snapped_to_speech"] and doc.get("snap_rule") != SNAP_RULE:
         return None  # snapped by an older rule
-    return AlignmentResult(file_id, doc.get("status", "aligned"), words=n, reason=doc.get("problem", ""), json_path=str(target),
-                           duration=doc.get("duration", 0.0))
+    return AlignmentResult(
+        file_id,
+        doc.get("status", "aligned"),
+        words=n,
+        reason=doc.get("problem", ""),
+        json_path=str(target),
+        duration=doc.get("duration", 0.0),
+    )
 
 
 def _runs(mask) -> list[tuple[int, int]]:
@@ -203,8 +235,9 @@ def snap_to_speech(
     end. A word never shrinks below ``min_word_s``.
 
     Shorter quiet runs (the default 0.12 s is deliberate), leading quiet frames and runs further
-    into the word are left alone because the closure of a stop consonant (p, t, k, b, d, g: up to ~110 ms of near silence
-    in espeak-ng speech), or a closure with a weak consonant drowned in noise, looks like a pause: a
+    into the word are left alone because the closure of a stop consonant (p, t, k, b, d, g: up to
+    ~110 ms of near silence in espeak-ng speech), or a closure with a weak consonant drowned in noise,
+    looks like a pause: a
     word starting with one was moved to its burst, and one inside a word moved the start into the
     word. On connected speech in noise the old rule (fixed 12 dB, 0.08 s, first half, leading quiet
     frames trimmed) made starts worse than not snapping at all (10 dB SNR: 56 -> 186 ms).
@@ -226,11 +259,7 @@ def snap_to_speech(
         a, b = round(w["start"] / frame_s), min(n, round(w["end"] / frame_s))
         if b - a < 2:
             continue
-        pauses = [
-            (a + x, a + y)
-            for x, y in _runs(~loud[a:b])
-            if (y - x) * frame_s >= min_pause_s and x < (b - a) / 3
-        ]
+        pauses = [(a + x, a + y) for x, y in _runs(~loud[a:b]) if (y - x) * frame_s >= min_pause_s and x < (b - a) / 3]
         if pauses:
             p_start, p_end = pauses[-1]
             if (b - p_end) * frame_s >= min_word_s:

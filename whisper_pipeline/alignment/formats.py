@@ -31,8 +31,10 @@ def _text(segment: dict) -> str:
 
 
 def to_srt(segments: list[dict]) -> str:
-    blocks = [f"{i}\n{_clock(s['start'], ',')} --> {_clock(s['end'], ',')}\n{_text(s)}\n"
-              for i, s in enumerate((s for s in segments if _text(s)), 1)]
+    blocks = [
+        f"{i}\n{_clock(s['start'], ',')} --> {_clock(s['end'], ',')}\n{_text(s)}\n"
+        for i, s in enumerate((s for s in segments if _text(s)), 1)
+    ]
     return "\n".join(blocks)
 
 

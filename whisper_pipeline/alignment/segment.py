@@ -55,8 +55,9 @@ def _best_cut(words: list[dict], first: int, last: int, min_words: int) -> int:
     return max(candidates, key=lambda i: (words[i + 1]["start"] - words[i]["end"] if i + 1 < len(words) else 0.0, i))
 
 
-def segment_words(transcript: str, words: list[dict], max_s: float = MAX_SEGMENT_S, pad_s: float = 0.1,
-                  audio_end: float | None = None) -> list[Segment]:
+def segment_words(
+    transcript: str, words: list[dict], max_s: float = MAX_SEGMENT_S, pad_s: float = 0.1, audio_end: float | None = None
+) -> list[Segment]:
     """Greedy: extend a segment while it fits in ``max_s`` (with ``pad_s`` each side), then cut at the best
     boundary inside its last third. Raises ``ValueError`` if a single word is longer than ``max_s``."""
     if not words:
@@ -92,11 +93,15 @@ def segment_cues(cues: list[dict], max_s: float = MAX_SEGMENT_S) -> list[Segment
         if cue["end"] - cue["start"] > max_s:
             raise ValueError(f"subtitle cue at {cue['start']:.1f}s is longer than {max_s}s")
         if group and cue["end"] - group[0]["start"] > max_s:
-            segments.append(Segment(group[0]["start"], group[-1]["end"], " ".join(c["text"].strip() for c in group), len(group)))
+            segments.append(
+                Segment(group[0]["start"], group[-1]["end"], " ".join(c["text"].strip() for c in group), len(group))
+            )
             group = []
         group.append(cue)
     if group:
-        segments.append(Segment(group[0]["start"], group[-1]["end"], " ".join(c["text"].strip() for c in group), len(group)))
+        segments.append(
+            Segment(group[0]["start"], group[-1]["end"], " ".join(c["text"].strip() for c in group), len(group))
+        )
     return segments
 
 
@@ -116,6 +121,15 @@ def cut_segments(line: dict, segments: list[Segment], target_for) -> list[dict]:
         target = target_for(seg_id)
         with atomic_path(target, suffix=".wav") as tmp:
             write_wav16(tmp, audio[int(seg.start * rate) : int(seg.end * rate)], rate)
-        out.append({**line, "id": seg_id, "audio": str(target), "transcript": seg.text,
-                    "duration": round(sf.info(str(target)).duration, 3), "parent": line["id"], "offset": seg.start})
+        out.append(
+            {
+                **line,
+                "id": seg_id,
+                "audio": str(target),
+                "transcript": seg.text,
+                "duration": round(sf.info(str(target)).duration, 3),
+                "parent": line["id"],
+                "offset": seg.start,
+            }
+        )
     return out

@@ -15,6 +15,16 @@ DATA_ASSETS = [raw_audio, deduped, normalized_transcripts, splits, processed_aud
 ALL_ASSETS = [*DATA_ASSETS, checkpoint, eval_report, hyperparameter_sweep, production_model]
 
 __all__ = [
-    "ALL_ASSETS", "DATA_ASSETS", "alignments", "checkpoint", "deduped", "eval_report", "hyperparameter_sweep",
-    "normalized_transcripts", "processed_audio", "production_model", "raw_audio", "splits",
+    "ALL_ASSETS",
+    "DATA_ASSETS",
+    "alignments",
+    "checkpoint",
+    "deduped",
+    "eval_report",
+    "hyperparameter_sweep",
+    "normalized_transcripts",
+    "processed_audio",
+    "production_model",
+    "raw_audio",
+    "splits",
 ]

@@ -27,7 +27,9 @@ from whisper_pipeline.resources import (
 
 
 class AlignmentConfig(dg.Config):
-    max_segment_s: float = Field(default=MAX_SEGMENT_S, description="Longer recordings are cut into segments of at most this")
+    max_segment_s: float = Field(
+        default=MAX_SEGMENT_S, description="Longer recordings are cut into segments of at most this"
+    )
     min_coverage: float = Field(default=0.8, description="Warn when fewer files than this get trustworthy timestamps")
 
 
@@ -42,14 +44,27 @@ def _cues(line: dict) -> list[dict] | None:
     if not path.is_file():
         return None
     shift = (line.get("trim") or [0.0, 0.0])[0]
-    return [{**c, "start": max(0.0, c["start"] - shift), "end": max(0.0, c["end"] - shift)}
-            for c in json.loads(path.read_text(encoding="utf-8"))]
+    return [
+        {**c, "start": max(0.0, c["start"] - shift), "end": max(0.0, c["end"] - shift)}
+        for c in json.loads(path.read_text(encoding="utf-8"))
+    ]
 
 
-@dg.asset(partitions_def=language_partitions, group_name="dataset", deps=[processed_audio],
-          kinds={"python", "pytorch"}, op_tags={"compute": "gpu"}, pool="gpu")
-def alignments(context: dg.AssetExecutionContext, config: AlignmentConfig, workspace: WorkspaceResource,
-               base_model: ModelSourceResource, compute: ComputeResource) -> dg.MaterializeResult:
+@dg.asset(
+    partitions_def=language_partitions,
+    group_name="dataset",
+    deps=[processed_audio],
+    kinds={"python", "pytorch"},
+    op_tags={"compute": "gpu"},
+    pool="gpu",
+)
+def alignments(
+    context: dg.AssetExecutionContext,
+    config: AlignmentConfig,
+    workspace: WorkspaceResource,
+    base_model: ModelSourceResource,
+    compute: ComputeResource,
+) -> dg.MaterializeResult:
     """Word timestamps from stable-ts aligning each known transcript to its audio → ``outputs/<file_id>/``
     (JSON, TXT, SRT, VTT, karaoke LRC); recordings over 30 s cut into segments at word boundaries
     (or subtitle cues) → ``manifests/training/<lang>/<split>.jsonl``."""
@@ -63,7 +78,9 @@ def alignments(context: dg.AssetExecutionContext, config: AlignmentConfig, works
         if result is None:
             if aligner is None:
                 aligner = load_aligner(base_model.resolve(ws), compute.pick())
-            result = align_file(aligner, line["audio"], line["transcript"], lang, line["id"], ws.outputs, line["duration"])
+            result = align_file(
+                aligner, line["audio"], line["transcript"], lang, line["id"], ws.outputs, line["duration"]
+            )
             aligned_now += 1
         results.append(vars(result))
         report(n, len(lines))
@@ -79,8 +96,15 @@ def alignments(context: dg.AssetExecutionContext, config: AlignmentConfig, works
         result = by_id[line["id"]]
         try:
             if result["status"] == "aligned":
-                segments, how = segment_words(line["transcript"], _words(result["json_path"]), config.max_segment_s,
-                                              audio_end=line["duration"]), "words"
+                segments, how = (
+                    segment_words(
+                        line["transcript"],
+                        _words(result["json_path"]),
+                        config.max_segment_s,
+                        audio_end=line["duration"],
+                    ),
+                    "words",
+                )
             elif (cues := _cues(line)) is not None:
                 segments, how = segment_cues(cues, config.max_segment_s), "subtitle cues"
             else:
@@ -100,17 +124,19 @@ def alignments(context: dg.AssetExecutionContext, config: AlignmentConfig, works
     coverage = aligned / len(results) if results else 0.0
     if coverage < config.min_coverage:
         context.log.warning(f"{lang}: timestamps for only {coverage:.0%} of files (target ≥ {config.min_coverage:.0%})")
-    return dg.MaterializeResult(metadata={
-        "files": len(results),
-        "aligned_this_run": aligned_now,
-        "reused": len(results) - aligned_now,
-        "aligned": aligned,
-        "coverage": dg.MetadataValue.float(round(coverage, 4)),
-        "flagged": dg.MetadataValue.md(markdown_table(flagged, ["file_id", "status", "reason"])),
-        "long_form_files": len(long_form),
-        "segments_from_long_form": sum(l["segments"] for l in long_form),
-        "long_form": dg.MetadataValue.md(markdown_table(long_form, ["file_id", "duration", "segments", "by"])),
-        "long_form_left_out": dg.MetadataValue.md(markdown_table(unsegmented, ["file_id", "reason"])),
-        "training_manifests": dg.MetadataValue.path(str(ws.training_manifest(lang, "train").parent)),
-        "outputs": dg.MetadataValue.path(str(ws.outputs)),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "files": len(results),
+            "aligned_this_run": aligned_now,
+            "reused": len(results) - aligned_now,
+            "aligned": aligned,
+            "coverage": dg.MetadataValue.float(round(coverage, 4)),
+            "flagged": dg.MetadataValue.md(markdown_table(flagged, ["file_id", "status", "reason"])),
+            "long_form_files": len(long_form),
+            "segments_from_long_form": sum(l["segments"] for l in long_form),
+            "long_form": dg.MetadataValue.md(markdown_table(long_form, ["file_id", "duration", "segments", "by"])),
+            "long_form_left_out": dg.MetadataValue.md(markdown_table(unsegmented, ["file_id", "reason"])),
+            "training_manifests": dg.MetadataValue.path(str(ws.training_manifest(lang, "train").parent)),
+            "outputs": dg.MetadataValue.path(str(ws.outputs)),
+        }
+    )

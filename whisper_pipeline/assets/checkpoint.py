@@ -22,15 +22,28 @@ def _config_field(f: dataclasses.Field, annotation):
 
 _HINTS = typing.get_type_hints(TrainSettings)
 # The Dagster config of the training step, generated from TrainSettings: one list of settings.
-TrainConfig = create_model("TrainConfig", __base__=dg.Config,
-                           **{f.name: _config_field(f, _HINTS[f.name]) for f in dataclasses.fields(TrainSettings)})
+TrainConfig = create_model(
+    "TrainConfig",
+    __base__=dg.Config,
+    **{f.name: _config_field(f, _HINTS[f.name]) for f in dataclasses.fields(TrainSettings)},
+)
 
 
 def accelerate_command(job: Path, num_processes: int, device: str) -> list[str]:
     """``accelerate launch`` of the training module: one process per GPU, or one CPU process."""
     accelerate = Path(sys.executable).with_name("accelerate")
-    cmd = [str(accelerate) if accelerate.exists() else "accelerate", "launch", "--num_machines", "1",
-           "--num_processes", str(num_processes), "--mixed_precision", "no", "--dynamo_backend", "no"]
+    cmd = [
+        str(accelerate) if accelerate.exists() else "accelerate",
+        "launch",
+        "--num_machines",
+        "1",
+        "--num_processes",
+        str(num_processes),
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+    ]
     if device == "cpu":
         cmd.append("--cpu")
     elif num_processes > 1:
@@ -38,10 +51,20 @@ def accelerate_command(job: Path, num_processes: int, device: str) -> list[str]:
     return cmd + ["-m", "whisper_pipeline.training.cli", str(job)]
 
 
-@dg.asset(group_name="training", deps=[processed_audio, alignments], kinds={"pytorch", "huggingface"},
-          op_tags={"compute": "gpu"}, pool="gpu")
-def checkpoint(context: dg.AssetExecutionContext, config: TrainConfig, workspace: WorkspaceResource,
-               base_model: ModelSourceResource, compute: ComputeResource) -> dg.MaterializeResult:
+@dg.asset(
+    group_name="training",
+    deps=[processed_audio, alignments],
+    kinds={"pytorch", "huggingface"},
+    op_tags={"compute": "gpu"},
+    pool="gpu",
+)
+def checkpoint(
+    context: dg.AssetExecutionContext,
+    config: TrainConfig,
+    workspace: WorkspaceResource,
+    base_model: ModelSourceResource,
+    compute: ComputeResource,
+) -> dg.MaterializeResult:
     """One multilingual fine-tuned Whisper over all languages (each sample keeps its own language token),
     trained in a separate ``accelerate launch`` process through Dagster Pipes; re-materializing the same
     ``run_name`` resumes from its newest checkpoint."""
@@ -61,13 +84,19 @@ def checkpoint(context: dg.AssetExecutionContext, config: TrainConfig, workspace
     if config.sweep_study:
         best_path = ws.manifests / f"sweep_{config.sweep_study}_best.json"
         if not best_path.is_file():
-            raise dg.Failure(description=f"sweep_study {config.sweep_study!r}: {best_path} missing; materialize "
-                                         f"hyperparameter_sweep with that study first")
+            raise dg.Failure(
+                description=f"sweep_study {config.sweep_study!r}: {best_path} missing; materialize "
+                f"hyperparameter_sweep with that study first"
+            )
         settings, best = apply_best(settings, best_path)
         context.log.info(f"using the best parameters of sweep {config.sweep_study}: {best}")
     job = {
-        "base_model": base, "run_dir": str(run_dir), "device": device, "run_id": context.run_id,
-        "train_manifests": [str(p) for p in train], "validation_manifests": [str(p) for p in validation],
+        "base_model": base,
+        "run_dir": str(run_dir),
+        "device": device,
+        "run_id": context.run_id,
+        "train_manifests": [str(p) for p in train],
+        "validation_manifests": [str(p) for p in validation],
         "log_path": str(ws.logs / "training" / f"{config.run_name}.log"),
         "settings": dataclasses.asdict(settings),
     }
@@ -76,6 +105,7 @@ def checkpoint(context: dg.AssetExecutionContext, config: TrainConfig, workspace
     command = accelerate_command(job_path, config.num_processes, device)
     context.log.info(f"fine-tuning {base} → {run_dir}: {' '.join(command)}")
     result = dg.PipesSubprocessClient(cwd=str(Path(__file__).resolve().parents[2])).run(
-        command=command, context=context, extras={"run_name": config.run_name})
+        command=command, context=context, extras={"run_name": config.run_name}
+    )
     write_text(ws.models / "whisper" / "LATEST", config.run_name + "\n")
     return result.get_materialize_result()

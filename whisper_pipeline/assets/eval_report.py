@@ -25,10 +25,21 @@ class EvalConfig(dg.Config):
     compare_production: bool = Field(default=True, description="Also score the production model (models/registry.json)")
 
 
-@dg.asset(partitions_def=language_partitions, group_name="evaluation", deps=[checkpoint, processed_audio],
-          kinds={"pytorch"}, op_tags={"compute": "gpu"}, pool="gpu")
-def eval_report(context: dg.AssetExecutionContext, config: EvalConfig, workspace: WorkspaceResource,
-                base_model: ModelSourceResource, compute: ComputeResource) -> dg.MaterializeResult:
+@dg.asset(
+    partitions_def=language_partitions,
+    group_name="evaluation",
+    deps=[checkpoint, processed_audio],
+    kinds={"pytorch"},
+    op_tags={"compute": "gpu"},
+    pool="gpu",
+)
+def eval_report(
+    context: dg.AssetExecutionContext,
+    config: EvalConfig,
+    workspace: WorkspaceResource,
+    base_model: ModelSourceResource,
+    compute: ComputeResource,
+) -> dg.MaterializeResult:
     """WER/CER (jiwer) of the fine-tuned and base models on this language's held-out test speakers."""
     lang = context.partition_key
     ws = workspace.get()
@@ -57,9 +68,14 @@ def eval_report(context: dg.AssetExecutionContext, config: EvalConfig, workspace
     part = ws.manifests / "eval" / run / f"{lang}.json"
     write_json(part, result)
     write_text(ws.manifests / "eval" / "LAST_EVALUATED", run + "\n")  # what the gate checks look at
-    combine_json({l: ws.manifests / "eval" / run / f"{l}.json" for l in LANGUAGES},
-                            ws.manifests / f"eval_{run}.json", extra={"run": run})
-    evals = {l: json.loads(p.read_text()) for l in LANGUAGES if (p := ws.manifests / "eval" / run / f"{l}.json").is_file()}
+    combine_json(
+        {l: ws.manifests / "eval" / run / f"{l}.json" for l in LANGUAGES},
+        ws.manifests / f"eval_{run}.json",
+        extra={"run": run},
+    )
+    evals = {
+        l: json.loads(p.read_text()) for l in LANGUAGES if (p := ws.manifests / "eval" / run / f"{l}.json").is_file()
+    }
     stale = sorted(l for l, d in evals.items() if d.get("schema_version") != SCHEMA_VERSION)
     if stale:
         context.log.warning(f"not on the dashboard until re-evaluated (older evaluation format): {', '.join(stale)}")
@@ -88,5 +104,8 @@ def eval_report(context: dg.AssetExecutionContext, config: EvalConfig, workspace
     if "production" in result["models"]:
         meta["production_run"] = production["run"]
         meta["production_wer"] = dg.MetadataValue.float(result["models"]["production"]["wer"])
-    context.log.info(f"{lang}: WER {ft['wer']} CER {ft['cer']}" + (f" (base WER {meta['base_wer'].value})" if "base_wer" in meta else ""))
+    context.log.info(
+        f"{lang}: WER {ft['wer']} CER {ft['cer']}"
+        + (f" (base WER {meta['base_wer'].value})" if "base_wer" in meta else "")
+    )
     return dg.MaterializeResult(metadata=meta)

@@ -27,14 +27,18 @@ class PreprocessConfig(dg.Config):
 
 
 @dg.asset(partitions_def=language_partitions, group_name="dataset", deps=[splits], kinds={"python", "audio"})
-def processed_audio(context: dg.AssetExecutionContext, config: PreprocessConfig, workspace: WorkspaceResource) -> dg.MaterializeResult:
+def processed_audio(
+    context: dg.AssetExecutionContext, config: PreprocessConfig, workspace: WorkspaceResource
+) -> dg.MaterializeResult:
     """16 kHz mono 16-bit audio of every split line under ``processed/audio/<lang>/``: soxr resampling,
     VAD silence trimming, optional loudness normalization; incremental; durations re-checked."""
     if config.format not in ("wav", "flac"):
         raise dg.Failure(f"processed_audio: format must be 'wav' or 'flac', not {config.format!r}")
     lang = context.partition_key
     ws = workspace.get()
-    options = PreprocessOptions(config.trim_silence, config.vad_threshold, config.margin_s, config.loudness_lufs, config.format)
+    options = PreprocessOptions(
+        config.trim_silence, config.vad_threshold, config.margin_s, config.loudness_lufs, config.format
+    )
     totals = {"converted": 0, "files": 0, "seconds": 0.0, "source_seconds": 0.0}
     all_lines, all_errors = [], []
     for split in SPLITS:
@@ -42,8 +46,13 @@ def processed_audio(context: dg.AssetExecutionContext, config: PreprocessConfig,
         target = ws.processed_manifest(lang, split)
         previous = {r["id"]: r for r in read_jsonl(target)} if target.is_file() else {}
         lines, converted, errors = preprocess_rows(
-            rows, lambda r: ws.processed_audio(lang, r["id"]), previous, options, workers=config.workers or None,
-            progress=progress_logger(context, f"processed {split} ({lang})"))
+            rows,
+            lambda r: ws.processed_audio(lang, r["id"]),
+            previous,
+            options,
+            workers=config.workers or None,
+            progress=progress_logger(context, f"processed {split} ({lang})"),
+        )
         write_jsonl(target, lines)
         totals["converted"] += converted
         totals["files"] += len(lines)
@@ -55,17 +64,25 @@ def processed_audio(context: dg.AssetExecutionContext, config: PreprocessConfig,
         context.log.error(e)
     mismatches = duration_mismatches(all_lines)
     if mismatches:
-        raise dg.Failure(description=f"{len(mismatches)} processed files do not match the manifest duration",
-                         metadata={"mismatches": dg.MetadataValue.md("\n".join(f"- {m}" for m in mismatches[:50]))})
-    flagged = [{"id": l["id"], "flags": "; ".join(l["preprocess_flags"])} for l in all_lines if l.get("preprocess_flags")]
-    return dg.MaterializeResult(metadata={
-        "files": totals["files"],
-        "converted_this_run": totals["converted"],
-        "reused": totals["files"] - totals["converted"],
-        "failed": len(all_errors),
-        "hours": dg.MetadataValue.float(round(totals["seconds"] / 3600, 4)),
-        "silence_trimmed_hours": dg.MetadataValue.float(round((totals["source_seconds"] - totals["seconds"]) / 3600, 4)),
-        "flagged": dg.MetadataValue.md(markdown_table(flagged, ["id", "flags"])),
-        "errors": dg.MetadataValue.md("\n".join(f"- {e}" for e in all_errors[:50]) or "_none_"),
-        "directory": dg.MetadataValue.path(str(ws.processed / "audio" / lang)),
-    })
+        raise dg.Failure(
+            description=f"{len(mismatches)} processed files do not match the manifest duration",
+            metadata={"mismatches": dg.MetadataValue.md("\n".join(f"- {m}" for m in mismatches[:50]))},
+        )
+    flagged = [
+        {"id": l["id"], "flags": "; ".join(l["preprocess_flags"])} for l in all_lines if l.get("preprocess_flags")
+    ]
+    return dg.MaterializeResult(
+        metadata={
+            "files": totals["files"],
+            "converted_this_run": totals["converted"],
+            "reused": totals["files"] - totals["converted"],
+            "failed": len(all_errors),
+            "hours": dg.MetadataValue.float(round(totals["seconds"] / 3600, 4)),
+            "silence_trimmed_hours": dg.MetadataValue.float(
+                round((totals["source_seconds"] - totals["seconds"]) / 3600, 4)
+            ),
+            "flagged": dg.MetadataValue.md(markdown_table(flagged, ["id", "flags"])),
+            "errors": dg.MetadataValue.md("\n".join(f"- {e}" for e in all_errors[:50]) or "_none_"),
+            "directory": dg.MetadataValue.path(str(ws.processed / "audio" / lang)),
+        }
+    )

@@ -14,8 +14,9 @@ class GateConfig(dg.Config):
     wer_ceiling: float = Field(default=0.8, description="Highest acceptable fine-tuned WER, any language")
     wer_ceiling_per_language: dict[str, float] = Field(default={}, description="Overrides per language, e.g. {sr: 0.5}")
     regression_margin: float = Field(default=0.02, description="How much worse than production (WER) is tolerated")
-    cer_regression_margin: float = Field(default=0.02, description="How much worse than production (CER) is tolerated; "
-                                         "negative = CER not judged")
+    cer_regression_margin: float = Field(
+        default=0.02, description="How much worse than production (CER) is tolerated; negative = CER not judged"
+    )
 
     def cer_margin(self) -> float | None:
         return None if self.cer_regression_margin < 0 else self.cer_regression_margin
@@ -33,7 +34,9 @@ def last_evaluated_run(ws: Workspace) -> str:
 
 def evaluations(ws: Workspace, run: str) -> dict[str, dict]:
     """The per-language evaluation documents of a run (languages not evaluated are absent)."""
-    return {l: json.loads(p.read_text()) for l in LANGUAGES if (p := ws.manifests / "eval" / run / f"{l}.json").is_file()}
+    return {
+        l: json.loads(p.read_text()) for l in LANGUAGES if (p := ws.manifests / "eval" / run / f"{l}.json").is_file()
+    }
 
 
 class PromoteConfig(GateConfig):
@@ -41,7 +44,9 @@ class PromoteConfig(GateConfig):
 
 
 @dg.asset(group_name="evaluation", deps=[eval_report], kinds={"python"})
-def production_model(context: dg.AssetExecutionContext, config: PromoteConfig, workspace: WorkspaceResource) -> dg.MaterializeResult:
+def production_model(
+    context: dg.AssetExecutionContext, config: PromoteConfig, workspace: WorkspaceResource
+) -> dg.MaterializeResult:
     """Marks a run as the production model in ``models/registry.json``, only if its evaluation passes the
     gates (WER ceiling per language, no regression against the current production model)."""
     ws = workspace.get()
@@ -52,15 +57,31 @@ def production_model(context: dg.AssetExecutionContext, config: PromoteConfig, w
     ceiling = wer_ceiling_gate(evals, config.wer_ceiling, config.wer_ceiling_per_language)
     regression = regression_gate(evals, config.regression_margin, config.cer_margin())
     if not (ceiling.passed and regression.passed):
-        raise dg.Failure(description=f"{run} not promoted: " + "; ".join(ceiling.failures + regression.failures),
-                         metadata={"ceiling": dg.MetadataValue.json(ceiling.details),
-                                   "regression": dg.MetadataValue.json(regression.details)})
-    entry = promote(ws.models / "registry.json", run, str(ws.run_dir(run)),
-                    {l: d["models"]["finetuned"]["wer"] for l, d in evals.items()},
-                    reason=f"gates passed (ceiling {config.wer_ceiling}, WER margin {config.regression_margin}, "
-                           f"CER margin {config.cer_regression_margin})")
+        raise dg.Failure(
+            description=f"{run} not promoted: " + "; ".join(ceiling.failures + regression.failures),
+            metadata={
+                "ceiling": dg.MetadataValue.json(ceiling.details),
+                "regression": dg.MetadataValue.json(regression.details),
+            },
+        )
+    entry = promote(
+        ws.models / "registry.json",
+        run,
+        str(ws.run_dir(run)),
+        {l: d["models"]["finetuned"]["wer"] for l, d in evals.items()},
+        reason=f"gates passed (ceiling {config.wer_ceiling}, WER margin {config.regression_margin}, "
+        f"CER margin {config.cer_regression_margin})",
+    )
     context.log.info(f"{run} is now the production model; a running service picks it up on its next request")
-    return dg.MaterializeResult(metadata={"run": run, "languages": sorted(evals), "wer": dg.MetadataValue.json(entry["wer"]),
-                                          "registry": dg.MetadataValue.path(str(ws.models / "registry.json")),
-                                          "serve": dg.MetadataValue.md("`python -m whisper_pipeline.serving --preload production` "
-                                                                       "(or `make serve`); `model=production` in requests")})
+    return dg.MaterializeResult(
+        metadata={
+            "run": run,
+            "languages": sorted(evals),
+            "wer": dg.MetadataValue.json(entry["wer"]),
+            "registry": dg.MetadataValue.path(str(ws.models / "registry.json")),
+            "serve": dg.MetadataValue.md(
+                "`python -m whisper_pipeline.serving --preload production` "
+                "(or `make serve`); `model=production` in requests"
+            ),
+        }
+    )

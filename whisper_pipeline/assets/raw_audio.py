@@ -34,7 +34,9 @@ class IntakeConfig(dg.Config):
 
 
 @dg.asset(partitions_def=language_partitions, group_name="intake", kinds={"python", "audio"})
-def raw_audio(context: dg.AssetExecutionContext, config: IntakeConfig, workspace: WorkspaceResource) -> dg.MaterializeResult:
+def raw_audio(
+    context: dg.AssetExecutionContext, config: IntakeConfig, workspace: WorkspaceResource
+) -> dg.MaterializeResult:
     """Inventory of ``uploads/<lang>/``: every file decoded and classified; problems named, never fatal.
 
     Incremental: unchanged files are only stat'ed; known content (by SHA-256) is never decoded twice.
@@ -59,30 +61,46 @@ def raw_audio(context: dg.AssetExecutionContext, config: IntakeConfig, workspace
     orphans = find_orphan_transcripts(ws.uploads, lang, items)
     cache = IntakeCache(ws.lang_manifests(lang) / "intake_cache.json")
     rules = IntakeRules(config.min_chars_per_second, config.max_chars_per_second)
-    rows = build_inventory(items, ws.uploads, cache, rules, orphans, progress=progress_logger(context, f"checked audio ({lang})"))
+    rows = build_inventory(
+        items, ws.uploads, cache, rules, orphans, progress=progress_logger(context, f"checked audio ({lang})")
+    )
     cache.save()
     table = [inventory_table_row(r) for r in rows]
     write_jsonl(ws.lang_manifests(lang) / "inventory.jsonl", rows)
     write_csv(ws.lang_manifests(lang) / "dataset_inventory.csv", table, INVENTORY_COLUMNS)
     write_parquet(ws.lang_manifests(lang) / "dataset_inventory.parquet", table)
-    combine_csv([ws.lang_manifests(l) / "dataset_inventory.csv" for l in LANGUAGES],
-                ws.manifests / "dataset_inventory.csv", INVENTORY_COLUMNS)
-    combine_parquet([ws.lang_manifests(l) / "dataset_inventory.parquet" for l in LANGUAGES],
-                    ws.manifests / "dataset_inventory.parquet")
+    combine_csv(
+        [ws.lang_manifests(l) / "dataset_inventory.csv" for l in LANGUAGES],
+        ws.manifests / "dataset_inventory.csv",
+        INVENTORY_COLUMNS,
+    )
+    combine_parquet(
+        [ws.lang_manifests(l) / "dataset_inventory.parquet" for l in LANGUAGES],
+        ws.manifests / "dataset_inventory.parquet",
+    )
     summary = summarize_inventory(rows)
     bad = [r for r in rows if r["status"] != "ok"]
     for r in bad:
         context.log.warning(f"{r['filename']}: {r['reason']}")
-    return dg.MaterializeResult(metadata={
-        **{k: dg.MetadataValue.int(v) if isinstance(v, int) else dg.MetadataValue.float(v) for k, v in summary.items()
-           if not isinstance(v, dict)},
-        "transcript_encodings": dg.MetadataValue.json(summary["transcript_encodings"]),
-        "decoded_this_run": cache.decoded,
-        "harvested": dg.MetadataValue.json(dict(Counter(h.status for h in harvested))),
-        "hashed_this_run": cache.hashed,
-        "inventory": dg.MetadataValue.path(str(ws.manifests / "dataset_inventory.csv")),
-        "metadata_problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "_none_"),
-        "not_usable": dg.MetadataValue.md(markdown_table(bad, ["filename", "status", "reason"])),
-        "flagged": dg.MetadataValue.md(markdown_table(
-            [{"filename": r["filename"], "flags": "; ".join(r["flags"])} for r in rows if r["flags"]], ["filename", "flags"])),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            **{
+                k: dg.MetadataValue.int(v) if isinstance(v, int) else dg.MetadataValue.float(v)
+                for k, v in summary.items()
+                if not isinstance(v, dict)
+            },
+            "transcript_encodings": dg.MetadataValue.json(summary["transcript_encodings"]),
+            "decoded_this_run": cache.decoded,
+            "harvested": dg.MetadataValue.json(dict(Counter(h.status for h in harvested))),
+            "hashed_this_run": cache.hashed,
+            "inventory": dg.MetadataValue.path(str(ws.manifests / "dataset_inventory.csv")),
+            "metadata_problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "_none_"),
+            "not_usable": dg.MetadataValue.md(markdown_table(bad, ["filename", "status", "reason"])),
+            "flagged": dg.MetadataValue.md(
+                markdown_table(
+                    [{"filename": r["filename"], "flags": "; ".join(r["flags"])} for r in rows if r["flags"]],
+                    ["filename", "flags"],
+                )
+            ),
+        }
+    )

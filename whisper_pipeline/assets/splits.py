@@ -27,7 +27,9 @@ class SplitConfig(dg.Config):
 
 
 @dg.asset(partitions_def=language_partitions, group_name="dataset", deps=[normalized_transcripts], kinds={"python"})
-def splits(context: dg.AssetExecutionContext, config: SplitConfig, workspace: WorkspaceResource) -> dg.MaterializeResult:
+def splits(
+    context: dg.AssetExecutionContext, config: SplitConfig, workspace: WorkspaceResource
+) -> dg.MaterializeResult:
     """Seeded, speaker-disjoint train/validation/test manifests (``manifests/splits/``), plus run1 and
     run1_small. Stable under growth: a speaker once assigned never changes split."""
     lang = context.partition_key
@@ -36,10 +38,13 @@ def splits(context: dg.AssetExecutionContext, config: SplitConfig, workspace: Wo
     policy = SplitPolicy(config.seed, config.validation_ratio, config.test_ratio, config.min_test_hours)
     assignments_path = ws.lang_manifests(lang) / "split_assignments.json"
     remembered, reshuffled = Assignments.from_json(
-        json.loads(assignments_path.read_text()) if assignments_path.is_file() else None, config.seed)
+        json.loads(assignments_path.read_text()) if assignments_path.is_file() else None, config.seed
+    )
     if reshuffled:
-        context.log.warning(f"{lang}: seed changed to {config.seed}: every speaker is assigned afresh; models trained "
-                            f"on the old splits must not be evaluated on the new test split")
+        context.log.warning(
+            f"{lang}: seed changed to {config.seed}: every speaker is assigned afresh; models trained "
+            f"on the old splits must not be evaluated on the new test split"
+        )
     by_split, assignments, summary = make_splits(rows, lang, policy, remembered)
     for split, lines in by_split.items():
         write_jsonl(ws.split_manifest(lang, split), lines)
@@ -50,14 +55,18 @@ def splits(context: dg.AssetExecutionContext, config: SplitConfig, workspace: Wo
     combine_jsonl([ws.split_manifest(l, s) for l in LANGUAGES for s in SPLITS], ws.manifests / "run1.jsonl")
     combine_jsonl([ws.lang_manifests(l) / "run1_small.jsonl" for l in LANGUAGES], ws.manifests / "run1_small.jsonl")
     for split, why in summary["empty_splits"].items():
-        context.log.warning(f"{lang}: no {split} split: {why}" + ("; evaluation will be skipped" if split == "test" else ""))
+        context.log.warning(
+            f"{lang}: no {split} split: {why}" + ("; evaluation will be skipped" if split == "test" else "")
+        )
     if summary["moved"]:
         context.log.info(f"{lang}: new speakers moved to fill empty splits: {', '.join(summary['moved'])}")
     if set(summary["groups_by_kind"]) - {"speaker"}:
         context.log.warning(f"{lang}: some utterances have no speaker; grouped by {summary['groups_by_kind']} instead")
     test_hours = sum(l["duration"] for l in by_split["test"]) / 3600
     if test_hours < config.min_test_hours:
-        context.log.warning(f"{lang}: only {test_hours:.2f} h of test audio (minimum {config.min_test_hours} h): add speakers")
+        context.log.warning(
+            f"{lang}: only {test_hours:.2f} h of test audio (minimum {config.min_test_hours} h): add speakers"
+        )
     meta: dict = {}
     for split, lines in by_split.items():
         meta[f"{split}_utterances"] = len(lines)

@@ -30,37 +30,85 @@ class SweepConfig(dg.Config):
     gradient_accumulation: list[int] = Field(default=[1, 2])
 
 
-@dg.asset(group_name="training", deps=[processed_audio, alignments], kinds={"optuna", "pytorch"},
-          op_tags={"compute": "gpu"}, pool="gpu")
-def hyperparameter_sweep(context: dg.AssetExecutionContext, config: SweepConfig, workspace: WorkspaceResource,
-                         base_model: ModelSourceResource, compute: ComputeResource) -> dg.MaterializeResult:
+@dg.asset(
+    group_name="training",
+    deps=[processed_audio, alignments],
+    kinds={"optuna", "pytorch"},
+    op_tags={"compute": "gpu"},
+    pool="gpu",
+)
+def hyperparameter_sweep(
+    context: dg.AssetExecutionContext,
+    config: SweepConfig,
+    workspace: WorkspaceResource,
+    base_model: ModelSourceResource,
+    compute: ComputeResource,
+) -> dg.MaterializeResult:
     """Optuna search over learning rate, batch size, weight decay, warmup and accumulation (short, pruned,
     resumable trials) → ``manifests/sweep_<study>.csv`` and ``_best.json``, which the ``checkpoint``
     setting ``sweep_study`` applies to the next training run."""
     ws = workspace.get()
-    rows = {s: [r for l in config.languages if (p := ws.ready_manifest(l, s)).is_file() for r in read_jsonl(p)]
-            for s in ("train", "validation")}
+    rows = {
+        s: [r for l in config.languages if (p := ws.ready_manifest(l, s)).is_file() for r in read_jsonl(p)]
+        for s in ("train", "validation")
+    }
     if not rows["train"] or not rows["validation"]:
         raise dg.Failure(description="A sweep needs train and validation manifests: materialize the data assets first")
-    space = SearchSpace((config.learning_rate_min, config.learning_rate_max), config.batch_sizes,
-                        (0.0, config.weight_decay_max), (0.0, config.warmup_ratio_max), config.gradient_accumulation)
-    trial_settings = TrainSettings(max_steps=config.trial_max_steps, eval_steps=config.eval_steps,
-                                   predict_with_generate=config.score_with_wer, save_total_limit=1, logging_steps=config.eval_steps)
-    summary = run_sweep(config.study, ws.manifests / "sweeps.db", base_model.resolve(ws), rows["train"], rows["validation"],
-                        ws.models / "sweeps" / config.study, config.n_trials, trial_settings, space, compute.pick(),
-                        on_trial=lambda t: context.log.info(f"trial {t['trial']}: {t}"))
+    space = SearchSpace(
+        (config.learning_rate_min, config.learning_rate_max),
+        config.batch_sizes,
+        (0.0, config.weight_decay_max),
+        (0.0, config.warmup_ratio_max),
+        config.gradient_accumulation,
+    )
+    trial_settings = TrainSettings(
+        max_steps=config.trial_max_steps,
+        eval_steps=config.eval_steps,
+        predict_with_generate=config.score_with_wer,
+        save_total_limit=1,
+        logging_steps=config.eval_steps,
+    )
+    summary = run_sweep(
+        config.study,
+        ws.manifests / "sweeps.db",
+        base_model.resolve(ws),
+        rows["train"],
+        rows["validation"],
+        ws.models / "sweeps" / config.study,
+        config.n_trials,
+        trial_settings,
+        space,
+        compute.pick(),
+        on_trial=lambda t: context.log.info(f"trial {t['trial']}: {t}"),
+    )
     csv_path, best_path = ws.manifests / f"sweep_{config.study}.csv", ws.manifests / f"sweep_{config.study}_best.json"
     write_results(summary, csv_path, best_path)
-    return dg.MaterializeResult(metadata={
-        "study": config.study,
-        "trials": len(summary["trials"]),
-        "pruned": sum(t["state"] == "PRUNED" for t in summary["trials"]),
-        "metric": summary["metric"],
-        "best_value": dg.MetadataValue.float(float(summary["best_value"] if summary["best_value"] is not None else -1)),
-        "best_params": dg.MetadataValue.json(summary["best_params"]),
-        "results": dg.MetadataValue.md(markdown_table(summary["trials"], ["trial", "state", "value", "learning_rate",
-                                                                         "batch_size", "weight_decay", "warmup_ratio",
-                                                                         "gradient_accumulation_steps"])),
-        "results_csv": dg.MetadataValue.path(str(csv_path)),
-        "best_params_file": dg.MetadataValue.path(str(best_path)),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "study": config.study,
+            "trials": len(summary["trials"]),
+            "pruned": sum(t["state"] == "PRUNED" for t in summary["trials"]),
+            "metric": summary["metric"],
+            "best_value": dg.MetadataValue.float(
+                float(summary["best_value"] if summary["best_value"] is not None else -1)
+            ),
+            "best_params": dg.MetadataValue.json(summary["best_params"]),
+            "results": dg.MetadataValue.md(
+                markdown_table(
+                    summary["trials"],
+                    [
+                        "trial",
+                        "state",
+                        "value",
+                        "learning_rate",
+                        "batch_size",
+                        "weight_decay",
+                        "warmup_ratio",
+                        "gradient_accumulation_steps",
+                    ],
+                )
+            ),
+            "results_csv": dg.MetadataValue.path(str(csv_path)),
+            "best_params_file": dg.MetadataValue.path(str(best_path)),
+        }
+    )

@@ -159,19 +159,31 @@ def build_pipeline(config: AugmentConfig):
 
     steps = []
     if config.noise.p > 0:
-        colours = [A.AddColorNoise(min_snr_db=config.noise.min_snr_db, max_snr_db=config.noise.max_snr_db,
-                                   min_f_decay=NOISE_DECAY_DB_PER_OCTAVE[c], max_f_decay=NOISE_DECAY_DB_PER_OCTAVE[c], p=1.0)
-                   for c in config.noise.colors]
+        colours = [
+            A.AddColorNoise(
+                min_snr_db=config.noise.min_snr_db,
+                max_snr_db=config.noise.max_snr_db,
+                min_f_decay=NOISE_DECAY_DB_PER_OCTAVE[c],
+                max_f_decay=NOISE_DECAY_DB_PER_OCTAVE[c],
+                p=1.0,
+            )
+            for c in config.noise.colors
+        ]
         steps.append(A.OneOf(colours, p=config.noise.p))
     if config.background_noise.p > 0:
         bg = config.background_noise
-        steps.append(A.AddBackgroundNoise(sounds_path=bg.folder, min_snr_db=bg.min_snr_db, max_snr_db=bg.max_snr_db, p=bg.p))
+        steps.append(
+            A.AddBackgroundNoise(sounds_path=bg.folder, min_snr_db=bg.min_snr_db, max_snr_db=bg.max_snr_db, p=bg.p)
+        )
     if config.speed.p > 0:
         s = config.speed
         steps.append(A.Lambda(transform=lambda x, sr: _speed(x, sr, s.min_rate, s.max_rate), p=s.p))
     if config.pitch.p > 0:
-        steps.append(A.PitchShift(min_semitones=config.pitch.min_semitones, max_semitones=config.pitch.max_semitones,
-                                  p=config.pitch.p))
+        steps.append(
+            A.PitchShift(
+                min_semitones=config.pitch.min_semitones, max_semitones=config.pitch.max_semitones, p=config.pitch.p
+            )
+        )
     if config.reverb.p > 0:
         steps.append(A.Lambda(transform=lambda x, sr: _reverb(x, sr, config.reverb), p=config.reverb.p))
     if config.gain.p > 0:
@@ -217,8 +229,15 @@ def augment_offline(lines: list[dict], augmenter: Augmenter, out_dir: Path, copi
             target = out_dir / f"{line['id']}-aug{k}.wav"
             with atomic_path(target, suffix=".wav") as tmp:
                 write_wav16(tmp, aug)
-            out.append({**line, "id": f"{line['id']}-aug{k}", "audio": str(target), "augmented_from": line["id"],
-                        "duration": round(sf.info(str(target)).duration, 3)})
+            out.append(
+                {
+                    **line,
+                    "id": f"{line['id']}-aug{k}",
+                    "audio": str(target),
+                    "augmented_from": line["id"],
+                    "duration": round(sf.info(str(target)).duration, 3),
+                }
+            )
     return out
 
 
@@ -232,7 +251,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--copies", type=int, default=1)
     args = ap.parse_args(argv)
     out_dir = Path(args.out_dir)
-    lines = augment_offline(read_jsonl(args.manifest), Augmenter(load_augment_config(args.config)), out_dir, args.copies)
+    lines = augment_offline(
+        read_jsonl(args.manifest), Augmenter(load_augment_config(args.config)), out_dir, args.copies
+    )
     write_jsonl(out_dir / "augmented.jsonl", lines)
     print(f"{len(lines)} augmented files and {out_dir / 'augmented.jsonl'}")
 

@@ -60,9 +60,7 @@ class _Event(ctypes.Structure):
     ]
 
 
-_CALLBACK = ctypes.CFUNCTYPE(
-    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event)
-)
+_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
 
 
 class SpokenWords(NamedTuple):
@@ -81,9 +79,7 @@ class _Espeak:
         try:
             lib = ctypes.CDLL(name)
         except OSError as exc:
-            raise RuntimeError(
-                f"cannot load {name}: install espeak-ng (Debian: apt-get install espeak-ng)"
-            ) from exc
+            raise RuntimeError(f"cannot load {name}: install espeak-ng (Debian: apt-get install espeak-ng)") from exc
         lib.espeak_Initialize.argtypes = [
             ctypes.c_int,
             ctypes.c_int,
@@ -103,9 +99,7 @@ class _Espeak:
             ctypes.c_void_p,
             ctypes.c_void_p,
         ]
-        self.sample_rate = lib.espeak_Initialize(
-            AUDIO_OUTPUT_SYNCHRONOUS, 0, None, ESPEAK_INITIALIZE_DONT_EXIT
-        )
+        self.sample_rate = lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, None, ESPEAK_INITIALIZE_DONT_EXIT)
         if self.sample_rate <= 0:
             raise RuntimeError("espeak_Initialize failed: espeak-ng-data not found")
         self.lib = lib
@@ -125,21 +119,14 @@ class _Espeak:
             i += 1
         return 0  # 0 = go on synthesising
 
-    def synth(
-        self, text: str, voice: str, rate: int, pitch: int
-    ) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    def synth(self, text: str, voice: str, rate: int, pitch: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
         if self.lib.espeak_SetVoiceByName(voice.encode()) != EE_OK:
             raise ValueError(f"espeak-ng has no voice {voice!r}")
         self.lib.espeak_SetParameter(PARAM_RATE, rate, 0)
         self.lib.espeak_SetParameter(PARAM_PITCH, pitch, 0)
         self.chunks, self.events = [], []
         data = text.encode("utf-8")
-        if (
-            self.lib.espeak_Synth(
-                data, len(data) + 1, 0, POS_CHARACTER, 0, CHARS_UTF8, None, None
-            )
-            != EE_OK
-        ):
+        if self.lib.espeak_Synth(data, len(data) + 1, 0, POS_CHARACTER, 0, CHARS_UTF8, None, None) != EE_OK:
             raise RuntimeError(f"espeak_Synth failed on {text!r}")
         self.lib.espeak_Synchronize()
         audio = np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.int16)
@@ -150,9 +137,7 @@ _lock = threading.Lock()
 _engine: _Espeak | None = None
 
 
-def speak_with_word_starts(
-    text: str, voice: str = "hr", rate: int = 150, pitch: int = 50
-) -> SpokenWords:
+def speak_with_word_starts(text: str, voice: str = "hr", rate: int = 150, pitch: int = 50) -> SpokenWords:
     """Synthesise ``text`` and return its audio (espeak's native rate, 22050 Hz) and each word's start.
 
     Words are the text's whitespace-separated tokens, punctuation attached, as the aligner is given

@@ -48,14 +48,27 @@ def probe(path: str | Path) -> ProbeInfo:
     if path.stat().st_size == 0:
         raise AudioError(path, "empty", "0 bytes")
     proc = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
-         "stream=codec_name,sample_rate,channels,duration:format=duration", "-of", "json", str(path)],
-        capture_output=True, text=True,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "a:0",
+            "-show_entries",
+            "stream=codec_name,sample_rate,channels,duration:format=duration",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
     )
     info = json.loads(proc.stdout or "{}")
     streams = info.get("streams") or []
     if proc.returncode != 0 or not streams:
-        raise AudioError(path, "undecodable", proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "no audio stream")
+        raise AudioError(
+            path, "undecodable", proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "no audio stream"
+        )
     stream = streams[0]
     duration = stream.get("duration") or (info.get("format") or {}).get("duration")
     return ProbeInfo(
@@ -72,8 +85,22 @@ def decode_reporting_errors(path: str | Path, sample_rate: int = SAMPLE_RATE) ->
     if path.stat().st_size == 0:
         raise AudioError(path, "empty", "0 bytes")
     proc = subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-vn", "-f", "f32le", "-ac", "1",
-         "-ar", str(sample_rate), "-"],
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-vn",
+            "-f",
+            "f32le",
+            "-ac",
+            "1",
+            "-ar",
+            str(sample_rate),
+            "-",
+        ],
         capture_output=True,
     )
     audio = np.frombuffer(proc.stdout, dtype=np.float32).copy()

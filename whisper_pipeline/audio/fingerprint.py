@@ -29,7 +29,9 @@ def fingerprint(audio: np.ndarray) -> np.ndarray:
     spectrum = np.abs(np.fft.rfft(audio[idx] * np.hanning(FRAME), axis=1)) ** 2
     freqs = np.fft.rfftfreq(FRAME, 1 / SAMPLE_RATE)
     edges = np.geomspace(300, 3000, N_BANDS + 1)
-    bands = np.stack([spectrum[:, (freqs >= lo) & (freqs < hi)].sum(axis=1) for lo, hi in zip(edges, edges[1:])], axis=1)
+    bands = np.stack(
+        [spectrum[:, (freqs >= lo) & (freqs < hi)].sum(axis=1) for lo, hi in zip(edges, edges[1:])], axis=1
+    )
     diff = np.diff(bands, axis=1)
     bits = (diff[1:] - diff[:-1]) > 0
     return bits

@@ -89,14 +89,22 @@ def check_audio(path: str | Path) -> AudioCheck:
     if result.status == "ok" and result.peak_dbfs is not None and result.peak_dbfs < SILENCE_DBFS:
         result.status, result.detail = "silent", f"peak {result.peak_dbfs:.0f} dBFS"
     elif result.status == "ok" and result.active_fraction < MIN_ACTIVE_FRACTION:
-        result.status, result.detail = "mostly_silence", f"{result.active_fraction:.0%} of frames above {SILENCE_DBFS:.0f} dBFS"
+        result.status, result.detail = (
+            "mostly_silence",
+            f"{result.active_fraction:.0%} of frames above {SILENCE_DBFS:.0f} dBFS",
+        )
     if result.status == "ok" and result.duration_s < MIN_DURATION_S:
         result.status, result.detail = "too_short", f"{result.duration_s:.2f}s < {MIN_DURATION_S}s"
     elif result.status == "ok" and result.duration_s > MAX_SOURCE_DURATION_S:
-        result.status, result.detail = "too_long", f"{result.duration_s / 3600:.1f} h > {MAX_SOURCE_DURATION_S / 3600:.0f} h"
+        result.status, result.detail = (
+            "too_long",
+            f"{result.duration_s / 3600:.1f} h > {MAX_SOURCE_DURATION_S / 3600:.0f} h",
+        )
     elif result.status == "ok" and result.duration_s > MAX_TRAIN_DURATION_S:
-        result.flags.append(f"long-form ({result.duration_s:.0f}s): cut into segments of at most "
-                            f"{MAX_TRAIN_DURATION_S:.0f}s after alignment")
+        result.flags.append(
+            f"long-form ({result.duration_s:.0f}s): cut into segments of at most "
+            f"{MAX_TRAIN_DURATION_S:.0f}s after alignment"
+        )
     return result
 
 

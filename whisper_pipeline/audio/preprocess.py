@@ -40,7 +40,9 @@ class PreprocessOptions:
 
     def key(self) -> str:
         """Changes whenever the output would change: part of the incremental cache key."""
-        return hashlib.sha256(json.dumps({**asdict(self), "v": PREPROCESS_VERSION}, sort_keys=True).encode()).hexdigest()[:16]
+        return hashlib.sha256(
+            json.dumps({**asdict(self), "v": PREPROCESS_VERSION}, sort_keys=True).encode()
+        ).hexdigest()[:16]
 
 
 @dataclass
@@ -78,8 +80,9 @@ def speech_span(audio: np.ndarray, threshold: float = 0.5) -> tuple[float, float
     import torch
     from silero_vad import get_speech_timestamps
 
-    stamps = get_speech_timestamps(torch.from_numpy(audio), _vad_model(), sampling_rate=SAMPLE_RATE,
-                                   threshold=threshold, return_seconds=False)
+    stamps = get_speech_timestamps(
+        torch.from_numpy(audio), _vad_model(), sampling_rate=SAMPLE_RATE, threshold=threshold, return_seconds=False
+    )
     if not stamps:
         return None
     return stamps[0]["start"] / SAMPLE_RATE, stamps[-1]["end"] / SAMPLE_RATE
@@ -121,10 +124,14 @@ def process_one(source: str, target: str, options: PreprocessOptions, source_sha
     if options.loudness_lufs is not None:
         audio = _normalize_loudness(audio, options.loudness_lufs, result)
     result.duration = round(audio.size / SAMPLE_RATE, 3)
-    with (atomic_path(target, suffix=f".{options.format}") as tmp,
-          sf.SoundFile(str(tmp), "w", SAMPLE_RATE, 1, subtype="PCM_16", format=options.format.upper()) as out):
+    with (
+        atomic_path(target, suffix=f".{options.format}") as tmp,
+        sf.SoundFile(str(tmp), "w", SAMPLE_RATE, 1, subtype="PCM_16", format=options.format.upper()) as out,
+    ):
         if source_sha256:
-            out.comment = json.dumps({PROVENANCE_TAG: {"sha256": source_sha256, "key": options.key(), **asdict(result)}})
+            out.comment = json.dumps(
+                {PROVENANCE_TAG: {"sha256": source_sha256, "key": options.key(), **asdict(result)}}
+            )
         out.write(np.clip(audio, -1.0, 1.0))
     return result
 
@@ -160,9 +167,14 @@ def _worker_init() -> None:
         pass
 
 
-def preprocess_rows(rows: list[dict], target_for: Callable[[dict], Path], previous: dict[str, dict],
-                    options: PreprocessOptions | None = None, workers: int | None = None,
-                    progress: Callable[[int, int], None] | None = None) -> tuple[list[dict], int, list[str]]:
+def preprocess_rows(
+    rows: list[dict],
+    target_for: Callable[[dict], Path],
+    previous: dict[str, dict],
+    options: PreprocessOptions | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[dict], int, list[str]]:
     """Process every manifest line; returns (processed lines, number processed this time, errors).
 
     A line is reused when its output exists and was made from the same source content (SHA-256)
@@ -178,7 +190,12 @@ def preprocess_rows(rows: list[dict], target_for: Callable[[dict], Path], previo
     for r in rows:
         target = target_for(r).with_suffix(f".{options.format}")
         prev = previous.get(r["id"])
-        if prev and prev.get("sha256") == r["sha256"] and prev.get("preprocess_key") == key and Path(prev["audio"]).is_file():
+        if (
+            prev
+            and prev.get("sha256") == r["sha256"]
+            and prev.get("preprocess_key") == key
+            and Path(prev["audio"]).is_file()
+        ):
             out[r["id"]] = prev
         elif (finished := finished_output(target, r["sha256"], options)) is not None:
             out[r["id"]] = _line(r, target, finished, key)
@@ -189,8 +206,10 @@ def preprocess_rows(rows: list[dict], target_for: Callable[[dict], Path], previo
     if todo:
         workers = workers or max(1, min(len(todo), os.cpu_count() or 1))
         with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
-            futures = [(r, target, pool.submit(process_one, r["audio"], str(target), options, r["sha256"]))
-                       for r, target in todo]
+            futures = [
+                (r, target, pool.submit(process_one, r["audio"], str(target), options, r["sha256"]))
+                for r, target in todo
+            ]
             for r, target, fut in futures:
                 try:
                     p = fut.result()
@@ -206,9 +225,17 @@ def preprocess_rows(rows: list[dict], target_for: Callable[[dict], Path], previo
 
 def _line(row: dict, target: Path, p: Processed, key: str) -> dict:
     """The processed manifest line of ``row``."""
-    return {**row, "audio": str(target), "source_audio": row["audio"], "duration": p.duration,
-            "manifest_duration": row["duration"], "trim": [p.trim_start, p.trim_end],
-            "loudness_lufs": p.loudness_lufs, "preprocess_flags": p.flags, "preprocess_key": key}
+    return {
+        **row,
+        "audio": str(target),
+        "source_audio": row["audio"],
+        "duration": p.duration,
+        "manifest_duration": row["duration"],
+        "trim": [p.trim_start, p.trim_end],
+        "loudness_lufs": p.loudness_lufs,
+        "preprocess_flags": p.flags,
+        "preprocess_key": key,
+    }
 
 
 def duration_mismatches(lines: list[dict]) -> list[str]:

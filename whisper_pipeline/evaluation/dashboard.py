@@ -27,11 +27,21 @@ def _bars(evals: dict[str, dict], metric: str):
         if all(v is None for v in values):
             continue
         cis = [evals[l]["models"].get(model, {}).get(f"{metric}_ci95") or [None, None] for l in langs]
-        fig.add_bar(name=model, x=langs, y=values, marker_color=COLORS[model],
-                    error_y={"type": "data", "symmetric": False,
-                             "array": [(c[1] - v) if c[1] is not None and v is not None else 0 for c, v in zip(cis, values)],
-                             "arrayminus": [(v - c[0]) if c[0] is not None and v is not None else 0 for c, v in zip(cis, values)]})
-    fig.update_layout(title=f"{metric.upper()} per language (95% bootstrap interval)", barmode="group", yaxis_title=metric.upper())
+        fig.add_bar(
+            name=model,
+            x=langs,
+            y=values,
+            marker_color=COLORS[model],
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": [(c[1] - v) if c[1] is not None and v is not None else 0 for c, v in zip(cis, values)],
+                "arrayminus": [(v - c[0]) if c[0] is not None and v is not None else 0 for c, v in zip(cis, values)],
+            },
+        )
+    fig.update_layout(
+        title=f"{metric.upper()} per language (95% bootstrap interval)", barmode="group", yaxis_title=metric.upper()
+    )
     return fig
 
 
@@ -63,8 +73,11 @@ def _substitution_heatmap(evals: dict[str, dict], top: int = 15):
     hyps = sorted({h for (_, h), _ in chosen})
     z = [[pairs.get((r, h), 0) for h in hyps] for r in refs]
     fig = go.Figure(go.Heatmap(z=z or [[0]], x=hyps or ["-"], y=refs or ["-"], colorscale="Blues"))
-    fig.update_layout(title="Most frequent substitutions (fine-tuned): reference word → hypothesis word",
-                      xaxis_title="hypothesis", yaxis_title="reference")
+    fig.update_layout(
+        title="Most frequent substitutions (fine-tuned): reference word → hypothesis word",
+        xaxis_title="hypothesis",
+        yaxis_title="reference",
+    )
     return fig
 
 
@@ -75,8 +88,14 @@ def _error_by_duration(evals: dict[str, dict]):
     for model in ("finetuned", "base"):
         rows = [r for doc in evals.values() for r in doc["per_utterance"] if r.get(f"{model}_wer") is not None]
         if rows:
-            fig.add_scatter(name=model, mode="markers", x=[r["duration"] for r in rows], y=[r[f"{model}_wer"] for r in rows],
-                            text=[r["id"] for r in rows], marker_color=COLORS[model])
+            fig.add_scatter(
+                name=model,
+                mode="markers",
+                x=[r["duration"] for r in rows],
+                y=[r[f"{model}_wer"] for r in rows],
+                text=[r["id"] for r in rows],
+                marker_color=COLORS[model],
+            )
     fig.update_layout(title="Utterance WER against duration", xaxis_title="seconds", yaxis_title="WER")
     return fig
 
@@ -86,11 +105,15 @@ def _comparison_table(evals: dict[str, dict]) -> str:
     for lang in sorted(evals):
         for name, c in evals[lang].get("comparisons", {}).items():
             ci = c["difference_ci95"]
-            rows.append(f"<tr><td>{lang}</td><td>{html.escape(name)}</td><td>{c['wer_difference']:+.4f}</td>"
-                        f"<td>[{ci[0]:+.4f}, {ci[1]:+.4f}]</td><td>{c['p_value']}</td>"
-                        f"<td>{'yes' if c['significant'] else 'no'}</td></tr>")
-    return ("<table id='comparisons'><tr><th>language</th><th>comparison</th><th>WER difference</th><th>95% interval</th>"
-            "<th>p</th><th>significant</th></tr>" + "".join(rows) + "</table>")
+            rows.append(
+                f"<tr><td>{lang}</td><td>{html.escape(name)}</td><td>{c['wer_difference']:+.4f}</td>"
+                f"<td>[{ci[0]:+.4f}, {ci[1]:+.4f}]</td><td>{c['p_value']}</td>"
+                f"<td>{'yes' if c['significant'] else 'no'}</td></tr>"
+            )
+    return (
+        "<table id='comparisons'><tr><th>language</th><th>comparison</th><th>WER difference</th><th>95% interval</th>"
+        "<th>p</th><th>significant</th></tr>" + "".join(rows) + "</table>"
+    )
 
 
 def _utterance_table(evals: dict[str, dict], page_dir: Path) -> str:
@@ -100,13 +123,20 @@ def _utterance_table(evals: dict[str, dict], page_dir: Path) -> str:
     for lang in sorted(evals):
         for r in evals[lang]["per_utterance"]:
             audio = os.path.relpath(r["audio"], page_dir) if r.get("audio") else ""
-            cells = "".join(f"<td>{html.escape(str(r.get(f'{m}_hypothesis', '')))}</td><td>{r.get(f'{m}_wer', '')}</td>" for m in models)
-            rows.append(f"<tr><td>{lang}</td><td>{html.escape(r['id'])}</td><td>{html.escape(r['speaker'])}</td>"
-                        f"<td><audio controls preload='none' src='{html.escape(audio)}'></audio></td>"
-                        f"<td>{html.escape(r['reference'])}</td>{cells}</tr>")
-    return ("<input id='search' type='search' placeholder='Filter utterances (id, speaker, text)…' oninput='filterRows()'>"
-            f"<table id='utterances'><tr><th>lang</th><th>id</th><th>speaker</th><th>audio</th><th>reference</th>{head}</tr>"
-            + "".join(rows) + "</table>")
+            cells = "".join(
+                f"<td>{html.escape(str(r.get(f'{m}_hypothesis', '')))}</td><td>{r.get(f'{m}_wer', '')}</td>"
+                for m in models
+            )
+            rows.append(
+                f"<tr><td>{lang}</td><td>{html.escape(r['id'])}</td><td>{html.escape(r['speaker'])}</td>"
+                f"<td><audio controls preload='none' src='{html.escape(audio)}'></audio></td>"
+                f"<td>{html.escape(r['reference'])}</td>{cells}</tr>"
+            )
+    return (
+        "<input id='search' type='search' placeholder='Filter utterances (id, speaker, text)…' oninput='filterRows()'>"
+        "<table id='utterances'><tr><th>lang</th><th>id</th><th>speaker</th><th>audio</th>"
+        f"<th>reference</th>{head}</tr>" + "".join(rows) + "</table>"
+    )
 
 
 SCRIPT = """
@@ -153,10 +183,16 @@ def build_dashboard(evals: dict[str, dict], run: str, page_dir: Path) -> Path:
     import plotly.offline
 
     page_dir.mkdir(parents=True, exist_ok=True)
-    figures = [_bars(evals, "wer"), _bars(evals, "cer"), _by_group(evals, "by_speaker", "WER per speaker"),
-               _by_group(evals, "by_duration", "WER per length bucket"), _substitution_heatmap(evals),
-               _error_by_duration(evals)]
+    figures = [
+        _bars(evals, "wer"),
+        _bars(evals, "cer"),
+        _by_group(evals, "by_speaker", "WER per speaker"),
+        _by_group(evals, "by_duration", "WER per length bucket"),
+        _substitution_heatmap(evals),
+        _error_by_duration(evals),
+    ]
     charts = "".join(f"<div class='chart'>{f.to_html(full_html=False, include_plotlyjs=False)}</div>" for f in figures)
+    scores = {l: {m: {k: d["models"][m].get(k) for k in ("wer", "cer")} for m in d["models"]} for l, d in evals.items()}
     doc = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Evaluation: {html.escape(run)}</title>
 <style>{STYLE}</style><script>{plotly.offline.get_plotlyjs()}</script><script>{SCRIPT}</script></head>
@@ -166,7 +202,7 @@ WER/CER on the BCS evaluation normalizer; intervals are 95% bootstrap intervals 
 <h2>Fine-tuned against the other models</h2>{_comparison_table(evals)}
 {charts}
 <h2>Utterances</h2>{_utterance_table(evals, page_dir)}
-<script type="application/json" id="evaluation-data">{html.escape(json.dumps({l: {m: {k: d["models"][m].get(k) for k in ("wer", "cer")} for m in d["models"]} for l, d in evals.items()}))}</script>
+<script type="application/json" id="evaluation-data">{html.escape(json.dumps(scores))}</script>
 </body></html>"""
     write_summary_png(evals, page_dir / "summary.png")
     return write_text(page_dir / "index.html", doc)

@@ -13,7 +13,9 @@ class GateResult:
     details: dict = field(default_factory=dict)
 
 
-def wer_ceiling_gate(evals: dict[str, dict], ceiling: float, per_language: dict[str, float] | None = None) -> GateResult:
+def wer_ceiling_gate(
+    evals: dict[str, dict], ceiling: float, per_language: dict[str, float] | None = None
+) -> GateResult:
     """Every language's fine-tuned WER at or under its ceiling (``per_language`` overrides ``ceiling``)."""
     failures, details = [], {}
     for lang, doc in sorted(evals.items()):
@@ -41,12 +43,19 @@ def regression_gate(evals: dict[str, dict], margin: float, cer_margin: float | N
             continue
         ft = doc["models"]["finetuned"]
         comparison = doc.get("comparisons", {}).get("finetuned_vs_production", {})
-        details[lang] = {"wer": ft["wer"], "production_wer": prod["wer"], "margin": margin,
-                         "significant": comparison.get("significant"), "p_value": comparison.get("p_value")}
+        details[lang] = {
+            "wer": ft["wer"],
+            "production_wer": prod["wer"],
+            "margin": margin,
+            "significant": comparison.get("significant"),
+            "p_value": comparison.get("p_value"),
+        }
         if ft["wer"] is None or (prod["wer"] is not None and ft["wer"] > prod["wer"] + margin):
             failures.append(f"{lang}: WER {ft['wer']} is worse than production {prod['wer']} by more than {margin}")
         if cer_margin is not None and ft.get("cer") is not None and prod.get("cer") is not None:
             details[lang].update(cer=ft["cer"], production_cer=prod["cer"], cer_margin=cer_margin)
             if ft["cer"] > prod["cer"] + cer_margin:
-                failures.append(f"{lang}: CER {ft['cer']} is worse than production {prod['cer']} by more than {cer_margin}")
+                failures.append(
+                    f"{lang}: CER {ft['cer']} is worse than production {prod['cer']} by more than {cer_margin}"
+                )
     return GateResult(not failures, failures, details)

@@ -52,11 +52,22 @@ def utterance_errors(reference: str, hypothesis: str) -> UtteranceErrors | None:
     pairs = []
     for chunk in words.alignments[0]:
         if chunk.type == "substitute":
-            pairs += zip(words.references[0][chunk.ref_start_idx:chunk.ref_end_idx],
-                         words.hypotheses[0][chunk.hyp_start_idx:chunk.hyp_end_idx])
+            pairs += zip(
+                words.references[0][chunk.ref_start_idx : chunk.ref_end_idx],
+                words.hypotheses[0][chunk.hyp_start_idx : chunk.hyp_end_idx],
+            )
     chars = jiwer.process_characters(ref, hyp)
-    return UtteranceErrors(ref, hyp, len(ref.split()), words.substitutions, words.deletions, words.insertions,
-                           len(ref), chars.substitutions + chars.deletions + chars.insertions, pairs)
+    return UtteranceErrors(
+        ref,
+        hyp,
+        len(ref.split()),
+        words.substitutions,
+        words.deletions,
+        words.insertions,
+        len(ref),
+        chars.substitutions + chars.deletions + chars.insertions,
+        pairs,
+    )
 
 
 def _ratio(errors: np.ndarray, totals: np.ndarray) -> float | None:
@@ -64,8 +75,9 @@ def _ratio(errors: np.ndarray, totals: np.ndarray) -> float | None:
     return round(float(errors.sum() / total), 4) if total else None
 
 
-def bootstrap_interval(errors: np.ndarray, totals: np.ndarray, samples: int = BOOTSTRAP_SAMPLES,
-                       seed: int = 0) -> tuple[float, float] | None:
+def bootstrap_interval(
+    errors: np.ndarray, totals: np.ndarray, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0
+) -> tuple[float, float] | None:
     """95% percentile interval of Σerrors/Σtotals over utterances resampled with replacement."""
     n = errors.size
     if n == 0 or totals.sum() == 0:
@@ -98,8 +110,9 @@ def summarize(items: list[UtteranceErrors], seed: int = 0, top: int = 20) -> dic
     }
 
 
-def paired_comparison(a: list[UtteranceErrors], b: list[UtteranceErrors], samples: int = BOOTSTRAP_SAMPLES,
-                      seed: int = 0) -> dict:
+def paired_comparison(
+    a: list[UtteranceErrors], b: list[UtteranceErrors], samples: int = BOOTSTRAP_SAMPLES, seed: int = 0
+) -> dict:
     """Is B's WER different from A's on the same utterances? Paired bootstrap of WER(B) − WER(A).
 
     ``significant`` when the 95% interval of the difference excludes 0; ``p_value`` is the two-sided
@@ -116,8 +129,12 @@ def paired_comparison(a: list[UtteranceErrors], b: list[UtteranceErrors], sample
     observed = float((eb.sum() - ea.sum()) / words.sum())
     low, high = float(np.percentile(diff, 2.5)), float(np.percentile(diff, 97.5))
     p = 2 * min(float(np.mean(diff >= 0)), float(np.mean(diff <= 0)))
-    return {"wer_difference": round(observed, 4), "difference_ci95": (round(low, 4), round(high, 4)),
-            "p_value": round(min(1.0, p), 4), "significant": bool(low > 0 or high < 0)}
+    return {
+        "wer_difference": round(observed, 4),
+        "difference_ci95": (round(low, 4), round(high, 4)),
+        "p_value": round(min(1.0, p), 4),
+        "significant": bool(low > 0 or high < 0),
+    }
 
 
 def breakdown(items: list[UtteranceErrors], groups: list[str], seed: int = 0) -> dict[str, dict]:

@@ -24,8 +24,13 @@ def production_run(path: Path) -> dict | None:
 def promote(path: Path, run: str, run_dir: str, wer_by_language: dict[str, float], reason: str = "") -> dict:
     with file_lock(path):
         registry = load_registry(path)
-        entry = {"run": run, "path": run_dir, "promoted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                 "wer": wer_by_language, "reason": reason}
+        entry = {
+            "run": run,
+            "path": run_dir,
+            "promoted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "wer": wer_by_language,
+            "reason": reason,
+        }
         registry["production"] = entry
         registry["history"].append(entry)
         write_json(path, registry)

@@ -11,32 +11,60 @@ from whisper_pipeline.data.balance import duration_bucket
 from whisper_pipeline.evaluation.metrics import breakdown, paired_comparison, summarize, utterance_errors
 from whisper_pipeline.evaluation.transcribe import WhisperTranscriber
 
-
 SCHEMA_VERSION = 2  # 2: intervals, breakdowns, comparisons, per-utterance duration/audio (dashboard input)
 
 
-def evaluate_models(models: dict[str, str], test_lines: list[dict], language: str, batch_size: int = 8,
-                    num_beams: int = 1, device: str | None = None,
-                    progress: Callable[[str, int, int], None] | None = None) -> dict:
+def evaluate_models(
+    models: dict[str, str],
+    test_lines: list[dict],
+    language: str,
+    batch_size: int = 8,
+    num_beams: int = 1,
+    device: str | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict:
     """``models`` maps a label (``finetuned``, ``base``, ``production``) to a model path."""
     refs = [l["transcript"] for l in test_lines]
-    result: dict = {"schema_version": SCHEMA_VERSION, "language": language, "utterances": len(test_lines), "decoding": {"num_beams": num_beams},
-                    "audio_seconds": round(sum(l["duration"] for l in test_lines), 2), "models": {}, "comparisons": {}}
-    per_utt = [{"id": l["id"], "speaker": l["speaker"], "duration": l["duration"], "source": l.get("source", "upload"),
-                "audio": l["audio"], "reference": l["transcript"]} for l in test_lines]
+    result: dict = {
+        "schema_version": SCHEMA_VERSION,
+        "language": language,
+        "utterances": len(test_lines),
+        "decoding": {"num_beams": num_beams},
+        "audio_seconds": round(sum(l["duration"] for l in test_lines), 2),
+        "models": {},
+        "comparisons": {},
+    }
+    per_utt = [
+        {
+            "id": l["id"],
+            "speaker": l["speaker"],
+            "duration": l["duration"],
+            "source": l.get("source", "upload"),
+            "audio": l["audio"],
+            "reference": l["transcript"],
+        }
+        for l in test_lines
+    ]
     errors: dict[str, list] = {}
     for label, path in models.items():
         transcriber = WhisperTranscriber(path, device)
         started = time.time()
-        hyps = transcriber.transcribe([l["audio"] for l in test_lines], language, batch_size, num_beams,
-                                      progress=(lambda d, t, label=label: progress(label, d, t)) if progress else None)
+        hyps = transcriber.transcribe(
+            [l["audio"] for l in test_lines],
+            language,
+            batch_size,
+            num_beams,
+            progress=(lambda d, t, label=label: progress(label, d, t)) if progress else None,
+        )
         elapsed = time.time() - started
         errors[label] = [utterance_errors(r, h) for r, h in zip(refs, hyps)]
         for row, hyp, err in zip(per_utt, hyps, errors[label]):
             row[f"{label}_hypothesis"] = hyp
             row[f"{label}_wer"] = err.wer if err else None
-        result["models"][label] = {"model": path,
-                                   "real_time_factor": round(elapsed / result["audio_seconds"], 4) if result["audio_seconds"] else None}
+        result["models"][label] = {
+            "model": path,
+            "real_time_factor": round(elapsed / result["audio_seconds"], 4) if result["audio_seconds"] else None,
+        }
     scorable = [i for i, r in enumerate(refs) if all(errors[m][i] is not None for m in errors)]
     result["scored_utterances"] = len(scorable)
     groups = {
@@ -53,6 +81,7 @@ def evaluate_models(models: dict[str, str], test_lines: list[dict], language: st
         for other in ("base", "production"):
             if other in errors:
                 result["comparisons"][f"finetuned_vs_{other}"] = paired_comparison(
-                    [errors[other][i] for i in scorable], [errors["finetuned"][i] for i in scorable])
+                    [errors[other][i] for i in scorable], [errors["finetuned"][i] for i in scorable]
+                )
     result["per_utterance"] = per_utt
     return result

@@ -16,8 +16,14 @@ class WhisperTranscriber:
         self.processor = WhisperProcessor.from_pretrained(model_path)
         self.model = WhisperForConditionalGeneration.from_pretrained(model_path).to(self.device).eval()
 
-    def transcribe(self, audio_paths: list[str], language: str, batch_size: int = 8, num_beams: int = 1,
-                   progress: Callable[[int, int], None] | None = None) -> list[str]:
+    def transcribe(
+        self,
+        audio_paths: list[str],
+        language: str,
+        batch_size: int = 8,
+        num_beams: int = 1,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[str]:
         import torch
 
         texts: list[str] = []
@@ -26,8 +32,12 @@ class WhisperTranscriber:
             feats = self.processor.feature_extractor(chunk, sampling_rate=16000, return_tensors="pt").input_features
             with torch.inference_mode():
                 ids = self.model.generate(
-                    feats.to(self.device), language=language, task="transcribe",
-                    num_beams=num_beams, do_sample=False, max_new_tokens=200,
+                    feats.to(self.device),
+                    language=language,
+                    task="transcribe",
+                    num_beams=num_beams,
+                    do_sample=False,
+                    max_new_tokens=200,
                 )
             texts += [t.strip() for t in self.processor.batch_decode(ids, skip_special_tokens=True)]
             if progress:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from whisper_pipeline.harvest.sources import HarvestSettings, Source, SourcesFile
@@ -82,7 +82,7 @@ def _ydl_options(source: Source, settings: HarvestSettings, uploads: Path, archi
         "max_filesize": int(settings.max_filesize_mb * 1024 * 1024),
         "retries": settings.retries,
         "fragment_retries": settings.retries,
-        "retry_sleep_functions": {"http": lambda n: settings.backoff_s * 2 ** n},
+        "retry_sleep_functions": {"http": lambda n: settings.backoff_s * 2**n},
         "sleep_interval": settings.sleep_between_items_s or None,
         "ratelimit": settings.rate_limit_bytes_per_s,
         "noplaylist": False,
@@ -100,14 +100,20 @@ def _finish_item(entry: dict, source: Source) -> HarvestedItem:
     """Write transcript, cues and provenance next to one downloaded file."""
     downloads = entry.get("requested_downloads") or []
     audio = Path(downloads[0]["filepath"]) if downloads and downloads[0].get("filepath") else None
-    item = HarvestedItem(source.url, "downloaded", extractor=entry.get("extractor_key") or entry.get("extractor", ""),
-                         item_id=str(entry.get("id", "")))
+    item = HarvestedItem(
+        source.url,
+        "downloaded",
+        extractor=entry.get("extractor_key") or entry.get("extractor", ""),
+        item_id=str(entry.get("id", "")),
+    )
     if audio is None or not audio.is_file():
         item.status, item.reason = "failed", "yt-dlp reported no downloaded file"
         return item
     item.audio = str(audio)
     subs = entry.get("requested_subtitles") or {}
-    sub_path = next((Path(s["filepath"]) for s in subs.values() if s.get("filepath") and Path(s["filepath"]).is_file()), None)
+    sub_path = next(
+        (Path(s["filepath"]) for s in subs.values() if s.get("filepath") and Path(s["filepath"]).is_file()), None
+    )
     if sub_path is not None:
         cues = read_subtitles(sub_path)
         item.subtitles = str(sub_path)
@@ -117,24 +123,27 @@ def _finish_item(entry: dict, source: Source) -> HarvestedItem:
             if not transcript.exists():
                 write_text(transcript, cues_to_text(cues) + "\n")
             item.transcript = str(transcript)
-    write_json(audio.with_suffix(".source.json"), {
-        "source_url": source.url,
-        "webpage_url": entry.get("webpage_url"),
-        "original_url": entry.get("original_url"),
-        "title": entry.get("title"),
-        "uploader": entry.get("uploader"),
-        "channel": entry.get("channel"),
-        "license": entry.get("license") or source.license,
-        "configured_license": source.license,
-        "downloaded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "extractor": entry.get("extractor"),
-        "extractor_key": entry.get("extractor_key"),
-        "id": entry.get("id"),
-        "duration": entry.get("duration"),
-        "language": source.language,
-        "speaker": source.speaker,
-        "subtitles": item.subtitles or None,
-    })
+    write_json(
+        audio.with_suffix(".source.json"),
+        {
+            "source_url": source.url,
+            "webpage_url": entry.get("webpage_url"),
+            "original_url": entry.get("original_url"),
+            "title": entry.get("title"),
+            "uploader": entry.get("uploader"),
+            "channel": entry.get("channel"),
+            "license": entry.get("license") or source.license,
+            "configured_license": source.license,
+            "downloaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "extractor": entry.get("extractor"),
+            "extractor_key": entry.get("extractor_key"),
+            "id": entry.get("id"),
+            "duration": entry.get("duration"),
+            "language": source.language,
+            "speaker": source.speaker,
+            "subtitles": item.subtitles or None,
+        },
+    )
     return item
 
 
@@ -149,7 +158,9 @@ def harvest_source(source: Source, settings: HarvestSettings, uploads: Path, arc
         try:
             with yt_dlp.YoutubeDL(_ydl_options(source, settings, uploads, archive, log)) as ydl:
                 info = ydl.extract_info(source.url, download=True)
-                entries = [] if info is None else (info.get("entries") or []) if info.get("_type") == "playlist" else [info]
+                entries = (
+                    [] if info is None else (info.get("entries") or []) if info.get("_type") == "playlist" else [info]
+                )
                 for entry in filter(None, entries):
                     key = dict(extractor=entry.get("extractor_key", ""), item_id=str(entry.get("id", "")))
                     if entry.get("requested_downloads"):
@@ -160,20 +171,28 @@ def harvest_source(source: Source, settings: HarvestSettings, uploads: Path, arc
                     elif ydl.in_download_archive(entry):
                         items.append(HarvestedItem(source.url, "already_downloaded", **key))
                     else:
-                        reason = next((m for m in log.filtered if str(entry.get("id")) in m or str(entry.get("title")) in m), "")
-                        items.append(HarvestedItem(source.url, "filtered" if reason else "failed", reason=reason or "not downloaded", **key))
+                        reason = next(
+                            (m for m in log.filtered if str(entry.get("id")) in m or str(entry.get("title")) in m), ""
+                        )
+                        items.append(
+                            HarvestedItem(
+                                source.url, "filtered" if reason else "failed", reason=reason or "not downloaded", **key
+                            )
+                        )
         except yt_dlp.utils.DownloadError as exc:
             last_error = log.errors[-1] if log.errors else str(exc)
             if "Unsupported URL" in last_error or "HTTP Error 404" in last_error or attempt == settings.retries:
                 break
-            time.sleep(settings.backoff_s * 2 ** attempt)
+            time.sleep(settings.backoff_s * 2**attempt)
             continue
         items += [HarvestedItem(source.url, "failed", reason=e) for e in log.errors]
         return items
     return [HarvestedItem(source.url, "failed", reason=last_error or "download failed")]
 
 
-def harvest(config: SourcesFile, uploads: str | Path, archive: str | Path, language: str | None = None) -> list[HarvestedItem]:
+def harvest(
+    config: SourcesFile, uploads: str | Path, archive: str | Path, language: str | None = None
+) -> list[HarvestedItem]:
     """Harvest every source (of ``language``, if given); results per item, failures included."""
     uploads, archive = Path(uploads), Path(archive)
     archive.parent.mkdir(parents=True, exist_ok=True)

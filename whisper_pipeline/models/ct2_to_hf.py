@@ -12,17 +12,22 @@ import json
 import re
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from transformers import WhisperConfig
 
 import numpy as np
 
 from whisper_pipeline.models.ct2_reader import CT2Model, read_ct2_model
+
 
 def _count_layers(variables: dict, stack: str) -> int:
     pattern = re.compile(rf"^{stack}/layer_(\d+)/")
     return len({m.group(1) for k in variables if (m := pattern.match(k))})
 
 
-def _config_from_ct2(model: CT2Model, ct2_config: dict) -> "WhisperConfig":
+def _config_from_ct2(model: CT2Model, ct2_config: dict) -> WhisperConfig:
     from transformers import WhisperConfig
 
     v = model.resolved()
@@ -191,9 +196,7 @@ def convert_ct2_to_hf(ct2_dir: str | Path, output_dir: str | Path) -> Path:
         raise ValueError(f"{model_bin}: conversion mismatch; missing={missing} unexpected={unexpected}")
     model.tie_weights()
     processor = build_processor(ct2_dir / "tokenizer.json", config.num_mel_bins)
-    model.generation_config = build_generation_config(
-        config, processor.tokenizer, ct2_config.get("alignment_heads")
-    )
+    model.generation_config = build_generation_config(config, processor.tokenizer, ct2_config.get("alignment_heads"))
 
     tmp = output_dir.with_name(output_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -105,7 +105,11 @@ def resolve_model_source(source: str, cache_dir: str | Path) -> str:
         return str(_converted(assemble_builtin_ct2(cache_dir), cache_dir))
     path = Path(source).expanduser()
     if path.exists():
-        if (path / "config.json").is_file() and any(path.glob("*.safetensors")) | any(path.glob("*.bin")) and not (path / "model.bin").is_file():
+        if (
+            (path / "config.json").is_file()
+            and any(path.glob("*.safetensors")) | any(path.glob("*.bin"))
+            and not (path / "model.bin").is_file()
+        ):
             return str(path.resolve())
         if (path / "model.bin").is_file():
             return str(_converted(path.resolve(), cache_dir))

@@ -23,12 +23,8 @@ from whisper_pipeline.workspace import Workspace
 def main(argv: list[str] | None = None) -> None:
     import uvicorn
 
-    parser = argparse.ArgumentParser(
-        description="Transcription service (OpenAPI page at /docs)"
-    )
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="0.0.0.0 to listen on every interface"
-    )
+    parser = argparse.ArgumentParser(description="Transcription service (OpenAPI page at /docs)")
+    parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to listen on every interface")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument(
         "--workspace",
@@ -44,9 +40,7 @@ def main(argv: list[str] | None = None) -> None:
         default=os.environ.get(DEVICE_ENV_VAR, "auto"),
         help="auto | cuda | cpu",
     )
-    parser.add_argument(
-        "--max-loaded", type=int, default=2, help="models kept in memory at once"
-    )
+    parser.add_argument("--max-loaded", type=int, default=2, help="models kept in memory at once")
     parser.add_argument(
         "--max-upload-mb",
         type=float,
@@ -67,9 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     catalog = ModelCatalog(Workspace.at(args.workspace).ensure(), args.base_model)
-    engine = TranscriptionEngine(
-        None if args.device == "auto" else args.device, args.max_loaded
-    )
+    engine = TranscriptionEngine(None if args.device == "auto" else args.device, args.max_loaded)
     if args.preload:
         engine.model(catalog.resolve(args.preload)[1])
     uvicorn.run(

@@ -39,7 +39,7 @@ from whisper_pipeline.workspace import LANGUAGES
 Language = Enum("Language", {lang: lang for lang in LANGUAGES}, type=str)
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(str, Enum):  # noqa: UP042 (str() of a member must stay its qualified name)
     json = "json"
     txt = "txt"
     srt = "srt"
@@ -55,15 +55,9 @@ MEDIA_TYPES = {
     "lrc": "text/plain",
 }
 CHUNK = 1 << 20
-AudioUpload = Annotated[
-    UploadFile, File(description="Audio in any format ffmpeg reads")
-]
-ModelField = Annotated[
-    str, Form(description="Run name, production, latest or base; empty = the default")
-]
-LanguageField = Annotated[
-    Language | None, Form(description="Empty: identified among bs, hr, sr")
-]
+AudioUpload = Annotated[UploadFile, File(description="Audio in any format ffmpeg reads")]
+ModelField = Annotated[str, Form(description="Run name, production, latest or base; empty = the default")]
+LanguageField = Annotated[Language | None, Form(description="Empty: identified among bs, hr, sr")]
 FormatField = Annotated[OutputFormat, Form()]
 # Starlette's detail for a body over ``max_body_size``; answered with our own message instead
 BODY_TOO_LARGE = "Content Too Large"
@@ -89,9 +83,7 @@ def create_app(
     max_seconds = max_audio_minutes * 60
 
     too_large = f"upload larger than the {max_upload_mb:g} MB limit (--max-upload-mb)"
-    app.add_middleware(
-        RefuseDeclaredLargeBodies, max_bytes=body_limit, message=too_large
-    )
+    app.add_middleware(RefuseDeclaredLargeBodies, max_bytes=body_limit, message=too_large)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -100,15 +92,11 @@ def create_app(
         return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(
-        request: Request, exc: RequestValidationError
-    ) -> JSONResponse:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(
             {
                 "detail": validation_message(exc),
-                "errors": [
-                    {k: e.get(k) for k in ("loc", "msg", "type")} for e in exc.errors()
-                ],
+                "errors": [{k: e.get(k) for k in ("loc", "msg", "type")} for e in exc.errors()],
             },
             422,
         )
@@ -198,9 +186,7 @@ def validation_message(exc: RequestValidationError) -> str:
     name = getattr(upload, "filename", None)
     parts = []
     for error in exc.errors():
-        field = (
-            ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "request"
-        )
+        field = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "request"
         if field == "file" and error.get("type") == "missing":
             parts.append("no file: send the audio as the multipart form field 'file'")
         else:
@@ -217,9 +203,7 @@ def _run(name: str, call: Callable[[], dict]) -> dict:
         raise HTTPException(422, f"{name}: {exc}") from exc
     except Exception as exc:
         log.exception("inference failed on %s", name)
-        raise HTTPException(
-            500, f"{name}: the model failed ({type(exc).__name__}: {exc})"[:500]
-        ) from exc
+        raise HTTPException(500, f"{name}: the model failed ({type(exc).__name__}: {exc})"[:500]) from exc
 
 
 def _resolve(catalog: ModelCatalog, model: str, name: str) -> tuple[str, str]:
@@ -274,13 +258,9 @@ def decode_capped(path: Path, name: str, max_seconds: float) -> np.ndarray:
     if proc.returncode != 0 and audio.size == 0:
         errors = proc.stderr.decode("utf-8", "replace").replace(str(path), name).strip()
         if "does not contain any stream" in errors or "matches no streams" in errors:
-            raise HTTPException(
-                400, f"{name}: no audio stream (a video without sound?)"
-            )
+            raise HTTPException(400, f"{name}: no audio stream (a video without sound?)")
         last = errors.splitlines()[-1] if errors else f"ffmpeg exit {proc.returncode}"
-        raise HTTPException(
-            400, f"{name}: undecodable ({last.removeprefix(name + ': ')})"
-        )
+        raise HTTPException(400, f"{name}: undecodable ({last.removeprefix(name + ': ')})")
     if audio.size == 0:
         raise HTTPException(400, f"{name}: no audio samples")
     if audio.size > max_seconds * SAMPLE_RATE:
@@ -291,9 +271,7 @@ def decode_capped(path: Path, name: str, max_seconds: float) -> np.ndarray:
     return audio.copy()
 
 
-def _respond(
-    result: dict, model_id: str, path: str, name: str, fmt: OutputFormat
-) -> Response:
+def _respond(result: dict, model_id: str, path: str, name: str, fmt: OutputFormat) -> Response:
     result = {"model": model_id, "model_path": path, "file": name, **result}
     if fmt is OutputFormat.json:
         return JSONResponse(result)
@@ -306,9 +284,7 @@ def _respond(
         "lrc": lambda: to_lrc(segments, title=stem, language=result["language"]),
     }
     headers = {"Content-Disposition": content_disposition(f"{stem}.{fmt.value}")}
-    return PlainTextResponse(
-        renderers[fmt.value](), media_type=MEDIA_TYPES[fmt.value], headers=headers
-    )
+    return PlainTextResponse(renderers[fmt.value](), media_type=MEDIA_TYPES[fmt.value], headers=headers)
 
 
 def content_disposition(filename: str) -> str:
@@ -317,6 +293,4 @@ def content_disposition(filename: str) -> str:
     ``filename*`` form (percent-encoded, so nothing in it is a separator)."""
     folded = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
     fallback = re.sub(r"[^A-Za-z0-9._ ()-]", "_", folded)
-    return (
-        f"inline; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
-    )
+    return f"inline; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

@@ -56,11 +56,7 @@ class ModelCatalog:
             if not _is_model_dir(d):
                 continue
             manifest = _read_json(d / "run_manifest.json")
-            languages = (
-                manifest.get("languages")
-                or (manifest.get("hyperparameters") or {}).get("languages")
-                or []
-            )
+            languages = manifest.get("languages") or (manifest.get("hyperparameters") or {}).get("languages") or []
             wer = {
                 l: (_read_json(p).get("models") or {}).get("finetuned", {}).get("wer")
                 for l in LANGUAGES
@@ -102,53 +98,33 @@ class ModelCatalog:
         one read of the registry, so a promotion during a request cannot mix two runs."""
         if alias == "production":
             prod = production_run(self.ws.models / "registry.json")
-            return (
-                (prod["run"], prod["path"])
-                if prod and _is_model_dir(Path(prod["path"]))
-                else None
-            )
+            return (prod["run"], prod["path"]) if prod and _is_model_dir(Path(prod["path"])) else None
         latest = self.runs_dir / "LATEST"
         run = latest.read_text().strip() if latest.is_file() else ""
-        return (
-            (run, str(self.runs_dir / run))
-            if run and _is_model_dir(self.runs_dir / run)
-            else None
-        )
+        return (run, str(self.runs_dir / run)) if run and _is_model_dir(self.runs_dir / run) else None
 
     def resolve(self, model_id: str | None) -> tuple[str, str]:
         """(model id as asked or defaulted, local path). Raises ``UnknownModel``."""
         model_id = model_id or self.default_id()
         if model_id == "base":
-            return model_id, resolve_model_source(
-                self.base_source, self.ws.models / "base"
-            )
+            return model_id, resolve_model_source(self.base_source, self.ws.models / "base")
         if model_id in ("production", "latest"):
             target = self._run_behind(model_id)
             if target is None:
-                raise UnknownModel(
-                    f"no {model_id} model yet; available: {self._available()}"
-                )
+                raise UnknownModel(f"no {model_id} model yet; available: {self._available()}")
             return model_id, target[1]
         # looked up among the run directories, never joined to a path: a client's ``../x`` or a
         # 300-character name (was: "File name too long", a 500) must be an unknown model, a 404
         run = next((d for d in self._run_dirs() if d.name == model_id), None)
         if run is None or not _is_model_dir(run):
-            raise UnknownModel(
-                f"unknown model {model_id[:100]!r}; available: {self._available()}"
-            )
+            raise UnknownModel(f"unknown model {model_id[:100]!r}; available: {self._available()}")
         return model_id, str(run)
 
     def _run_dirs(self) -> list[Path]:
-        return (
-            [d for d in self.runs_dir.iterdir() if d.is_dir()]
-            if self.runs_dir.is_dir()
-            else []
-        )
+        return [d for d in self.runs_dir.iterdir() if d.is_dir()] if self.runs_dir.is_dir() else []
 
     def _available(self) -> str:
-        return ", ".join(
-            [a for a in ALIASES if self._alias_target(a)] + [m.id for m in self.runs()]
-        )
+        return ", ".join([a for a in ALIASES if self._alias_target(a)] + [m.id for m in self.runs()])
 
 
 def _mtime_iso(path: Path) -> str:

@@ -18,9 +18,7 @@ class TranscriptionEngine:
     """Thread-safe: one inference at a time (a CPU model already uses every core; on a GPU it keeps
     memory bounded), loads outside the lock are not duplicated."""
 
-    def __init__(
-        self, device: str | None = None, max_loaded: int = 2, batch_size: int = 8
-    ):
+    def __init__(self, device: str | None = None, max_loaded: int = 2, batch_size: int = 8):
         self.device = device
         self.max_loaded = max(1, max_loaded)
         self.batch_size = batch_size
@@ -58,9 +56,7 @@ class TranscriptionEngine:
             device=hf.device,
         )
         with self._lock, torch.inference_mode():
-            logits = hf(
-                input_features=feats.to(hf.device, hf.dtype), decoder_input_ids=start
-            ).logits[0, -1]
+            logits = hf(input_features=feats.to(hf.device, hf.dtype), decoder_input_ids=start).logits[0, -1]
         probs = torch.softmax(logits[ids].float(), dim=-1).tolist()
         return {lang: round(p, 4) for lang, p in zip(LANGUAGES, probs)}
 
@@ -86,9 +82,7 @@ class TranscriptionEngine:
             ),
         )
 
-    def align(
-        self, path: str, audio: np.ndarray, text: str, language: str | None = None
-    ) -> dict:
+    def align(self, path: str, audio: np.ndarray, text: str, language: str | None = None) -> dict:
         """Word timestamps for a known text (lyrics, a script): karaoke without recognition errors."""
         if not text.strip():
             raise ValueError("text is empty: give the words to align")

@@ -2,7 +2,8 @@
 
 ``normalize_transcript`` gives the **training text**, what the model learns to write: NFC,
 invisible characters dropped, the one-character digraph letters ``ǅ ǈ ǋ`` (and their cases) spelt
-as two letters, words that mix Latin and Cyrillic look-alike letters put in one script, annotations (``[muzika]``, ``(smijeh)``, ``<noise>``, ``{…}``,
+as two letters, words that mix Latin and Cyrillic look-alike letters put in one script,
+annotations (``[muzika]``, ``(smijeh)``, ``<noise>``, ``{…}``,
 ``*…*``) and speaker labels at line start (``A:``, ``Govornik 1:``) removed, quotes, dashes and
 ellipses unified, Serbian Cyrillic → Latin unless asked to keep it; casing and punctuation kept.
 
@@ -29,16 +30,42 @@ from whisper_pipeline.text.transliterate import (
 
 _INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060\u00ad"), None)
 _ANNOTATIONS = re.compile(r"\[[^\[\]]*\]|\([^()]*\)|<[^<>]*>|\{[^{}]*\}|\*[^*\n]+\*")
-_SPEAKER_WORDS = (r"govornik|govornica|sugovornik|sugovornica|voditelj|voditeljica|novinar|novinarka|gost|gošća|"
-                  r"ispitivač|ispitanik|ispitanica|speaker|spk|moderator|moderatorka|pitanje|odgovor|"
-                  r"говорник|водитељ|новинар|гост")
+_SPEAKER_WORDS = (
+    r"govornik|govornica|sugovornik|sugovornica|voditelj|voditeljica|novinar|novinarka|gost|gošća|"
+    r"ispitivač|ispitanik|ispitanica|speaker|spk|moderator|moderatorka|pitanje|odgovor|"
+    r"говорник|водитељ|новинар|гост"
+)
 _LABEL_WORD = re.compile(rf"^\s*(?:{_SPEAKER_WORDS})(?:[ _]?\d+)?\s*:\s*", re.IGNORECASE)
 # "A:", "B2:", or a name in capitals ("MARKO:", "ANA MARIJA:"); case-sensitive, so "Dakle: idemo" stays.
-_LABEL_CAPS = re.compile(r"^\s*(?:[A-ZČĆŠŽĐА-ЯЂЈЉЊЋЏ]\d?|[A-ZČĆŠŽĐА-ЯЂЈЉЊЋЏ]{2,20}(?: [A-ZČĆŠŽĐА-ЯЂЈЉЊЋЏ]{2,20})?)\s*:\s*")
+_LABEL_CAPS = re.compile(
+    r"^\s*(?:[A-ZČĆŠŽĐА-ЯЂЈЉЊЋЏ]\d?|[A-ZČĆŠŽĐА-ЯЂЈЉЊЋЏ]{2,20}(?: [A-ZČĆŠŽĐА-ЯЂЈЉЊЋЏ]{2,20})?)\s*:\s*"
+)
 _DIALOGUE_DASH = re.compile(r"^\s*[-–—]\s+")
-_QUOTES = str.maketrans({"„": '"', "“": '"', "”": '"', "»": '"', "«": '"', "‟": '"', "″": '"', "‘": "'", "’": "'",
-                         "‚": "'", "‹": "'", "›": "'", "`": "'", "´": "'", "–": "-", "—": "-", "‒": "-", "−": "-",
-                         "‐": "-", "…": "...", "\u00a0": " "})
+_QUOTES = str.maketrans(
+    {
+        "„": '"',
+        "“": '"',
+        "”": '"',
+        "»": '"',
+        "«": '"',
+        "‟": '"',
+        "″": '"',
+        "‘": "'",
+        "’": "'",
+        "‚": "'",
+        "‹": "'",
+        "›": "'",
+        "`": "'",
+        "´": "'",
+        "–": "-",
+        "—": "-",
+        "‒": "-",
+        "−": "-",
+        "‐": "-",
+        "…": "...",
+        "\u00a0": " ",
+    }
+)
 _SPACES = re.compile(r"\s+")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.!?;:])")
 _PUNCT = re.compile(r"[^\w\s]|_")

@@ -54,8 +54,10 @@ def _plausible_fraction(text: str) -> float:
     """Share of characters that are printable ASCII, whitespace, BCS letters or punctuation."""
     if not text:
         return 0.0
-    good = sum(ch.isascii() and (ch.isprintable() or ch in "\t\r\n") or ch in BCS_LETTERS or ch in BCS_PUNCTUATION
-               for ch in text)
+    good = sum(
+        ch.isascii() and (ch.isprintable() or ch in "\t\r\n") or ch in BCS_LETTERS or ch in BCS_PUNCTUATION
+        for ch in text
+    )
     return good / len(text)
 
 

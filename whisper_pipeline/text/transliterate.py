@@ -5,10 +5,36 @@ from __future__ import annotations
 import re
 
 _LOWER = {
-    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "ђ": "đ", "е": "e", "ж": "ž", "з": "z",
-    "и": "i", "ј": "j", "к": "k", "л": "l", "љ": "lj", "м": "m", "н": "n", "њ": "nj", "о": "o",
-    "п": "p", "р": "r", "с": "s", "т": "t", "ћ": "ć", "у": "u", "ф": "f", "х": "h", "ц": "c",
-    "ч": "č", "џ": "dž", "ш": "š",
+    "а": "a",
+    "б": "b",
+    "в": "v",
+    "г": "g",
+    "д": "d",
+    "ђ": "đ",
+    "е": "e",
+    "ж": "ž",
+    "з": "z",
+    "и": "i",
+    "ј": "j",
+    "к": "k",
+    "л": "l",
+    "љ": "lj",
+    "м": "m",
+    "н": "n",
+    "њ": "nj",
+    "о": "o",
+    "п": "p",
+    "р": "r",
+    "с": "s",
+    "т": "t",
+    "ћ": "ć",
+    "у": "u",
+    "ф": "f",
+    "х": "h",
+    "ц": "c",
+    "ч": "č",
+    "џ": "dž",
+    "ш": "š",
 }
 _DIGRAPH_UPPER = {"Љ": ("Lj", "LJ"), "Њ": ("Nj", "NJ"), "Џ": ("Dž", "DŽ")}
 
@@ -23,7 +49,9 @@ def cyrillic_to_latin(text: str) -> str:
     for i, ch in enumerate(text):
         if ch in _DIGRAPH_UPPER:
             title, caps = _DIGRAPH_UPPER[ch]
-            neighbours = [c for c in (text[i - 1] if i else "", text[i + 1] if i + 1 < len(text) else "") if c.isalpha()]
+            neighbours = [
+                c for c in (text[i - 1] if i else "", text[i + 1] if i + 1 < len(text) else "") if c.isalpha()
+            ]
             out.append(caps if neighbours and all(c.isupper() for c in neighbours) else title)
         elif ch.lower() in _LOWER:
             latin = _LOWER[ch.lower()]
@@ -34,8 +62,9 @@ def cyrillic_to_latin(text: str) -> str:
 
 
 # Unicode's single-character digraph letters (U+01C4–U+01CC), as Croatian text encoded in the 1990s uses them.
-DIGRAPH_LETTERS = str.maketrans({"Ǆ": "DŽ", "ǅ": "Dž", "ǆ": "dž", "Ǉ": "LJ", "ǈ": "Lj", "ǉ": "lj", "Ǌ": "NJ", "ǋ": "Nj",
-                                 "ǌ": "nj"})
+DIGRAPH_LETTERS = str.maketrans(
+    {"Ǆ": "DŽ", "ǅ": "Dž", "ǆ": "dž", "Ǉ": "LJ", "ǈ": "Lj", "ǉ": "lj", "Ǌ": "NJ", "ǋ": "Nj", "ǌ": "nj"}
+)
 # Letters that look the same in both scripts; a word typed on a mixed keyboard layout holds some of the other script's.
 _CYRILLIC_LOOKALIKES = "аеорсухјАВЕКМНОРСТХЈ"
 _LATIN_LOOKALIKES = "aeopcyxjABEKMHOPCTXJ"

@@ -46,25 +46,38 @@ def run_job(job: dict, pipes=None) -> dict:
         if not main:
             return
         with open(log_path, "a", encoding="utf-8") as log:
-            log.write(json.dumps({"run_id": job.get("run_id", ""), "run": run_dir.name, "time": time.time(), **entry},
-                                 default=str) + "\n")
+            log.write(
+                json.dumps(
+                    {"run_id": job.get("run_id", ""), "run": run_dir.name, "time": time.time(), **entry}, default=str
+                )
+                + "\n"
+            )
         if pipes is not None:
             if "loss" in entry:
-                pipes.log.info(f"step {entry['step']} epoch {entry.get('epoch') or 0:.2f} loss {entry['loss']:.4f} "
-                               f"lr {entry.get('learning_rate', 0):.2e} grad_norm {entry.get('grad_norm', 0):.3f} "
-                               f"{entry.get('samples_per_second', 0):.2f} samples/s")
+                pipes.log.info(
+                    f"step {entry['step']} epoch {entry.get('epoch') or 0:.2f} loss {entry['loss']:.4f} "
+                    f"lr {entry.get('learning_rate', 0):.2e} grad_norm {entry.get('grad_norm', 0):.3f} "
+                    f"{entry.get('samples_per_second', 0):.2f} samples/s"
+                )
             elif "eval_loss" in entry:
-                pipes.log.info(f"evaluation at step {entry['step']}: loss {entry['eval_loss']:.4f}"
-                               + (f", WER {entry['eval_wer']:.4f}" if "eval_wer" in entry else ""))
+                pipes.log.info(
+                    f"evaluation at step {entry['step']}: loss {entry['eval_loss']:.4f}"
+                    + (f", WER {entry['eval_wer']:.4f}" if "eval_wer" in entry else "")
+                )
 
-    summary = train_whisper(job["base_model"], train_rows, val_rows, run_dir, settings, on_log=on_log,
-                            device=job.get("device"))
+    summary = train_whisper(
+        job["base_model"], train_rows, val_rows, run_dir, settings, on_log=on_log, device=job.get("device")
+    )
     if not main:
         return summary
     if summary["dropped_too_long_labels"] and pipes is not None:
-        pipes.log.warning(f"{len(summary['dropped_too_long_labels'])} utterance(s) skipped: labels longer than the "
-                          f"decoder's limit: {summary['dropped_too_long_labels'][:20]}")
-    manifest = write_run_manifest(run_dir, summary, job["train_manifests"] + job["validation_manifests"], job.get("run_id", ""))
+        pipes.log.warning(
+            f"{len(summary['dropped_too_long_labels'])} utterance(s) skipped: labels longer than the "
+            f"decoder's limit: {summary['dropped_too_long_labels'][:20]}"
+        )
+    manifest = write_run_manifest(
+        run_dir, summary, job["train_manifests"] + job["validation_manifests"], job.get("run_id", "")
+    )
     write_model_card(run_dir, manifest)
     if settings.ct2_export:
         export_ct2(run_dir)
@@ -79,28 +92,33 @@ def run_job(job: dict, pipes=None) -> dict:
             upload_dir(tmp, remote)
         summary["artifact_url"] = remote
     if pipes is not None:
-        pipes.report_asset_materialization(metadata={
-            "run": settings.run_name,
-            "path": {"raw_value": str(run_dir), "type": "path"},
-            "base_model": job["base_model"],
-            "device": summary["device"],
-            "precision": summary["precision"],
-            "train_utterances": summary["train_samples"],
-            "validation_utterances": summary["validation_samples"],
-            "skipped_too_long_labels": len(summary["dropped_too_long_labels"]),
-            "train_hours": {"raw_value": round(sum(r["duration"] for r in train_rows) / 3600, 4), "type": "float"},
-            "steps": summary["global_step"],
-            "train_loss": {"raw_value": float(summary["train_loss"]), "type": "float"},
-            "validation_loss": {"raw_value": float(summary["validation_loss"] or 0.0), "type": "float"},
-            "validation_wer": {"raw_value": float(summary["validation_wer"] if summary["validation_wer"] is not None else -1), "type": "float"},
-            "wall_time_s": {"raw_value": summary["wall_time_s"], "type": "float"},
-            "resumed_from": summary["resumed_from"] or "",
-            "best_checkpoint": summary["best_checkpoint"] or "",
-            "training_log": {"raw_value": str(log_path), "type": "path"},
-            "tensorboard": {"raw_value": str(run_dir / "tensorboard"), "type": "path"},
-            "ct2_export": str(run_dir / "ct2") if settings.ct2_export else "",
-            "artifact_url": summary.get("artifact_url", ""),
-        })
+        pipes.report_asset_materialization(
+            metadata={
+                "run": settings.run_name,
+                "path": {"raw_value": str(run_dir), "type": "path"},
+                "base_model": job["base_model"],
+                "device": summary["device"],
+                "precision": summary["precision"],
+                "train_utterances": summary["train_samples"],
+                "validation_utterances": summary["validation_samples"],
+                "skipped_too_long_labels": len(summary["dropped_too_long_labels"]),
+                "train_hours": {"raw_value": round(sum(r["duration"] for r in train_rows) / 3600, 4), "type": "float"},
+                "steps": summary["global_step"],
+                "train_loss": {"raw_value": float(summary["train_loss"]), "type": "float"},
+                "validation_loss": {"raw_value": float(summary["validation_loss"] or 0.0), "type": "float"},
+                "validation_wer": {
+                    "raw_value": float(summary["validation_wer"] if summary["validation_wer"] is not None else -1),
+                    "type": "float",
+                },
+                "wall_time_s": {"raw_value": summary["wall_time_s"], "type": "float"},
+                "resumed_from": summary["resumed_from"] or "",
+                "best_checkpoint": summary["best_checkpoint"] or "",
+                "training_log": {"raw_value": str(log_path), "type": "path"},
+                "tensorboard": {"raw_value": str(run_dir / "tensorboard"), "type": "path"},
+                "ct2_export": str(run_dir / "ct2") if settings.ct2_export else "",
+                "artifact_url": summary.get("artifact_url", ""),
+            }
+        )
     return summary
 
 
@@ -117,7 +135,14 @@ def main(argv: list[str] | None = None) -> None:
             pipes = stack.enter_context(open_dagster_pipes())
         summary = run_job(job, pipes)
     if _is_main_process():
-        print(json.dumps({k: summary[k] for k in ("global_step", "train_loss", "last_logged_loss", "resumed_from", "wall_time_s")}))
+        print(
+            json.dumps(
+                {
+                    k: summary[k]
+                    for k in ("global_step", "train_loss", "last_logged_loss", "resumed_from", "wall_time_s")
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

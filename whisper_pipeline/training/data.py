@@ -41,8 +41,18 @@ def make_dataset(rows: list[dict], processor, max_label_length: int, augmenter=N
     for r in rows:
         ids = label_ids(processor.tokenizer, r["transcript"], r["language"])
         (kept if len(ids) <= max_label_length else dropped).append({**r, "labels": ids})
-    ds = Dataset.from_list([{"id": r["id"], "audio": r["audio"], "labels": r["labels"], "language": r["language"],
-                             "length": len(r["labels"])} for r in kept])
+    ds = Dataset.from_list(
+        [
+            {
+                "id": r["id"],
+                "audio": r["audio"],
+                "labels": r["labels"],
+                "language": r["language"],
+                "length": len(r["labels"]),
+            }
+            for r in kept
+        ]
+    )
 
     def transform(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
         audio = [load_audio_16k(p) for p in batch["audio"]]

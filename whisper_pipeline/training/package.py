@@ -25,9 +25,15 @@ def code_version() -> dict:
     except metadata.PackageNotFoundError:  # running from a source tree that was not pip-installed
         out = {"package": "source tree"}
     try:
-        commit = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=True)
+        commit = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         out.update(commit=commit.stdout.strip(), dirty=bool(dirty.stdout.strip()))
     except (OSError, subprocess.CalledProcessError):
         pass
@@ -37,8 +43,14 @@ def code_version() -> dict:
 def hardware(device: str) -> dict:
     import torch
 
-    info = {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
-            "transformers": metadata.version("transformers"), "cpu_count": os.cpu_count(), "device": device}
+    info = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": metadata.version("transformers"),
+        "cpu_count": os.cpu_count(),
+        "device": device,
+    }
     if device == "cuda":
         info.update(gpu=torch.cuda.get_device_name(0), gpu_count=torch.cuda.device_count())
     return info
@@ -67,23 +79,33 @@ def write_model_card(run_dir: Path, manifest: dict) -> Path:
     wer = metrics.get("validation_wer")
     lines = [
         "---",
-        "language:", *[f"- {l}" for l in langs],
-        "tags:", "- whisper", "- automatic-speech-recognition", "- whisper-pipeline",
+        "language:",
+        *[f"- {l}" for l in langs],
+        "tags:",
+        "- whisper",
+        "- automatic-speech-recognition",
+        "- whisper-pipeline",
         f"base_model: {manifest.get('base_model', '')}",
         "pipeline_tag: automatic-speech-recognition",
-        "---", "",
+        "---",
+        "",
         f"# {manifest['run']}",
         "",
-        (f"Whisper fine-tuned for {', '.join(langs)} by [whisper-pipeline](https://github.com/) "
-         f"(run `{manifest['run']}`, Dagster run `{manifest.get('dagster_run_id') or '-'}`)."),
+        (
+            f"Whisper fine-tuned for {', '.join(langs)} by [whisper-pipeline](https://github.com/) "
+            f"(run `{manifest['run']}`, Dagster run `{manifest.get('dagster_run_id') or '-'}`)."
+        ),
         "",
         "## Training",
         "",
         f"- base model: `{manifest.get('base_model', '')}`",
         f"- utterances: {manifest.get('train_samples')} train, {manifest.get('validation_samples')} validation",
-        (f"- steps: {manifest.get('global_step')}, epochs {hp['epochs']}, learning rate {hp['learning_rate']}, "
-         f"batch {hp['batch_size']} × {hp['gradient_accumulation_steps']}, precision {manifest.get('precision')}"),
-        f"- hardware: {manifest['hardware'].get('gpu') or manifest['hardware']['platform']}, wall time {manifest.get('wall_time_s')} s",
+        (
+            f"- steps: {manifest.get('global_step')}, epochs {hp['epochs']}, learning rate {hp['learning_rate']}, "
+            f"batch {hp['batch_size']} × {hp['gradient_accumulation_steps']}, precision {manifest.get('precision')}"
+        ),
+        f"- hardware: {manifest['hardware'].get('gpu') or manifest['hardware']['platform']}, "
+        f"wall time {manifest.get('wall_time_s')} s",
         f"- code: {manifest['code_version']}",
         "",
         "## Results",
@@ -124,7 +146,8 @@ def export_ct2(run_dir: Path, quantization: str = "int8") -> Path:
     target, tmp = run_dir / "ct2", run_dir / ".ct2.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     TransformersConverter(str(run_dir), copy_files=["tokenizer.json", "preprocessor_config.json"]).convert(
-        str(tmp), quantization=quantization)
+        str(tmp), quantization=quantization
+    )
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     return target

@@ -18,7 +18,9 @@ def _f(default, help: str):
 @dataclass
 class TrainSettings:
     run_name: str = _f("run1", "models/whisper/<run_name>/; the same name resumes a crashed run")
-    languages: list[str] = field(default_factory=lambda: list(LANGUAGES), metadata={"help": "Language partitions to train on"})
+    languages: list[str] = field(
+        default_factory=lambda: list(LANGUAGES), metadata={"help": "Language partitions to train on"}
+    )
     epochs: float = _f(3.0, "Passes over the training set (max_steps > 0 overrides)")
     max_steps: int = _f(-1, "> 0: stop after this many optimizer steps")
     learning_rate: float = _f(3e-5, "Peak learning rate (full fine-tune of base: 1e-5 to 5e-5)")
@@ -40,17 +42,28 @@ class TrainSettings:
     generation_max_length: int = _f(225, "Longest decoded text at evaluation, in tokens")
     early_stopping_patience: int = _f(0, "Stop after N evaluations without a better WER; 0 = off")
     save_total_limit: int = _f(2, "Checkpoints kept (the best one is always kept too)")
-    group_by_length: bool = _f(False, "Batch similar label lengths together (features are fixed 30 s windows, so it "
-                                      "only saves decoder padding)")
-    dataloader_workers: int = _f(-1, "Processes computing features while the model trains; -1 = auto (4 on GPU, "
-                                     "0 on CPU, where the cores are busy training)")
+    group_by_length: bool = _f(
+        False,
+        "Batch similar label lengths together (features are fixed 30 s windows, so it only saves decoder padding)",
+    )
+    dataloader_workers: int = _f(
+        -1,
+        "Processes computing features while the model trains; -1 = auto (4 on GPU, "
+        "0 on CPU, where the cores are busy training)",
+    )
     logging_steps: int = _f(5, "Log loss, learning rate, grad norm, samples/s every N steps")
     seed: int = _f(42, "Data order, initialisation of new weights, dropout")
     ct2_export: bool = _f(False, "Also export a CTranslate2 (faster-whisper) copy, int8, under ct2/")
-    artifact_url: str = _f("", "Also copy each checkpoint and the final model here via fsspec (s3://bucket/prefix, "
-                               "gs://…); credentials and endpoint from the environment; empty = local only")
-    sweep_study: str = _f("", "Take learning rate, batch size, weight decay, warmup and accumulation from this "
-                              "sweep's best trial (manifests/sweep_<study>_best.json)")
+    artifact_url: str = _f(
+        "",
+        "Also copy each checkpoint and the final model here via fsspec (s3://bucket/prefix, "
+        "gs://…); credentials and endpoint from the environment; empty = local only",
+    )
+    sweep_study: str = _f(
+        "",
+        "Take learning rate, batch size, weight decay, warmup and accumulation from this "
+        "sweep's best trial (manifests/sweep_<study>_best.json)",
+    )
     num_processes: int = _f(1, "Processes for accelerate launch: one per GPU for multi-GPU")
 
     @classmethod

@@ -38,7 +38,9 @@ class SearchSpace:
             "batch_size": trial.suggest_categorical("batch_size", self.batch_size),
             "weight_decay": trial.suggest_float("weight_decay", *self.weight_decay),
             "warmup_ratio": trial.suggest_float("warmup_ratio", *self.warmup_ratio),
-            "gradient_accumulation_steps": trial.suggest_categorical("gradient_accumulation_steps", self.gradient_accumulation_steps),
+            "gradient_accumulation_steps": trial.suggest_categorical(
+                "gradient_accumulation_steps", self.gradient_accumulation_steps
+            ),
         }
 
 
@@ -71,8 +73,13 @@ def run_sweep(
         raise ValueError("a sweep needs a validation split to score trials on")
     space = space or SearchSpace()
     metric = "eval_wer" if trial_settings.predict_with_generate else "eval_loss"
-    study = optuna.create_study(study_name=study_name, storage=storage_url(db), direction="minimize", load_if_exists=True,
-                                pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0))
+    study = optuna.create_study(
+        study_name=study_name,
+        storage=storage_url(db),
+        direction="minimize",
+        load_if_exists=True,
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0),
+    )
     # Seeded past the trials the study already holds: the same seed again would draw the very parameters its
     # first trials drew, so a resumed sweep would repeat finished trials. Still reproducible: it depends
     # only on the seed and the study's history.
@@ -83,7 +90,9 @@ def run_sweep(
         study.tell(stale.number, state=optuna.trial.TrialState.FAIL)
         shutil.rmtree(trials_dir / f"trial-{stale.number:03d}", ignore_errors=True)
         study.enqueue_trial(stale.params, user_attrs={"retry_of": stale.number})
-    finished = [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
+    finished = [
+        t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    ]
 
     def objective(trial) -> float:
         params = space.suggest(trial)
@@ -101,8 +110,15 @@ def run_sweep(
                     control.should_training_stop = True
 
         settings = replace(trial_settings, run_name=f"{study_name}-trial-{trial.number}", **params)
-        summary = train_whisper(base_model, train_rows, validation_rows, run_dir, settings, device=device,
-                                extra_callbacks=[ReportToOptuna()])
+        summary = train_whisper(
+            base_model,
+            train_rows,
+            validation_rows,
+            run_dir,
+            settings,
+            device=device,
+            extra_callbacks=[ReportToOptuna()],
+        )
         if not keep_trial_models:
             shutil.rmtree(run_dir, ignore_errors=True)
         value = summary["validation_wer"] if metric == "eval_wer" else summary["validation_loss"]
@@ -125,14 +141,28 @@ def summarize(study, metric: str) -> dict:
 
     rows = []
     for t in study.trials:
-        rows.append({"trial": t.number, "state": t.state.name, "value": t.value, **{k: t.params.get(k) for k in SEARCHED},
-                     "steps": t.user_attrs.get("steps"), "pruned_at_step": t.user_attrs.get("pruned_at_step"),
-                     "wall_time_s": t.user_attrs.get("wall_time_s"), "retry_of": t.user_attrs.get("retry_of")})
+        rows.append(
+            {
+                "trial": t.number,
+                "state": t.state.name,
+                "value": t.value,
+                **{k: t.params.get(k) for k in SEARCHED},
+                "steps": t.user_attrs.get("steps"),
+                "pruned_at_step": t.user_attrs.get("pruned_at_step"),
+                "wall_time_s": t.user_attrs.get("wall_time_s"),
+                "retry_of": t.user_attrs.get("retry_of"),
+            }
+        )
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     best = min(complete, key=lambda t: t.value) if complete else None
-    return {"study": study.study_name, "metric": metric, "trials": rows,
-            "best_params": best.params if best else {}, "best_value": best.value if best else None,
-            "best_trial": best.number if best else None}
+    return {
+        "study": study.study_name,
+        "metric": metric,
+        "trials": rows,
+        "best_params": best.params if best else {},
+        "best_value": best.value if best else None,
+        "best_trial": best.number if best else None,
+    }
 
 
 def write_results(summary: dict, csv_path: Path, best_path: Path) -> None:

@@ -50,8 +50,10 @@ def _complete(checkpoint: Path) -> bool:
 
 def latest_checkpoint(checkpoints: Path) -> str | None:
     """The newest complete checkpoint; incomplete ones (a save cut short by a crash) are skipped."""
-    found = sorted((p for p in checkpoints.glob("checkpoint-*") if p.name.split("-")[-1].isdigit() and _complete(p)),
-                   key=lambda p: int(p.name.split("-")[-1]))
+    found = sorted(
+        (p for p in checkpoints.glob("checkpoint-*") if p.name.split("-")[-1].isdigit() and _complete(p)),
+        key=lambda p: int(p.name.split("-")[-1]),
+    )
     return str(found[-1]) if found else None
 
 
@@ -64,7 +66,11 @@ def gpu_stats() -> dict:
         handle = pynvml.nvmlDeviceGetHandleByIndex(0)
         util = pynvml.nvmlDeviceGetUtilizationRates(handle)
         mem = pynvml.nvmlDeviceGetMemoryInfo(handle)
-        return {"gpu_util_percent": util.gpu, "gpu_memory_used_mb": round(mem.used / 2**20), "gpu_memory_total_mb": round(mem.total / 2**20)}
+        return {
+            "gpu_util_percent": util.gpu,
+            "gpu_memory_used_mb": round(mem.used / 2**20),
+            "gpu_memory_total_mb": round(mem.total / 2**20),
+        }
     except Exception:  # noqa: BLE001 - no NVML, no GPU (whatever it raises): nothing to report
         return {}
 
@@ -80,7 +86,9 @@ def _wer_metric(tokenizer):
     def compute(pred) -> dict:
         # the trainer pads across batches with -100, in labels and in generated tokens alike
         labels = np.where(pred.label_ids == -100, pad, pred.label_ids)
-        hyps = tokenizer.batch_decode(np.where(pred.predictions == -100, pad, pred.predictions), skip_special_tokens=True)
+        hyps = tokenizer.batch_decode(
+            np.where(pred.predictions == -100, pad, pred.predictions), skip_special_tokens=True
+        )
         refs = tokenizer.batch_decode(labels, skip_special_tokens=True)
         pairs = [(normalize_for_eval(r), normalize_for_eval(h)) for r, h in zip(refs, hyps) if normalize_for_eval(r)]
         if not pairs:
@@ -167,7 +175,9 @@ def train_whisper(
         length_column_name="length",
         report_to=["tensorboard"],
         remove_unused_columns=False,
-        dataloader_num_workers=settings.dataloader_workers if settings.dataloader_workers >= 0 else (4 if device == "cuda" else 0),
+        dataloader_num_workers=settings.dataloader_workers
+        if settings.dataloader_workers >= 0
+        else (4 if device == "cuda" else 0),
         fp16=precision == "fp16",
         bf16=precision == "bf16",
         seed=settings.seed,
@@ -215,8 +225,12 @@ def train_whisper(
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
     collator = SpeechSeq2SeqCollator(processor.tokenizer.pad_token_id, model.config.decoder_start_token_id)
     trainer = MultilingualTrainer(
-        model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
-        data_collator=collator, processing_class=processor.feature_extractor,
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=val_ds,
+        data_collator=collator,
+        processing_class=processor.feature_extractor,
         callbacks=callbacks,
         compute_metrics=_wer_metric(processor.tokenizer) if evaluate and settings.predict_with_generate else None,
     )

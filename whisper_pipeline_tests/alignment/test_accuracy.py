@@ -15,16 +15,10 @@ def test_mean_boundary_error_under_100_ms(real_base_model, tmp_path):
     aligner = load_aligner(real_base_model, "cpu")
     errors = []
     for i, sentence in enumerate(sentences("hr")[10:16]):
-        clip = build_clip(
-            sentence, tmp_path / f"{i}.wav", voice="hr", seed=i, noise_snr_db=20.0
-        )
-        result = align_file(
-            aligner, clip.audio, clip.text, "hr", f"c{i}", tmp_path / "out", 10.0
-        )
+        clip = build_clip(sentence, tmp_path / f"{i}.wav", voice="hr", seed=i, noise_snr_db=20.0)
+        result = align_file(aligner, clip.audio, clip.text, "hr", f"c{i}", tmp_path / "out", 10.0)
         doc = json.loads(Path(result.json_path).read_text(encoding="utf-8"))
-        e = boundary_errors(
-            clip.words, [w for s in doc["segments"] for w in s["words"]]
-        )
+        e = boundary_errors(clip.words, [w for s in doc["segments"] for w in s["words"]])
         assert e is not None, sentence
         errors += e
     stats = summarize(errors)
@@ -50,18 +44,14 @@ def test_connected_clip_truth_comes_from_the_synthesiser(tmp_path):
     assert [w["after_pause"] for w in clip.words] == [True, False, True, False, False]
     assert not np.any(audio[: int(EDGE_PAD_S * rate)])
 
-    noisy = build_connected_clip(
-        sentence, tmp_path / "n.wav", voice="hr", noise_snr_db=10.0
-    )
+    noisy = build_connected_clip(sentence, tmp_path / "n.wav", voice="hr", noise_snr_db=10.0)
     lead, _ = sf.read(noisy.audio, dtype="float32", frames=int(0.25 * rate))
     speech = audio[int(EDGE_PAD_S * rate) : -int(EDGE_PAD_S * rate)]
     snr = 10 * np.log10(np.mean(speech**2) / np.mean(lead**2))
     # 10 dB below the active speech; over the whole sentence, its pauses included, a little less
     assert 8.0 < snr < 10.0, snr
     # espeak carries a little state from one call to the next: timings agree to within a millisecond
-    assert [(w["word"], w["after_pause"]) for w in noisy.words] == [
-        (w["word"], w["after_pause"]) for w in clip.words
-    ]
+    assert [(w["word"], w["after_pause"]) for w in noisy.words] == [(w["word"], w["after_pause"]) for w in clip.words]
     assert [w["start"] for w in noisy.words] == pytest.approx(starts, abs=0.001)
 
 

@@ -4,16 +4,25 @@ from whisper_pipeline.alignment.formats import lrc_time, to_lrc, to_srt, to_vtt
 from whisper_pipeline.alignment.segment import segment_cues, segment_words
 
 SEGMENTS = [
-    {"start": 0.5, "end": 2.25, "text": " Dobar dan,", "words": [
-        {"word": " Dobar", "start": 0.5, "end": 0.9}, {"word": " dan,", "start": 1.0, "end": 2.25}]},
-    {"start": 62.0, "end": 3725.5, "text": " Laku noć.", "words": [
-        {"word": " Laku", "start": 62.0, "end": 62.4}, {"word": " noć.", "start": 62.5, "end": 3725.5}]},
+    {
+        "start": 0.5,
+        "end": 2.25,
+        "text": " Dobar dan,",
+        "words": [{"word": " Dobar", "start": 0.5, "end": 0.9}, {"word": " dan,", "start": 1.0, "end": 2.25}],
+    },
+    {
+        "start": 62.0,
+        "end": 3725.5,
+        "text": " Laku noć.",
+        "words": [{"word": " Laku", "start": 62.0, "end": 62.4}, {"word": " noć.", "start": 62.5, "end": 3725.5}],
+    },
 ]
 
 
 def test_srt_vtt_and_enhanced_lrc():
-    assert to_srt(SEGMENTS) == ("1\n00:00:00,500 --> 00:00:02,250\nDobar dan,\n\n"
-                                "2\n00:01:02,000 --> 01:02:05,500\nLaku noć.\n")
+    assert to_srt(SEGMENTS) == (
+        "1\n00:00:00,500 --> 00:00:02,250\nDobar dan,\n\n2\n00:01:02,000 --> 01:02:05,500\nLaku noć.\n"
+    )
     assert to_vtt(SEGMENTS).startswith("WEBVTT\n\n00:00:00.500 --> 00:00:02.250\nDobar dan,\n")
     lrc = to_lrc(SEGMENTS, title="utt1", language="hr").splitlines()
     assert lrc[:2] == ["[ti:utt1]", "[la:hr]"]
@@ -25,7 +34,13 @@ def test_srt_vtt_and_enhanced_lrc():
 def words_for(text: str, seconds_per_word: float = 0.5, pause_every: int = 0) -> list[dict]:
     out, t = [], 0.3
     for n, token in enumerate(text.split()):
-        out.append({"word": " " + token.rstrip(".,") if n % 3 == 0 else " " + token, "start": t, "end": t + seconds_per_word - 0.1})
+        out.append(
+            {
+                "word": " " + token.rstrip(".,") if n % 3 == 0 else " " + token,
+                "start": t,
+                "end": t + seconds_per_word - 0.1,
+            }
+        )
         t += seconds_per_word + (0.8 if token.endswith(".") else 0.0)
     return out
 

@@ -38,9 +38,7 @@ def silence(seconds: float) -> np.ndarray:
 
 def test_word_start_moves_out_of_the_pause_before_it():
     # word A 0.2–0.6, pause 0.6–1.0, word B 1.0–1.5; A aligned from the start of the file
-    audio = np.concatenate(
-        [silence(0.2), tone(0.4), silence(0.4), tone(0.5), silence(0.3)]
-    )
+    audio = np.concatenate([silence(0.2), tone(0.4), silence(0.4), tone(0.5), silence(0.3)])
     aligned = [
         {"word": " A", "start": 0.0, "end": 0.55},
         {"word": " B", "start": 0.55, "end": 1.55},
@@ -105,10 +103,7 @@ def test_correct_starts_in_noisy_connected_speech_stay_put(tmp_path, snr_db):
         audio = decode(clip.audio)
         starts = [w["start"] for w in clip.words]
         ends = starts[1:] + [audio.size / SAMPLE_RATE - 0.3]
-        words = [
-            {"word": w["word"], "start": s, "end": e}
-            for w, s, e in zip(clip.words, starts, ends)
-        ]
+        words = [{"word": w["word"], "start": s, "end": e} for w, s, e in zip(clip.words, starts, ends)]
         snapped = snap_to_speech(words, audio)
         shifts += [o["start"] - w["start"] for o, w in zip(snapped, words)]
     assert len(shifts) > 25
@@ -155,12 +150,8 @@ def test_implausible_alignments_are_named():
         {"word": "b", "start": 4.0, "end": 4.3},
     ]
     assert "unaligned stretch" in plausibility_problem(words, 5.0)
-    assert "cover only" in plausibility_problem(
-        [{"word": "a", "start": 0.0, "end": 0.5}], 10.0
-    )
-    assert "zero length" in plausibility_problem(
-        [{"word": w, "start": 1.0, "end": 1.0} for w in "abc"], 2.0
-    )
+    assert "cover only" in plausibility_problem([{"word": "a", "start": 0.0, "end": 0.5}], 10.0)
+    assert "zero length" in plausibility_problem([{"word": w, "start": 1.0, "end": 1.0} for w in "abc"], 2.0)
     assert plausibility_problem([{"word": "a", "start": 0.1, "end": 0.9}], 1.0) == ""
     placed = [
         {"word": f" {w}", "start": i * 0.3, "end": i * 0.3 + 0.25}

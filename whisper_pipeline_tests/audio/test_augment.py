@@ -34,14 +34,17 @@ def test_the_shipped_yaml_is_valid():
     assert config.noise.p > 0 and config.speed.max_rate == 1.1
 
 
-@pytest.mark.parametrize("yaml_text,field", [
-    ("noise:\n  p: 0.5\n  snr: 10\n", "noise.snr"),                      # unknown key
-    ("speed:\n  p: 0.5\n  min_rate: 1.2\n  max_rate: 0.9\n", "speed"),    # inverted range
-    ("gain:\n  p: 1.5\n", "gain.p"),                                      # probability > 1
-    ("noise:\n  p: 0.5\n  colors: [purple]\n", "noise"),                  # unknown colour
-    ("background_noise:\n  p: 0.5\n", "background_noise"),                # no folder
-    ("echo:\n  p: 0.5\n", "echo"),                                        # unknown transform
-])
+@pytest.mark.parametrize(
+    "yaml_text,field",
+    [
+        ("noise:\n  p: 0.5\n  snr: 10\n", "noise.snr"),  # unknown key
+        ("speed:\n  p: 0.5\n  min_rate: 1.2\n  max_rate: 0.9\n", "speed"),  # inverted range
+        ("gain:\n  p: 1.5\n", "gain.p"),  # probability > 1
+        ("noise:\n  p: 0.5\n  colors: [purple]\n", "noise"),  # unknown colour
+        ("background_noise:\n  p: 0.5\n", "background_noise"),  # no folder
+        ("echo:\n  p: 0.5\n", "echo"),  # unknown transform
+    ],
+)
 def test_bad_yaml_gives_a_clear_error(tmp_path, yaml_text, field):
     path = tmp_path / "augment.yaml"
     path.write_text(yaml_text)
@@ -82,7 +85,9 @@ def test_background_noise_from_a_folder(tmp_path, speech):
     (tmp_path / "noise").mkdir()
     rng = np.random.default_rng(0)
     sf.write(tmp_path / "noise" / "hum.wav", (0.3 * rng.standard_normal(16000 * 3)).astype(np.float32), 16000)
-    aug = Augmenter(only(background_noise={"p": 1.0, "folder": str(tmp_path / "noise"), "min_snr_db": 5, "max_snr_db": 5}))
+    aug = Augmenter(
+        only(background_noise={"p": 1.0, "folder": str(tmp_path / "noise"), "min_snr_db": 5, "max_snr_db": 5})
+    )
     assert estimate_snr_db(aug(audio, "b")) < 15
 
 

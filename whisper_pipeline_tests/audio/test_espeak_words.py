@@ -55,9 +55,7 @@ def test_starts_fall_on_energy_onsets_when_words_are_separated_by_pauses():
 
 def test_a_stop_starts_at_its_closure_before_the_burst():
     # The word event marks the start of the stop's silent closure; the burst is heard a little later.
-    samples, rate, words = speak_with_word_starts(
-        "Ana, pas, tata, kuća, Petar, dan.", "hr", 150
-    )
+    samples, rate, words = speak_with_word_starts("Ana, pas, tata, kuća, Petar, dan.", "hr", 150)
     for word, start in words[1:]:
         gap = energy_onset(samples, rate, max(0.0, start - 0.05)) - start
         assert (0.02 if word[0] in "ptkdPTKD" else -0.01) <= gap <= 0.1, (

@@ -15,9 +15,12 @@ def clips(tmp_path_factory):
     a = espeak_wav("Sutra idemo na izlet u planine.", "hr", d / "a.wav")
     b = espeak_wav("Knjižnica je otvorena do osam navečer.", "hr", d / "b.wav")
     out = {"a": a, "b": b}
-    for name, args in {"ogg48k_stereo": ["-ar", "48000", "-ac", "2", "-c:a", "libvorbis"],
-                       "mp3_8k": ["-ar", "8000", "-b:a", "24k"], "m4a": ["-c:a", "aac", "-b:a", "48k"]}.items():
-        target = d / f"a_{name}.{ 'ogg' if 'ogg' in name else 'mp3' if 'mp3' in name else 'm4a'}"
+    for name, args in {
+        "ogg48k_stereo": ["-ar", "48000", "-ac", "2", "-c:a", "libvorbis"],
+        "mp3_8k": ["-ar", "8000", "-b:a", "24k"],
+        "m4a": ["-c:a", "aac", "-b:a", "48k"],
+    }.items():
+        target = d / f"a_{name}.{'ogg' if 'ogg' in name else 'mp3' if 'mp3' in name else 'm4a'}"
         subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(a), *args, str(target)], check=True)
         out[name] = target
     return {k: fingerprint(decode(v)) for k, v in out.items()}

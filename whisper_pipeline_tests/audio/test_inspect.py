@@ -15,7 +15,11 @@ def clips(tmp_path_factory):
     d = tmp_path_factory.mktemp("clips")
     wav = espeak_wav("Dobar dan, ovo je probna rečenica.", "hr", d / "speech.wav")
     out = {"wav": wav}
-    for ext, args in {"flac": ["-ar", "44100", "-ac", "2"], "mp3": ["-b:a", "64k"], "ogg": ["-c:a", "libvorbis"]}.items():
+    for ext, args in {
+        "flac": ["-ar", "44100", "-ac", "2"],
+        "mp3": ["-b:a", "64k"],
+        "ogg": ["-c:a", "libvorbis"],
+    }.items():
         target = d / f"speech.{ext}"
         subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(wav), *args, str(target)], check=True)
         out[ext] = target
@@ -38,10 +42,16 @@ def test_good_files_are_ok_whatever_the_format(clips, key):
     assert len(result.sha256) == 64
 
 
-@pytest.mark.parametrize("key,status", [
-    ("cut_wav", "truncated"), ("cut_flac", "truncated"), ("cut_mp3", "truncated"),
-    ("text", "undecodable"), ("empty", "empty"),
-])
+@pytest.mark.parametrize(
+    "key,status",
+    [
+        ("cut_wav", "truncated"),
+        ("cut_flac", "truncated"),
+        ("cut_mp3", "truncated"),
+        ("text", "undecodable"),
+        ("empty", "empty"),
+    ],
+)
 def test_bad_files_are_classified_not_raised(clips, key, status):
     result = check_audio(clips[key])
     assert result.status == status

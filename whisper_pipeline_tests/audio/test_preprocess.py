@@ -77,7 +77,9 @@ def test_loudness_normalization_reaches_target(tmp_path, padded):
     quiet = tmp_path / "quiet.wav"
     subprocess.run(["sox", str(src), str(quiet), "vol", "0.05"], check=True)
     opts = PreprocessOptions(loudness_lufs=-23.0, format="flac")
-    lines, _, _ = preprocess_rows([row_for(quiet, "q")], lambda r: tmp_path / "o" / "q.wav", {}, options=opts, workers=1)
+    lines, _, _ = preprocess_rows(
+        [row_for(quiet, "q")], lambda r: tmp_path / "o" / "q.wav", {}, options=opts, workers=1
+    )
     out, rate = sf.read(lines[0]["audio"])
     assert lines[0]["audio"].endswith(".flac") and rate == 16000
     assert pyloudnorm.Meter(16000).integrated_loudness(out) == pytest.approx(-23.0, abs=1.0)

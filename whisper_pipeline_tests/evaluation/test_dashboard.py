@@ -5,22 +5,37 @@ import pytest
 from whisper_pipeline.audio.preprocess import PreprocessOptions, process_one
 from whisper_pipeline.evaluation.dashboard import build_dashboard
 from whisper_pipeline.evaluation.report import evaluate_models
-from whisper_pipeline_tests.conftest import CHROMIUM_ARGS as ARGS, espeak_wav
-
+from whisper_pipeline_tests.conftest import CHROMIUM_ARGS as ARGS
+from whisper_pipeline_tests.conftest import espeak_wav
 
 
 @pytest.fixture(scope="module")
 def evals(tmp_path_factory, tiny_model_dir):
     d = tmp_path_factory.mktemp("dash")
     out = {}
-    for lang, texts in {"hr": ["Dobar dan.", "Kiša pada cijeli dan."], "sr": ["Laku noć.", "Voz kasni pola sata."]}.items():
+    for lang, texts in {
+        "hr": ["Dobar dan.", "Kiša pada cijeli dan."],
+        "sr": ["Laku noć.", "Voz kasni pola sata."],
+    }.items():
         lines = []
         for i, text in enumerate(texts):
             wav = d / f"{lang}{i}.wav"
-            process_one(str(espeak_wav(text, lang, d / f"raw{lang}{i}.wav")), str(wav), PreprocessOptions(trim_silence=False))
-            lines.append({"id": f"{lang}-u{i}", "audio": str(wav), "transcript": text, "duration": 1.5 + i,
-                          "speaker": f"{lang}_spk{i % 2}", "language": lang})
-        out[lang] = evaluate_models({"finetuned": tiny_model_dir, "base": tiny_model_dir}, lines, lang, batch_size=2, device="cpu")
+            process_one(
+                str(espeak_wav(text, lang, d / f"raw{lang}{i}.wav")), str(wav), PreprocessOptions(trim_silence=False)
+            )
+            lines.append(
+                {
+                    "id": f"{lang}-u{i}",
+                    "audio": str(wav),
+                    "transcript": text,
+                    "duration": 1.5 + i,
+                    "speaker": f"{lang}_spk{i % 2}",
+                    "language": lang,
+                }
+            )
+        out[lang] = evaluate_models(
+            {"finetuned": tiny_model_dir, "base": tiny_model_dir}, lines, lang, batch_size=2, device="cpu"
+        )
     return out
 
 
@@ -42,10 +57,17 @@ def test_page_loads_offline_without_errors_and_charts_render(evals, tmp_path, ch
         page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 6")  # all drawn
         assert errors == [] and requests == []
         assert page.locator(".js-plotly-plot").count() == 6
-        assert page.locator(".js-plotly-plot .bars .point, .js-plotly-plot .heatmaplayer, .js-plotly-plot .scatterlayer .point").count() > 4
+        assert (
+            page.locator(
+                ".js-plotly-plot .bars .point, .js-plotly-plot .heatmaplayer, .js-plotly-plot .scatterlayer .point"
+            ).count()
+            > 4
+        )
         assert page.locator("#utterances audio").count() == 4
         src = page.locator("#utterances audio").first.get_attribute("src")
-        assert not src.startswith("/") and (page_path.parent / src).resolve().is_file(), "audio paths are relative and resolve"
+        assert not src.startswith("/") and (page_path.parent / src).resolve().is_file(), (
+            "audio paths are relative and resolve"
+        )
         page.fill("#search", "sr-u1")
         visible = [r for r in page.locator("#utterances tr").all()[1:] if r.is_visible()]
         assert len(visible) == 1
@@ -53,8 +75,8 @@ def test_page_loads_offline_without_errors_and_charts_render(evals, tmp_path, ch
         shot = tmp_path / "shot.png"
         page.screenshot(path=str(shot), full_page=True)
         browser.close()
-    from PIL import Image
     import numpy as np
+    from PIL import Image
 
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
     assert pixels.std() > 20 and (pixels < 128).mean() > 0.01, "the screenshot is not blank"

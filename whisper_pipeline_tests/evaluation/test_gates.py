@@ -14,7 +14,9 @@ from whisper_pipeline.workspace import Workspace
 from whisper_pipeline_tests.pipeline import latest_metadata
 
 
-def doc(wer: float, production: float | None = None, cer: float | None = None, production_cer: float | None = None) -> dict:
+def doc(
+    wer: float, production: float | None = None, cer: float | None = None, production_cer: float | None = None
+) -> dict:
     models = {"finetuned": {"wer": wer, "cer": cer}}
     if production is not None:
         models["production"] = {"wer": production, "cer": production_cer}
@@ -64,8 +66,9 @@ def test_only_a_run_that_passes_the_gates_is_promoted(tmp_path):
 
     write_run(ws, "too_high", {"hr": 0.95})
     config = {"ops": {"production_model": {"config": {"wer_ceiling": 0.8}}}}
-    assert not dg.materialize([production_model], resources=resources, instance=instance, run_config=config,
-                              raise_on_error=False).success
+    assert not dg.materialize(
+        [production_model], resources=resources, instance=instance, run_config=config, raise_on_error=False
+    ).success
 
     write_run(ws, "better", {"hr": 0.25, "sr": 0.39}, production={"hr": 0.30, "sr": 0.40})
     assert dg.materialize([production_model], resources=resources, instance=instance).success

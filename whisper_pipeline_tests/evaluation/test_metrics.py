@@ -57,7 +57,7 @@ def test_edit_counts_and_substitution_pairs_by_hand():
 def test_bootstrap_interval_brackets_the_estimate_and_narrows_with_data():
     from whisper_pipeline.evaluation.metrics import summarize, utterance_errors
 
-    few = [utterance_errors("jedan dva tri", h) for h in ("jedan dva tri", "jedan dva", "jedan")] 
+    few = [utterance_errors("jedan dva tri", h) for h in ("jedan dva tri", "jedan dva", "jedan")]
     many = few * 30
     a, b = summarize(few), summarize(many)
     assert a["wer_ci95"][0] <= a["wer"] <= a["wer_ci95"][1]

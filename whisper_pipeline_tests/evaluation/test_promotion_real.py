@@ -20,8 +20,15 @@ from whisper_pipeline.workspace import Workspace
 from whisper_pipeline_tests.pipeline import materialize_everything, pipeline_resources
 
 VOICES = [("m1", 140, 40), ("f2", 160, 60), ("m3", 125, 30), ("f4", 150, 70)]
-GOOD = {"run_name": "good", "max_steps": 12, "batch_size": 4, "learning_rate": 1e-4, "warmup_ratio": 0.0,
-        "predict_with_generate": False, "spec_augment": False}
+GOOD = {
+    "run_name": "good",
+    "max_steps": 12,
+    "batch_size": 4,
+    "learning_rate": 1e-4,
+    "warmup_ratio": 0.0,
+    "predict_with_generate": False,
+    "spec_augment": False,
+}
 # the ceiling is left wide open so that the regression gate alone decides
 GATES = {"wer_ceiling": 5.0}
 
@@ -52,21 +59,40 @@ def test_a_one_step_checkpoint_fails_the_regression_gate_and_is_not_promoted(tmp
     good = json.loads((ws.manifests / "eval" / "good" / "hr.json").read_text())["models"]
     assert good["finetuned"]["wer"] <= 0.3 < good["base"]["wer"], good
 
-    one_step = {"ops": {"checkpoint": {"config": {"run_name": "one_step", "languages": ["hr"], "max_steps": 1,
-                                                  "batch_size": 4, "predict_with_generate": False}}}}
+    one_step = {
+        "ops": {
+            "checkpoint": {
+                "config": {
+                    "run_name": "one_step",
+                    "languages": ["hr"],
+                    "max_steps": 1,
+                    "batch_size": 4,
+                    "predict_with_generate": False,
+                }
+            }
+        }
+    }
     assert dg.materialize([checkpoint], resources=resources, instance=instance, run_config=one_step).success
-    check_config = {name: {"config": GATES} for name in ("eval_report_wer_below_ceiling",
-                                                        "eval_report_no_regression_vs_production")}
-    gated = dg.materialize([eval_report, *EVAL_CHECKS], partition_key="hr", resources=resources, instance=instance,
-                           run_config={"ops": check_config}, raise_on_error=False)
+    check_config = {
+        name: {"config": GATES} for name in ("eval_report_wer_below_ceiling", "eval_report_no_regression_vs_production")
+    }
+    gated = dg.materialize(
+        [eval_report, *EVAL_CHECKS],
+        partition_key="hr",
+        resources=resources,
+        instance=instance,
+        run_config={"ops": check_config},
+        raise_on_error=False,
+    )
     assert gate_verdicts(gated) == {"wer_below_ceiling": True, "no_regression_vs_production": False}
     doc = json.loads((ws.manifests / "eval" / "one_step" / "hr.json").read_text())
     models, comparison = doc["models"], doc["comparisons"]["finetuned_vs_production"]
     assert models["production"]["wer"] == good["finetuned"]["wer"], "production is the promoted run, on the same clips"
     assert models["finetuned"]["wer"] > models["production"]["wer"] + 0.5 and comparison["significant"], comparison
 
-    refused = dg.materialize([production_model], resources=resources, instance=instance, run_config=promote_config,
-                             raise_on_error=False)
+    refused = dg.materialize(
+        [production_model], resources=resources, instance=instance, run_config=promote_config, raise_on_error=False
+    )
     assert not refused.success
     failure = next(e for e in refused.all_events if e.is_step_failure).step_failure_data.error.message
     assert "one_step not promoted: hr: WER" in failure

@@ -15,17 +15,33 @@ def test_lines(tmp_path_factory) -> list[dict]:
     lines = []
     for i, text in enumerate(texts):
         audio = d / f"u{i}.wav"  # as processed_audio leaves it: 16 kHz mono
-        subprocess.run(["ffmpeg", "-v", "error", "-i", str(espeak_wav(text, "hr", d / f"raw{i}.wav")), "-ar", "16000",
-                        str(audio)], check=True)
-        lines.append({"id": f"u{i}", "speaker": f"s{i % 2}", "duration": 1.5 + 4 * i, "source": "upload" if i else "yt:abc",
-                      "audio": str(audio), "transcript": text})
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-i", str(espeak_wav(text, "hr", d / f"raw{i}.wav")), "-ar", "16000", str(audio)],
+            check=True,
+        )
+        lines.append(
+            {
+                "id": f"u{i}",
+                "speaker": f"s{i % 2}",
+                "duration": 1.5 + 4 * i,
+                "source": "upload" if i else "yt:abc",
+                "audio": str(audio),
+                "transcript": text,
+            }
+        )
     return lines
 
 
 def test_beam_search_batched_with_every_breakdown(tiny_model_dir, test_lines):
     seen = []
-    doc = evaluate_models({"finetuned": tiny_model_dir, "base": tiny_model_dir}, test_lines, "hr", batch_size=2,
-                          num_beams=2, progress=lambda label, done, total: seen.append((label, done, total)))
+    doc = evaluate_models(
+        {"finetuned": tiny_model_dir, "base": tiny_model_dir},
+        test_lines,
+        "hr",
+        batch_size=2,
+        num_beams=2,
+        progress=lambda label, done, total: seen.append((label, done, total)),
+    )
     assert doc["decoding"] == {"num_beams": 2} and doc["utterances"] == 3
     assert seen == [("finetuned", 2, 3), ("finetuned", 3, 3), ("base", 2, 3), ("base", 3, 3)]
     ft = doc["models"]["finetuned"]
@@ -34,10 +50,14 @@ def test_beam_search_batched_with_every_breakdown(tiny_model_dir, test_lines):
     assert sum(g["utterances"] for g in ft["by_duration"].values()) == 3
     same = doc["comparisons"]["finetuned_vs_base"]
     assert same["wer_difference"] == 0 and not same["significant"], "the same model twice differs by nothing"
-    assert [r["finetuned_hypothesis"] for r in doc["per_utterance"]] == [r["base_hypothesis"] for r in doc["per_utterance"]]
+    assert [r["finetuned_hypothesis"] for r in doc["per_utterance"]] == [
+        r["base_hypothesis"] for r in doc["per_utterance"]
+    ]
 
 
 def test_batching_does_not_change_greedy_output(tiny_model_dir, test_lines):
     one = evaluate_models({"finetuned": tiny_model_dir}, test_lines, "hr", batch_size=1)
     three = evaluate_models({"finetuned": tiny_model_dir}, test_lines, "hr", batch_size=3)
-    assert [r["finetuned_hypothesis"] for r in one["per_utterance"]] == [r["finetuned_hypothesis"] for r in three["per_utterance"]]
+    assert [r["finetuned_hypothesis"] for r in one["per_utterance"]] == [
+        r["finetuned_hypothesis"] for r in three["per_utterance"]
+    ]

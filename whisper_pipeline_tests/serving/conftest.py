@@ -70,9 +70,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 def post(url: str, path: Path, **form) -> requests.Response:
     with open(path, "rb") as f:
-        return requests.post(
-            url, files={"file": (path.name, f)}, data=form, timeout=300
-        )
+        return requests.post(url, files={"file": (path.name, f)}, data=form, timeout=300)
 
 
 def ffmpeg(*args: str) -> None:
@@ -99,9 +97,7 @@ def tiny_server(tmp_path_factory, tiny_model_dir) -> Iterator[Service]:
     shutil.copytree(tiny_model_dir, ws.run_dir("tiny"))
     shutil.copytree(tiny_model_dir, ws.run_dir("tiny_sr"))
     config = json.loads((ws.run_dir("tiny_sr") / "generation_config.json").read_text())
-    (ws.run_dir("tiny_sr") / "generation_config.json").write_text(
-        json.dumps({**config, "language": "sr"})
-    )
+    (ws.run_dir("tiny_sr") / "generation_config.json").write_text(json.dumps({**config, "language": "sr"}))
     shutil.copytree(tiny_model_dir, ws.run_dir("broken"))
     (ws.run_dir("broken") / "model.safetensors").write_bytes(b"truncated copy")
     write_text(ws.models / "whisper" / "LATEST", "tiny\n")
@@ -120,9 +116,7 @@ def tiny_server(tmp_path_factory, tiny_model_dir) -> Iterator[Service]:
         "--max-audio-minutes",
         str(AUDIO_MINUTES),
     ]
-    proc, url = start_service(
-        ws.root, tiny_model_dir, *limits, "--max-loaded", "1", env=env
-    )
+    proc, url = start_service(ws.root, tiny_model_dir, *limits, "--max-loaded", "1", env=env)
     yield Service(url, tmpdir, proc)
     stop(proc)
 

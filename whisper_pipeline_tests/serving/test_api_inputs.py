@@ -33,14 +33,12 @@ def multipart(filename: bytes, data: bytes, **fields: str) -> bytes:
     """A multipart body written byte by byte: HTTP clients escape or refuse a file name with a
     newline or NUL, a hostile client does not."""
     parts = [
-        b'--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
-        % (BOUNDARY, k.encode(), v.encode())
+        b'--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (BOUNDARY, k.encode(), v.encode())
         for k, v in fields.items()
     ]
     parts.append(
         b'--%s\r\nContent-Disposition: form-data; name="file"; filename="%s"\r\n'
-        b"Content-Type: application/octet-stream\r\n\r\n%s\r\n"
-        % (BOUNDARY, filename, data)
+        b"Content-Type: application/octet-stream\r\n\r\n%s\r\n" % (BOUNDARY, filename, data)
     )
     return b"".join(parts) + b"--%s--\r\n" % BOUNDARY
 
@@ -82,9 +80,7 @@ HOSTILE_NAMES = [
 
 
 @pytest.mark.parametrize(("sent", "shown", "title"), HOSTILE_NAMES, ids=repr)
-def test_file_names_never_become_paths_headers_or_tags(
-    tiny_server, audio, sent, shown, title
-):
+def test_file_names_never_become_paths_headers_or_tags(tiny_server, audio, sent, shown, title):
     """The temp file's name is fixed (never the client's); answers, messages, LRC tags and
     Content-Disposition carry a cleaned name: no path, no control characters, no tag brackets."""
     wav = audio["wav"].read_bytes()
@@ -106,9 +102,7 @@ def test_file_names_never_become_paths_headers_or_tags(
     assert bad.status_code == 400, bad.text
     detail = bad.json()["detail"]
     assert detail.startswith(f"{shown}: undecodable ("), detail
-    assert printable(detail) and "whisper-serve-" not in detail, (
-        "no temp path in messages"
-    )
+    assert printable(detail) and "whisper-serve-" not in detail, "no temp path in messages"
     assert_nothing_left(tiny_server)
 
 
@@ -125,20 +119,14 @@ def test_declared_oversized_body_is_refused_before_it_is_sent(tiny_server):
     status, headers, body = answer
     assert status == 413, answer
     assert headers.get("connection") == "close"
-    assert (
-        json.loads(body)["detail"]
-        == f"upload larger than the {UPLOAD_MB} MB limit (--max-upload-mb)"
-    )
+    assert json.loads(body)["detail"] == f"upload larger than the {UPLOAD_MB} MB limit (--max-upload-mb)"
 
 
 def test_streamed_oversized_body_is_refused_while_streaming(tiny_server):
     """A chunked upload (no Content-Length) is counted as it arrives: the 413 comes back while the
     client is still sending, long before the 100 MB it meant to send."""
     host, port = tiny_server.url.removeprefix("http://").split(":")
-    part_head = (
-        b'--%s\r\nContent-Disposition: form-data; name="file"; filename="huge.wav"\r\n\r\n'
-        % BOUNDARY
-    )
+    part_head = b'--%s\r\nContent-Disposition: form-data; name="file"; filename="huge.wav"\r\n\r\n' % BOUNDARY
     chunk, total, sent = b"\0" * 65536, 100 << 20, 0
     with socket.create_connection((host, int(port)), timeout=30) as sock:
         sock.sendall(
@@ -150,22 +138,16 @@ def test_streamed_oversized_body_is_refused_while_streaming(tiny_server):
             while sent < total and not select.select([sock], [], [], 0)[0]:
                 sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 sent += len(chunk)
-            if (
-                sent >= total
-            ):  # the server read it all: end the body and take its answer
+            if sent >= total:  # the server read it all: end the body and take its answer
                 tail = b"\r\n--%s--\r\n" % BOUNDARY
                 sock.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(tail), tail))
         except (BrokenPipeError, ConnectionResetError):
             pass  # the server answered and closed while this was sending; the answer is still there
         status, headers, body = read_response(sock)
     # what was sent before the answer came: the limit, plus what socket buffers took meanwhile
-    assert sent < total / 4, (
-        f"the answer came after {sent >> 20} MB were sent: {body!r}"
-    )
+    assert sent < total / 4, f"the answer came after {sent >> 20} MB were sent: {body!r}"
     assert status == 413 and headers.get("connection") == "close", body
-    assert json.loads(body)["detail"].startswith(
-        f"upload larger than the {UPLOAD_MB} MB limit"
-    )
+    assert json.loads(body)["detail"].startswith(f"upload larger than the {UPLOAD_MB} MB limit")
     assert_nothing_left(tiny_server)
 
 
@@ -203,9 +185,7 @@ def odd_files(tmp_path_factory, audio) -> dict[str, Path]:
         "-an",
         str(files["video"]),
     )
-    ffmpeg(
-        "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "5", str(files["silent"])
-    )
+    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "5", str(files["silent"]))
     # speech looped past the --max-audio-minutes limit, small enough (≈0.6 MB) to pass the upload limit
     files["long"] = d / "predavanje.ogg"
     seconds = AUDIO_MINUTES * 60 + 30
@@ -224,9 +204,7 @@ def test_files_that_are_not_usable_audio(tiny_server, odd_files):
     )
     video = post(url, odd_files["video"])
     assert video.status_code == 400, video.text
-    assert (
-        video.json()["detail"] == "clip.mp4: no audio stream (a video without sound?)"
-    )
+    assert video.json()["detail"] == "clip.mp4: no audio stream (a video without sound?)"
 
     # too long to transcribe in one request: refused after decoding at most the limit (+1 s), at once
     started = time.monotonic()
@@ -241,9 +219,7 @@ def test_files_that_are_not_usable_audio(tiny_server, odd_files):
     silent = post(url, odd_files["silent"], language="hr")
     assert silent.status_code == 200, silent.text
     doc = silent.json()
-    assert doc["file"] == "tišina.wav" and doc["duration"] == pytest.approx(
-        5.0, abs=0.05
-    )
+    assert doc["file"] == "tišina.wav" and doc["duration"] == pytest.approx(5.0, abs=0.05)
     assert all(0 <= s["start"] <= s["end"] <= doc["duration"] for s in doc["segments"])
     assert_nothing_left(tiny_server)
 
@@ -252,13 +228,8 @@ def test_bad_form_fields_are_named(tiny_server, audio):
     url = tiny_server.url + "/transcribe"
     no_file = requests.post(url, data={"language": "hr"}, timeout=60)
     assert no_file.status_code == 422
-    assert (
-        no_file.json()["detail"]
-        == "no file: send the audio as the multipart form field 'file'"
-    )
-    assert no_file.json()["errors"][0]["loc"] == ["body", "file"], (
-        "the list is kept for programs"
-    )
+    assert no_file.json()["detail"] == "no file: send the audio as the multipart form field 'file'"
+    assert no_file.json()["errors"][0]["loc"] == ["body", "file"], "the list is kept for programs"
     for beams, msg in (
         (0, "greater than or equal to 1"),
         (11, "less than or equal to 10"),
@@ -271,10 +242,7 @@ def test_bad_form_fields_are_named(tiny_server, audio):
         r = post(url, audio["wav"], model=model)
         assert r.status_code == 404, (model, r.text)
         detail = r.json()["detail"]
-        assert (
-            detail.startswith("pozdrav.wav: unknown model ")
-            and "available: latest, base" in detail
-        )
+        assert detail.startswith("pozdrav.wav: unknown model ") and "available: latest, base" in detail
         assert len(detail) < 300, "the echoed name is cut short"
     assert_nothing_left(tiny_server)
 
@@ -286,11 +254,7 @@ def test_serbian_cyrillic_text_aligns(tiny_server, audio):
     doc = r.json()
     words = [w["word"].strip() for s in doc["segments"] for w in s["words"]]
     assert words == CYRILLIC.split() and doc["text"] == CYRILLIC
-    assert all(
-        0 <= w["start"] <= w["end"] <= doc["duration"]
-        for s in doc["segments"]
-        for w in s["words"]
-    )
+    assert all(0 <= w["start"] <= w["end"] <= doc["duration"] for s in doc["segments"] for w in s["words"])
     lrc = post(
         tiny_server.url + "/align",
         audio["wav"],
@@ -307,9 +271,7 @@ def test_two_models_at_once_beyond_max_loaded(tiny_server, audio):
 
     def ask(i: int) -> tuple[str, dict]:
         model = ("tiny", "tiny_sr")[i % 2]
-        r = post(
-            tiny_server.url + "/align", audio["wav"], text="Dobar dan", model=model
-        )
+        r = post(tiny_server.url + "/align", audio["wav"], text="Dobar dan", model=model)
         assert r.status_code == 200, r.text
         return model, r.json()
 
@@ -318,16 +280,7 @@ def test_two_models_at_once_beyond_max_loaded(tiny_server, audio):
     for asked, doc in answers:
         assert doc["language"] in ("bs", "hr", "sr")
         assert doc["model"] == asked and doc["model_path"].endswith(f"/{asked}")
-        expected = (
-            ("sr", "model") if asked == "tiny_sr" else (doc["language"], "identified")
-        )
+        expected = ("sr", "model") if asked == "tiny_sr" else (doc["language"], "identified")
         assert (doc["language"], doc["language_source"]) == expected, (asked, doc)
-    assert (
-        len(
-            requests.get(tiny_server.url + "/health", timeout=30).json()[
-                "loaded_models"
-            ]
-        )
-        == 1
-    )
+    assert len(requests.get(tiny_server.url + "/health", timeout=30).json()["loaded_models"]) == 1
     assert_nothing_left(tiny_server)

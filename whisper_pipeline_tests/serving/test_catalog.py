@@ -19,9 +19,7 @@ def catalog(tmp_path, tiny_model_dir) -> ModelCatalog:
             ws.run_dir(run) / "run_manifest.json",
             {"run": run, "languages": ["hr", "sr"]},
         )
-    (ws.run_dir("crashed") / "checkpoints").mkdir(
-        parents=True
-    )  # no final model: not servable
+    (ws.run_dir("crashed") / "checkpoints").mkdir(parents=True)  # no final model: not servable
     write_text(ws.models / "whisper" / "LATEST", "second\n")
     write_json(
         ws.manifests / "eval" / "first" / "hr.json",
@@ -33,11 +31,7 @@ def catalog(tmp_path, tiny_model_dir) -> ModelCatalog:
 def test_runs_aliases_and_default(catalog):
     assert sorted(m.id for m in catalog.runs()) == ["first", "second"]
     first = next(m for m in catalog.runs() if m.id == "first")
-    assert (
-        first.languages == ["hr", "sr"]
-        and first.wer == {"hr": 0.31}
-        and not first.production
-    )
+    assert first.languages == ["hr", "sr"] and first.wer == {"hr": 0.31} and not first.production
     assert catalog.default_id() == "latest", "nothing promoted yet: the latest run"
     assert catalog.resolve(None) == ("latest", str(catalog.ws.run_dir("second")))
     assert catalog.resolve("first") == ("first", str(catalog.ws.run_dir("first")))

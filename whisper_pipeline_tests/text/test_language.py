@@ -37,7 +37,10 @@ def test_accuracy_on_labelled_sentences():
     Measured 2026-11-26: sample corpus 180 sentences: coverage 0.43, precision 1.00;
     held-out 90 sentences: coverage 0.59, precision 1.00.
     """
-    for name, labelled in {"sample corpus": [(l, s) for l in LANGS for s in sentences(l)], "held out": held_out()}.items():
+    for name, labelled in {
+        "sample corpus": [(l, s) for l in LANGS for s in sentences(l)],
+        "held out": held_out(),
+    }.items():
         score = score_guesser(labelled)
         assert score["precision"] >= 0.95, (name, score)
         assert score["coverage"] >= 0.4, (name, score)

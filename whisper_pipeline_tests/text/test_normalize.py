@@ -16,11 +16,20 @@ from whisper_pipeline.text.transcripts import (
 from whisper_pipeline.text.transliterate import cyrillic_to_latin
 
 
-@pytest.mark.parametrize("cyr,lat", [
-    ("Љубав", "Ljubav"), ("ЉУБАВ", "LJUBAV"), ("Њива", "Njiva"), ("ЊИВА", "NJIVA"),
-    ("Џеп", "Džep"), ("ЏЕП", "DŽEP"), ("ђак ћерка", "đak ćerka"), ("Ђорђе Ћосић", "Đorđe Ćosić"),
-    ("Добар дан, како сте?", "Dobar dan, kako ste?"),
-])
+@pytest.mark.parametrize(
+    "cyr,lat",
+    [
+        ("Љубав", "Ljubav"),
+        ("ЉУБАВ", "LJUBAV"),
+        ("Њива", "Njiva"),
+        ("ЊИВА", "NJIVA"),
+        ("Џеп", "Džep"),
+        ("ЏЕП", "DŽEP"),
+        ("ђак ћерка", "đak ćerka"),
+        ("Ђорђе Ћосић", "Đorđe Ćosić"),
+        ("Добар дан, како сте?", "Dobar dan, kako ste?"),
+    ],
+)
 def test_serbian_cyrillic_to_latin(cyr, lat):
     assert cyrillic_to_latin(cyr) == lat
 
@@ -41,29 +50,35 @@ def test_eval_text_is_lowercase_latin_without_punctuation():
     assert normalize_for_eval("Добро јутро, Ђорђе!", EvalNormalizer(dj_for_dj=False)) == "dobro jutro đorđe"
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("A: Dobar dan. B: Dobar dan!", "Dobar dan. B: Dobar dan!"),  # only at line start
-    ("A: Kako si?\nB: Dobro, hvala.", "Kako si? Dobro, hvala."),
-    ("Govornik 1: Sjednica je otvorena.", "Sjednica je otvorena."),
-    ("SPEAKER_01: Hvala lijepa.", "Hvala lijepa."),
-    ("MARKO: Idemo kući.", "Idemo kući."),
-    ("Voditeljica: Dobro veče, poštovani gledaoci.", "Dobro veče, poštovani gledaoci."),
-    ("Говорник 2: Добар дан.", "Dobar dan."),
-    ("Dakle: idemo sutra.", "Dakle: idemo sutra."),  # an ordinary word before a colon is not a label
-    ("- Gdje si bio?\n- Kod kuće.", "Gdje si bio? Kod kuće."),  # subtitle dialogue dashes
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("A: Dobar dan. B: Dobar dan!", "Dobar dan. B: Dobar dan!"),  # only at line start
+        ("A: Kako si?\nB: Dobro, hvala.", "Kako si? Dobro, hvala."),
+        ("Govornik 1: Sjednica je otvorena.", "Sjednica je otvorena."),
+        ("SPEAKER_01: Hvala lijepa.", "Hvala lijepa."),
+        ("MARKO: Idemo kući.", "Idemo kući."),
+        ("Voditeljica: Dobro veče, poštovani gledaoci.", "Dobro veče, poštovani gledaoci."),
+        ("Говорник 2: Добар дан.", "Dobar dan."),
+        ("Dakle: idemo sutra.", "Dakle: idemo sutra."),  # an ordinary word before a colon is not a label
+        ("- Gdje si bio?\n- Kod kuće.", "Gdje si bio? Kod kuće."),  # subtitle dialogue dashes
+    ],
+)
 def test_training_text_removes_speaker_labels_and_dialogue_dashes(text, expected):
     assert normalize_transcript(text) == expected
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("*smijeh* Nisam to rekao.", "Nisam to rekao."),
-    ("[smijeh (glasno)] Ma nemoj!", "Ma nemoj!"),  # nested
-    ("Idemo <unk> sutra [nerazumljivo] u grad.", "Idemo sutra u grad."),
-    ("Rekao je: «Ne znam» ‹baš›.", "Rekao je: \"Ne znam\" 'baš'."),
-    ("Dobro\u00a0jutro\u200b , kako ste ?", "Dobro jutro, kako ste?"),
-    ("Cijena je 5 – 10 eura…", "Cijena je 5 - 10 eura..."),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("*smijeh* Nisam to rekao.", "Nisam to rekao."),
+        ("[smijeh (glasno)] Ma nemoj!", "Ma nemoj!"),  # nested
+        ("Idemo <unk> sutra [nerazumljivo] u grad.", "Idemo sutra u grad."),
+        ("Rekao je: «Ne znam» ‹baš›.", "Rekao je: \"Ne znam\" 'baš'."),
+        ("Dobro\u00a0jutro\u200b , kako ste ?", "Dobro jutro, kako ste?"),
+        ("Cijena je 5 – 10 eura…", "Cijena je 5 - 10 eura..."),
+    ],
+)
 def test_training_text_annotations_quotes_dashes_whitespace(text, expected):
     assert normalize_transcript(text) == expected
 
@@ -73,14 +88,18 @@ def test_training_text_can_keep_cyrillic():
     assert normalize_transcript("[музика] Љубав и ЊЕГОШ.") == "Ljubav i NJEGOŠ."
 
 
-@pytest.mark.parametrize("text,reason", [
-    ("", "empty transcript"), ("   ", "empty transcript"),
-    ("[muzika] (smijeh)", "nothing left after removing annotations"),
-    ("Dobar [muzika dan", "unbalanced bracket"),
-    ("Καλημέρα prijatelju", "letters outside the BCS alphabets"),
-    ("Привет, как дела? Ты", "letters outside the BCS alphabets"),  # Russian, not Serbian Cyrillic
-    ("123 456", "no words"),
-])
+@pytest.mark.parametrize(
+    "text,reason",
+    [
+        ("", "empty transcript"),
+        ("   ", "empty transcript"),
+        ("[muzika] (smijeh)", "nothing left after removing annotations"),
+        ("Dobar [muzika dan", "unbalanced bracket"),
+        ("Καλημέρα prijatelju", "letters outside the BCS alphabets"),
+        ("Привет, как дела? Ты", "letters outside the BCS alphabets"),  # Russian, not Serbian Cyrillic
+        ("123 456", "no words"),
+    ],
+)
 def test_transcripts_that_cannot_be_normalized_say_why(text, reason):
     norm, why = check_transcript(text)
     assert norm == "" and reason in why
@@ -92,15 +111,18 @@ def test_check_transcript_passes_good_bcs_text():
         assert why == "" and norm
 
 
-@pytest.mark.parametrize("ref,hyp", [
-    ("Imam dvadeset i pet godina.", "imam 25 godina"),
-    ("Rođen je tisuću devetsto devedeset druge.", "rođen je 1990 druge"),
-    ("Karta košta 1.000 dinara.", "karta košta hiljadu dinara"),
-    ("Inflacija je 2,5%.", "inflacija je dva zarez pet posto"),
-    ("Djordje je došao.", "Đorđe je došao"),
-    ("Dvije tisuće ljudi.", "2000 ljudi"),
-    ("Пет минута.", "pet minuta"),
-])
+@pytest.mark.parametrize(
+    "ref,hyp",
+    [
+        ("Imam dvadeset i pet godina.", "imam 25 godina"),
+        ("Rođen je tisuću devetsto devedeset druge.", "rođen je 1990 druge"),
+        ("Karta košta 1.000 dinara.", "karta košta hiljadu dinara"),
+        ("Inflacija je 2,5%.", "inflacija je dva zarez pet posto"),
+        ("Djordje je došao.", "Đorđe je došao"),
+        ("Dvije tisuće ljudi.", "2000 ljudi"),
+        ("Пет минута.", "pet minuta"),
+    ],
+)
 def test_eval_text_makes_equivalent_writings_equal(ref, hyp):
     assert normalize_for_eval(ref) == normalize_for_eval(hyp)
 
@@ -118,8 +140,10 @@ ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "cp1250",
 TEXTS = [RICH, "Šuma", "žaba", "Šećer i čokolada, đak žvače.", "Ђорђе ћерка у Београду"]
 
 
-@pytest.mark.parametrize("encoding,text", [(e, t) for e in ENCODINGS for t in TEXTS
-                                           if e not in ("cp1250", "iso-8859-2") or t.isascii() or "Ђ" not in t])
+@pytest.mark.parametrize(
+    "encoding,text",
+    [(e, t) for e in ENCODINGS for t in TEXTS if e not in ("cp1250", "iso-8859-2") or t.isascii() or "Ђ" not in t],
+)
 def test_transcripts_in_every_claimed_encoding(tmp_path, encoding, text):
     """Every encoding the README names reads back exactly, and says which it was (Cyrillic has no
     code points in the Central European code pages, so it is tried in the Unicode ones only)."""
@@ -149,8 +173,10 @@ def test_unreadable_transcript_names_the_file(tmp_path):
         read_transcript(path)
 
 
-@pytest.mark.parametrize("single,spelt", [("ǅepni ǈubav ǋemačka", "Džepni Ljubav Njemačka"), ("ǆem ǉudi ǌiva", "džem ljudi njiva"),
-                                          ("Ǆ Ǉ Ǌ", "DŽ LJ NJ")])
+@pytest.mark.parametrize(
+    "single,spelt",
+    [("ǅepni ǈubav ǋemačka", "Džepni Ljubav Njemačka"), ("ǆem ǉudi ǌiva", "džem ljudi njiva"), ("Ǆ Ǉ Ǌ", "DŽ LJ NJ")],
+)
 def test_single_character_digraph_letters_in_both_normalizers(single, spelt):
     assert check_transcript(single) == (spelt, "")
     assert normalize_for_eval(single) == normalize_for_eval(spelt) == spelt.lower()
@@ -165,13 +191,16 @@ def test_decomposed_input_reads_like_composed():
     assert normalize_for_eval(nfd, EvalNormalizer(strip_diacritics=True)) == "casa cevapa suma zaba djurdja"
 
 
-@pytest.mark.parametrize("mixed,latin,cyrillic", [
-    ("Dоbar dаn", "Dobar dan", None),  # Cyrillic о and а typed inside Latin words
-    ("Sрlit", "Split", None),  # Cyrillic р looks like p, though it transliterates to r
-    ("Ovo je XEROX", "Ovo je XEROX", None),
-    ("Добар дaн", "Dobar dan", "Добар дан"),  # a Latin a inside a Cyrillic word
-    ("Сpпска", "Srpska", "Српска"),  # Latin p for Cyrillic р
-])
+@pytest.mark.parametrize(
+    "mixed,latin,cyrillic",
+    [
+        ("Dоbar dаn", "Dobar dan", None),  # Cyrillic о and а typed inside Latin words
+        ("Sрlit", "Split", None),  # Cyrillic р looks like p, though it transliterates to r
+        ("Ovo je XEROX", "Ovo je XEROX", None),
+        ("Добар дaн", "Dobar dan", "Добар дан"),  # a Latin a inside a Cyrillic word
+        ("Сpпска", "Srpska", "Српска"),  # Latin p for Cyrillic р
+    ],
+)
 def test_latin_cyrillic_lookalike_mixtures_become_one_script(mixed, latin, cyrillic):
     assert normalize_transcript(mixed) == latin
     assert check_transcript(mixed) == (latin, "")

@@ -34,9 +34,7 @@ def s3(monkeypatch):
 
 
 def keys(client, prefix: str) -> set[str]:
-    pages = client.get_paginator("list_objects_v2").paginate(
-        Bucket="models", Prefix=prefix
-    )
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket="models", Prefix=prefix)
     return {o["Key"] for page in pages for o in page.get("Contents", [])}
 
 
@@ -51,9 +49,7 @@ def test_upload_dir_marks_completion_last(s3, tmp_path):
     assert s3.get_object(Bucket="models", Key="t1/x.bin")["Body"].read() == b"x" * 1000
 
 
-def test_training_copies_checkpoints_and_final_model(
-    s3, tmp_path, tiny_model_dir, manifest
-):
+def test_training_copies_checkpoints_and_final_model(s3, tmp_path, tiny_model_dir, manifest):
     import json
 
     job = json.loads(

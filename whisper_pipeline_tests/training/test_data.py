@@ -10,10 +10,11 @@ def test_labels_carry_each_samples_language(tiny_model_dir):
     tok = WhisperProcessor.from_pretrained(tiny_model_dir).tokenizer
     hr = label_ids(tok, "Dobar dan.", "hr")
     sr = label_ids(tok, "Dobar dan.", "sr")
-    ids = lambda *t: tok.convert_tokens_to_ids(list(t))
-    assert hr[:4] == ids(
-        "<|startoftranscript|>", "<|hr|>", "<|transcribe|>", "<|notimestamps|>"
-    )
+
+    def ids(*t):
+        return tok.convert_tokens_to_ids(list(t))
+
+    assert hr[:4] == ids("<|startoftranscript|>", "<|hr|>", "<|transcribe|>", "<|notimestamps|>")
     assert sr[1] == ids("<|sr|>")[0] and hr[4:] == sr[4:]
     assert hr[-1] == tok.eos_token_id
     assert tok.decode(hr, skip_special_tokens=True).strip() == "Dobar dan."
@@ -38,9 +39,7 @@ def test_collator_pads_with_minus_100_and_drops_start_token():
     assert batch["labels"].dtype == torch.long
 
 
-def test_on_the_fly_augmentation_differs_per_epoch_and_repeats_per_seed(
-    tiny_model_dir, tmp_path
-):
+def test_on_the_fly_augmentation_differs_per_epoch_and_repeats_per_seed(tiny_model_dir, tmp_path):
     from transformers import WhisperProcessor
 
     from whisper_pipeline.audio.augment import Augmenter, load_augment_config
@@ -63,9 +62,7 @@ def test_on_the_fly_augmentation_differs_per_epoch_and_repeats_per_seed(
         }
     ]
     config = load_augment_config()
-    config = config.model_copy(
-        update={"noise": config.noise.model_copy(update={"p": 1.0})}
-    )
+    config = config.model_copy(update={"noise": config.noise.model_copy(update={"p": 1.0})})
 
     def epochs(augmenter):
         ds, _ = make_dataset(rows, processor, 448, augmenter)
@@ -74,10 +71,6 @@ def test_on_the_fly_augmentation_differs_per_epoch_and_repeats_per_seed(
     plain = epochs(None)
     first, again = epochs(Augmenter(config)), epochs(Augmenter(config))
     assert np.array_equal(plain[0], plain[1])
-    assert not np.allclose(first[0], first[1]), (
-        "a new draw each time the sample is read"
-    )
-    assert all(np.array_equal(x, y) for x, y in zip(first, again)), (
-        "reproducible with the same seed"
-    )
+    assert not np.allclose(first[0], first[1]), "a new draw each time the sample is read"
+    assert all(np.array_equal(x, y) for x, y in zip(first, again)), "reproducible with the same seed"
     assert not np.allclose(first[0], plain[0])

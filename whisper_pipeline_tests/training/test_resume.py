@@ -64,17 +64,13 @@ def finish(proc: subprocess.Popen) -> dict:
 
 
 def loss_at(log: Path, step: int) -> float:
-    return [
-        e["loss"] for e in read_jsonl(log) if e.get("step") == step and "loss" in e
-    ][-1]
+    return [e["loss"] for e in read_jsonl(log) if e.get("step") == step and "loss" in e][-1]
 
 
 def whole_state(checkpoint: Path) -> bool:
     """The checkpoint's trainer_state.json exists and is complete JSON (the trainer writes it last, in place)."""
     try:
-        return "global_step" in json.loads(
-            (checkpoint / "trainer_state.json").read_text()
-        )
+        return "global_step" in json.loads((checkpoint / "trainer_state.json").read_text())
     except (OSError, ValueError):
         return False
 
@@ -83,9 +79,7 @@ def step_of(checkpoint: Path) -> int:
     return int(checkpoint.name.rsplit("-", 1)[1])
 
 
-def test_killed_run_resumes_and_matches_an_uninterrupted_run(
-    tmp_path, tiny_model_dir, manifest
-):
+def test_killed_run_resumes_and_matches_an_uninterrupted_run(tmp_path, tiny_model_dir, manifest):
     whole = finish(launch(job_file(tmp_path, "whole", tiny_model_dir, manifest)))
     assert whole["global_step"] == STEPS and whole["resumed_from"] is None
 
@@ -100,16 +94,12 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_run(
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    assert not (tmp_path / "crash" / "model.safetensors").exists(), (
-        "killed before the end"
-    )
+    assert not (tmp_path / "crash" / "model.safetensors").exists(), "killed before the end"
 
     # saves cut short after the newest complete checkpoint: one before trainer_state.json was written,
     # one while it was being written (torn); resuming must skip both
     checkpoints = tmp_path / "crash" / "checkpoints"
-    newest = max(
-        (c for c in checkpoints.glob("checkpoint-*") if whole_state(c)), key=step_of
-    )
+    newest = max((c for c in checkpoints.glob("checkpoint-*") if whole_state(c)), key=step_of)
     no_state, torn = (
         checkpoints / f"checkpoint-{step_of(newest) + 5}",
         checkpoints / f"checkpoint-{step_of(newest) + 10}",
@@ -131,36 +121,22 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_run(
     assert abs(a - b) <= LOSS_TOLERANCE * abs(a), (a, b)
 
     kept = sorted(checkpoints.glob("checkpoint-*"))
-    assert 1 <= len(kept) <= 2 and all(whole_state(c) for c in kept), (
-        "a bounded number of whole checkpoints is kept"
-    )
+    assert 1 <= len(kept) <= 2 and all(whole_state(c) for c in kept), "a bounded number of whole checkpoints is kept"
     run = tmp_path / "crash"
     manifest_json = json.loads((run / "run_manifest.json").read_text())
-    assert manifest_json["data_manifests"] == {
-        str(manifest): hashlib.sha256(manifest.read_bytes()).hexdigest()
-    }
-    assert (
-        manifest_json["hyperparameters"]["max_steps"] == STEPS
-        and manifest_json["hardware"]["device"] == "cpu"
-    )
-    assert (
-        manifest_json["code_version"]["package"]
-        and manifest_json["dagster_run_id"] == "test-crash"
-    )
+    assert manifest_json["data_manifests"] == {str(manifest): hashlib.sha256(manifest.read_bytes()).hexdigest()}
+    assert manifest_json["hyperparameters"]["max_steps"] == STEPS and manifest_json["hardware"]["device"] == "cpu"
+    assert manifest_json["code_version"]["package"] and manifest_json["dagster_run_id"] == "test-crash"
     # the languages the run says it learnt are the ones in its data (a one-language run decodes that language)
     (language,) = {r["language"] for r in read_jsonl(manifest)}
     assert manifest_json["languages"] == [language]
     card = (run / "README.md").read_text()
     assert card.startswith(f"---\nlanguage:\n- {language}\ntags:") and "crash" in card
-    assert list((run / "tensorboard").rglob("events.out.tfevents.*")), (
-        "TensorBoard event files"
-    )
+    assert list((run / "tensorboard").rglob("events.out.tfevents.*")), "TensorBoard event files"
     gen = json.loads((run / "generation_config.json").read_text())
     assert gen["task"] == "transcribe" and gen["language"] == language
     log = read_jsonl(tmp_path / "crash.log")
-    assert {"run_id", "step", "epoch", "loss", "learning_rate", "grad_norm"} <= set(
-        log[0]
-    )
+    assert {"run_id", "step", "epoch", "loss", "learning_rate", "grad_norm"} <= set(log[0])
     assert any("samples_per_second" in e for e in log)
 
 
@@ -171,14 +147,8 @@ def detected_by_base(model_dir: str, audio: str) -> str:
     from whisper_pipeline.audio.ffmpeg import decode
 
     processor = WhisperProcessor.from_pretrained(model_dir)
-    features = processor.feature_extractor(
-        decode(audio), sampling_rate=16000, return_tensors="pt"
-    ).input_features
-    token = (
-        WhisperForConditionalGeneration.from_pretrained(model_dir)
-        .detect_language(features)[0]
-        .item()
-    )
+    features = processor.feature_extractor(decode(audio), sampling_rate=16000, return_tensors="pt").input_features
+    token = WhisperForConditionalGeneration.from_pretrained(model_dir).detect_language(features)[0].item()
     return processor.tokenizer.convert_ids_to_tokens(token).strip("<|>")
 
 
@@ -187,22 +157,14 @@ def test_ct2_export_loads_in_faster_whisper(tmp_path, tiny_model_dir, manifest):
     language the run was trained on, which the random base model does not."""
     from faster_whisper import WhisperModel
 
-    job = json.loads(
-        job_file(tmp_path, "ct2", tiny_model_dir, manifest, ct2_export=True).read_text()
-    )
+    job = json.loads(job_file(tmp_path, "ct2", tiny_model_dir, manifest, ct2_export=True).read_text())
     job["settings"]["max_steps"] = 10
     write_json(tmp_path / "ct2.json", job)
     finish(launch(tmp_path / "ct2.json"))
     audio = read_jsonl(manifest)[0]["audio"]
     (trained,) = {r["language"] for r in read_jsonl(manifest)}
-    assert detected_by_base(tiny_model_dir, audio) != trained, (
-        "the base model alone would not pass this test"
-    )
-    model = WhisperModel(
-        str(tmp_path / "ct2" / "ct2"), device="cpu", compute_type="int8"
-    )
-    segments, info = model.transcribe(
-        audio, beam_size=1
-    )  # language detected, not given
+    assert detected_by_base(tiny_model_dir, audio) != trained, "the base model alone would not pass this test"
+    model = WhisperModel(str(tmp_path / "ct2" / "ct2"), device="cpu", compute_type="int8")
+    segments, info = model.transcribe(audio, beam_size=1)  # language detected, not given
     list(segments)
     assert info.language == trained

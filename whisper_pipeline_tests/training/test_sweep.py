@@ -26,9 +26,7 @@ from whisper_pipeline.training.sweep import (
 # Learning rates over three decades: TPE's first trials are seeded random draws (the same on every machine),
 # and after two steps a tiny model's loss orders by learning rate, so a draw below the completed ones lags
 # them and the median pruner (two start-up trials) must stop it.
-SPACE = SearchSpace(
-    learning_rate=(1e-5, 1e-2), batch_size=[1, 2], gradient_accumulation_steps=[1]
-)
+SPACE = SearchSpace(learning_rate=(1e-5, 1e-2), batch_size=[1, 2], gradient_accumulation_steps=[1])
 SETTINGS = TrainSettings(
     max_steps=6,
     eval_steps=2,
@@ -42,9 +40,7 @@ def params(trial: dict) -> tuple:
     return tuple(trial[k] for k in SEARCHED)
 
 
-def test_sweep_runs_prunes_resumes_and_feeds_training(
-    tmp_path, tiny_model_dir, manifest
-):
+def test_sweep_runs_prunes_resumes_and_feeds_training(tmp_path, tiny_model_dir, manifest):
     rows = read_jsonl(manifest)
     train, validation = rows[:4], rows[4:]
     db = tmp_path / "sweeps.db"
@@ -64,12 +60,8 @@ def test_sweep_runs_prunes_resumes_and_feeds_training(
     states = [t["state"] for t in first["trials"]]
     assert set(states) <= {"COMPLETE", "PRUNED"} and "COMPLETE" in states
     assert "PRUNED" in states, "a trial that lags the others is stopped early"
-    assert first["best_value"] == min(
-        t["value"] for t in first["trials"] if t["state"] == "COMPLETE"
-    )
-    assert not list((tmp_path / "trials").glob("trial-*")), (
-        "trial models are not kept by default"
-    )
+    assert first["best_value"] == min(t["value"] for t in first["trials"] if t["state"] == "COMPLETE")
+    assert not list((tmp_path / "trials").glob("trial-*")), "trial models are not kept by default"
 
     # every pruned trial stopped before the end, at a report worse than the median of the earlier completed
     # trials at that step (the rule of Optuna's median pruner, which looks at completed trials only)
@@ -82,12 +74,9 @@ def test_sweep_runs_prunes_resumes_and_feeds_training(
         earlier = [
             e.intermediate_values[step]
             for e in study.trials[: t.number]
-            if e.state == optuna.trial.TrialState.COMPLETE
-            and step in e.intermediate_values
+            if e.state == optuna.trial.TrialState.COMPLETE and step in e.intermediate_values
         ]
-        assert len(earlier) >= 2 and t.intermediate_values[step] > statistics.median(
-            earlier
-        ), t.number
+        assert len(earlier) >= 2 and t.intermediate_values[step] > statistics.median(earlier), t.number
 
     again = run_sweep(
         "s1",
@@ -102,12 +91,8 @@ def test_sweep_runs_prunes_resumes_and_feeds_training(
         "cpu",
     )
     assert len(again["trials"]) == 6, "resumed: only the missing trial ran"
-    assert again["trials"][:5] == first["trials"], (
-        "finished trials are kept as they were"
-    )
-    assert params(again["trials"][5]) not in [params(t) for t in first["trials"]], (
-        "the new trial is not a repeat"
-    )
+    assert again["trials"][:5] == first["trials"], "finished trials are kept as they were"
+    assert params(again["trials"][5]) not in [params(t) for t in first["trials"]], "the new trial is not a repeat"
 
     csv_path, best_path = tmp_path / "sweep_s1.csv", tmp_path / "sweep_s1_best.json"
     write_results(again, csv_path, best_path)
@@ -141,9 +126,7 @@ run_sweep(a["study"], Path(a["db"]), a["model"], a["train"], a["validation"], Pa
 """
 
 
-def test_a_crashed_trial_is_retried_with_its_parameters(
-    tmp_path, tiny_model_dir, manifest
-):
+def test_a_crashed_trial_is_retried_with_its_parameters(tmp_path, tiny_model_dir, manifest):
     """The sweep process is killed (SIGKILL) in the middle of trial 1; the next run of the study marks
     that trial failed, runs its parameters again, and ends with as many finished trials as asked for."""
     rows = read_jsonl(manifest)
@@ -200,15 +183,7 @@ def test_a_crashed_trial_is_retried_with_its_parameters(
     assert by_number[0]["value"] == before[0].value, "the finished trial is kept"
     assert by_number[1]["state"] == "FAIL"
     (retry,) = [t for t in summary["trials"] if t["retry_of"] == 1]
-    assert retry["state"] in ("COMPLETE", "PRUNED") and params(retry) == tuple(
-        before[1].params[k] for k in SEARCHED
-    )
-    done = [
-        params(t) for t in summary["trials"] if t["state"] in ("COMPLETE", "PRUNED")
-    ]
-    assert len(done) == len(set(done)) == 3, (
-        "three finished trials, none a repeat of another"
-    )
-    assert not list(trials.glob("trial-*")), (
-        "the killed trial's half-trained model is cleaned up too"
-    )
+    assert retry["state"] in ("COMPLETE", "PRUNED") and params(retry) == tuple(before[1].params[k] for k in SEARCHED)
+    done = [params(t) for t in summary["trials"] if t["state"] in ("COMPLETE", "PRUNED")]
+    assert len(done) == len(set(done)) == 3, "three finished trials, none a repeat of another"
+    assert not list(trials.glob("trial-*")), "the killed trial's half-trained model is cleaned up too"
