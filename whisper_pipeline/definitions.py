@@ -5,7 +5,8 @@ import os
 import dagster as dg
 
 from whisper_pipeline.assets import ALL_ASSETS
-from whisper_pipeline.assets.checks import ALL_CHECKS, EVAL_CHECKS
+from whisper_pipeline.assets.checks import ALL_CHECKS
+from whisper_pipeline.assets.gate_checks import EVAL_CHECKS
 from whisper_pipeline.device import DEVICE_ENV_VAR
 from whisper_pipeline.jobs import (
     data_prep_job,

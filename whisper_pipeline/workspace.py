@@ -1,23 +1,56 @@
-"""Where pipeline state lives: one root directory with the plan's fixed layout below it.
+"""Where pipeline state lives: one root directory, and the name of every file one stage writes and another reads.
 
-Default root: ``data/workspace`` in the repository; ``WHISPER_PIPELINE_HOME`` overrides it,
-and the Dagster ``WorkspaceResource`` can override both.
+Default root: ``data/workspace`` in the repository; ``WHISPER_PIPELINE_HOME`` overrides it, and the
+Dagster ``WorkspaceResource`` can override both. No other module builds a workspace path by hand:
+each file has one method or property here, marked with the stage that writes it and the ones that
+read it (``layout_table()`` renders those marks; the README's table is checked against it).
 """
 
 from __future__ import annotations
 
+import inspect
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 LANGUAGES: tuple[str, ...] = ("bs", "hr", "sr")
+SPLITS: tuple[str, ...] = ("train", "validation", "test")
 REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = REPO_ROOT / "configs"
 DEFAULT_HOME = REPO_ROOT / "data" / "workspace"
 HOME_ENV_VAR = "WHISPER_PIPELINE_HOME"
 
 
 def default_root() -> Path:
     return Path(os.environ.get(HOME_ENV_VAR) or DEFAULT_HOME).expanduser().resolve()
+
+
+@dataclass(frozen=True)
+class LanguageParts:
+    """A file each language partition writes its own part of, and the combined file over every language
+    that is rebuilt from the parts (``data/manifests.py:write_language_part``)."""
+
+    combined: Path
+    part_path: Callable[[str], Path]
+
+    def part(self, lang: str) -> Path:
+        return self.part_path(lang)
+
+    @property
+    def parts(self) -> dict[str, Path]:
+        return {l: self.part(l) for l in LANGUAGES}
+
+
+def shared(writer: str, *readers: str) -> Callable:
+    """Marks a layout member as a file (or directory) shared between stages: who writes it, who reads it."""
+
+    def mark(fn: Callable) -> Callable:
+        fn.__layout__ = (writer, readers)
+        return fn
+
+    return mark
 
 
 @dataclass(frozen=True)
@@ -28,8 +61,11 @@ class Workspace:
     def at(cls, root: str | Path | None = None) -> Workspace:
         return cls(Path(root).expanduser().resolve() if root else default_root())
 
+    # --- top-level directories -------------------------------------------------------------------
+
     @property
     def uploads(self) -> Path:
+        """The users' audio and transcripts, ``uploads/<lang>/<speaker>/…``: read, never modified."""
         return self.root / "uploads"
 
     @property
@@ -64,12 +100,126 @@ class Workspace:
         """Per-language manifests: each partition owns its own directory, so parallel runs never collide."""
         return self.manifests / lang
 
+    def language_uploads(self, lang: str) -> Path:
+        return self.uploads / lang
+
+    # --- intake: raw_audio, deduped ----------------------------------------------------------------
+
+    @shared("raw_audio", "raw_audio")
+    def harvest_archive(self, lang: str) -> Path:
+        """yt-dlp's download archive: items already harvested are not fetched again."""
+        return self.lang_manifests(lang) / "harvest_archive.txt"
+
+    @shared("raw_audio")
+    def harvest_log(self, lang: str) -> Path:
+        """One line per harvested item and run (appended)."""
+        return self.lang_manifests(lang) / "harvest_log.jsonl"
+
+    @shared("raw_audio", "raw_audio")
+    def intake_cache(self, lang: str) -> Path:
+        """Checks by content hash and stat, so unchanged files are never decoded twice."""
+        return self.lang_manifests(lang) / "intake_cache.json"
+
+    @shared("raw_audio", "deduped", "checks")
+    def inventory(self, lang: str) -> Path:
+        """Every upload classified (ok / unusable / no transcript …) with its reason and flags."""
+        return self.lang_manifests(lang) / "inventory.jsonl"
+
+    @property
+    @shared("raw_audio")
+    def dataset_inventory_csv(self) -> LanguageParts:
+        """The inventory as a table (per language, and combined)."""
+        return self._language_parts("dataset_inventory.csv")
+
+    @property
+    @shared("raw_audio")
+    def dataset_inventory_parquet(self) -> LanguageParts:
+        return self._language_parts("dataset_inventory.parquet")
+
+    @shared("deduped", "normalized_transcripts", "deduped")
+    def deduped(self, lang: str) -> Path:
+        """Usable, transcribed files, duplicates left out."""
+        return self.lang_manifests(lang) / "deduped.jsonl"
+
+    @property
+    @shared("deduped")
+    def validation_report(self) -> LanguageParts:
+        """What was rejected and why, duplicates, kept hours."""
+        return self._language_parts("validation_report.json")
+
+    @property
+    @shared("deduped")
+    def dataset_balance(self) -> Path:
+        """The balance audit over every language deduped so far, with recommendations."""
+        return self.manifests / "dataset_balance.json"
+
+    # --- dataset: normalized_transcripts, splits, processed_audio, alignments -----------------------
+
+    @shared("normalized_transcripts", "splits")
+    def normalized(self, lang: str) -> Path:
+        """Deduped lines with their training text (``transcript_norm``)."""
+        return self.lang_manifests(lang) / "normalized.jsonl"
+
+    @shared("normalized_transcripts", "checks")
+    def normalization_report(self, lang: str) -> Path:
+        return self.lang_manifests(lang) / "normalization_report.json"
+
+    @shared("normalized_transcripts", "training")
+    def normalized_transcript(self, lang: str, file_id: str) -> Path:
+        return self.processed / "transcripts" / lang / f"{file_id}.norm.txt"
+
+    @shared("splits", "splits")
+    def split_assignments(self, lang: str) -> Path:
+        """Which split each speaker (or fallback group) belongs to: kept as the corpus grows."""
+        return self.lang_manifests(lang) / "split_assignments.json"
+
     def split_manifest(self, lang: str, split: str) -> Path:
         return self.manifests / "splits" / lang / f"{split}.jsonl"
 
+    @shared("splits", "processed_audio", "checks")
+    def split_manifests(self, split: str) -> LanguageParts:
+        """Seeded, speaker-disjoint split manifests per language (``split_manifest``), and combined."""
+        return LanguageParts(self.manifests / "splits" / f"{split}.jsonl", lambda l: self.split_manifest(l, split))
+
+    @property
+    @shared("splits")
+    def run1(self) -> Path:
+        """Every split line of every language (the plan's run1 manifest)."""
+        return self.manifests / "run1.jsonl"
+
+    @property
+    @shared("splits")
+    def run1_small(self) -> LanguageParts:
+        """A few lines per split and language, for smoke-test training."""
+        return self._language_parts("run1_small.jsonl")
+
+    @shared("processed_audio", "processed_audio", "alignments")
     def processed_manifest(self, lang: str, split: str) -> Path:
         return self.manifests / "processed" / lang / f"{split}.jsonl"
 
+    @shared("processed_audio", "processed_audio")
+    def processed_audio_dir(self, lang: str) -> Path:
+        return self.processed / "audio" / lang
+
+    def processed_audio(self, lang: str, file_id: str) -> Path:
+        return self.processed_audio_dir(lang) / f"{file_id}.wav"
+
+    @shared("alignments", "alignments")
+    def alignments(self, lang: str) -> Path:
+        """One alignment result per processed file (status, reason, paths of its outputs)."""
+        return self.lang_manifests(lang) / "alignments.jsonl"
+
+    @shared("alignments", "alignments", "serving")
+    def alignment_outputs(self, file_id: str) -> Path:
+        """Word timestamps of one file: ``transcription_base.json`` (+ .txt, .srt, .vtt) and ``karaoke.lrc``."""
+        return self.outputs / file_id
+
+    @shared("alignments", "checkpoint")
+    def segment_audio(self, lang: str, segment_id: str) -> Path:
+        """Segments of at most 30 s cut from longer recordings at word boundaries."""
+        return self.processed / "segments" / lang / f"{segment_id}.wav"
+
+    @shared("alignments", "checkpoint", "eval_report", "hyperparameter_sweep")
     def training_manifest(self, lang: str, split: str) -> Path:
         """Lines ready for training and evaluation: processed lines of at most 30 s, plus the
         segments cut from longer recordings (written by the ``alignments`` asset)."""
@@ -80,19 +230,121 @@ class Workspace:
         path = self.training_manifest(lang, split)
         return path if path.is_file() else self.processed_manifest(lang, split)
 
-    def segment_audio(self, lang: str, segment_id: str) -> Path:
-        return self.processed / "segments" / lang / f"{segment_id}.wav"
+    # --- models: checkpoint, hyperparameter_sweep, production_model --------------------------------
 
-    def normalized_transcript(self, lang: str, file_id: str) -> Path:
-        return self.processed / "transcripts" / lang / f"{file_id}.norm.txt"
+    @property
+    @shared("base_model", "checkpoint", "eval_report", "serving")
+    def base_model_dir(self) -> Path:
+        """The base model converted to ``transformers`` format (from the built-in CTranslate2 weights)."""
+        return self.models / "base"
 
-    def processed_audio(self, lang: str, file_id: str) -> Path:
-        return self.processed / "audio" / lang / f"{file_id}.wav"
+    @property
+    @shared("checkpoint", "serving")
+    def processor_dir(self) -> Path:
+        return self.models / "processor"
 
+    @property
+    def runs_dir(self) -> Path:
+        return self.models / "whisper"
+
+    @shared("checkpoint", "eval_report", "production_model", "serving")
     def run_dir(self, run: str) -> Path:
-        return self.models / "whisper" / run
+        """A packaged training run: the best model, its processor, ``run_manifest.json``, model card."""
+        return self.runs_dir / run
+
+    @shared("checkpoint", "serving")
+    def run_manifest(self, run: str) -> Path:
+        """What a run was trained on and with (data hashes, settings, code version, hardware)."""
+        return self.run_dir(run) / "run_manifest.json"
+
+    @property
+    @shared("checkpoint", "eval_report", "production_model", "serving")
+    def latest_run_marker(self) -> Path:
+        """The name of the run trained last."""
+        return self.runs_dir / "LATEST"
+
+    @shared("checkpoint", "checkpoint")
+    def training_job(self, run: str) -> Path:
+        """The job the ``accelerate launch`` process reads: manifests, settings, device."""
+        return self.logs / "training" / f"{run}.job.json"
+
+    @shared("checkpoint")
+    def training_log(self, run: str) -> Path:
+        return self.logs / "training" / f"{run}.log"
+
+    @property
+    @shared("hyperparameter_sweep", "hyperparameter_sweep")
+    def sweeps_db(self) -> Path:
+        """Optuna's SQLite storage: the same study name resumes."""
+        return self.manifests / "sweeps.db"
+
+    @shared("hyperparameter_sweep")
+    def sweep_dir(self, study: str) -> Path:
+        return self.models / "sweeps" / study
+
+    @shared("hyperparameter_sweep")
+    def sweep_results(self, study: str) -> Path:
+        return self.manifests / f"sweep_{study}.csv"
+
+    @shared("hyperparameter_sweep", "checkpoint")
+    def sweep_best(self, study: str) -> Path:
+        """The best trial's parameters, which ``checkpoint``'s ``sweep_study`` applies."""
+        return self.manifests / f"sweep_{study}_best.json"
+
+    @property
+    @shared("production_model", "eval_report", "serving")
+    def registry(self) -> Path:
+        """Which run is in production, and every promotion."""
+        return self.models / "registry.json"
+
+    # --- evaluation: eval_report ---------------------------------------------------------------------
+
+    @shared("eval_report", "production_model", "checks", "serving")
+    def evaluation(self, run: str) -> LanguageParts:
+        """WER/CER of a run (and the models it was compared with) per language; combined ``eval_<run>.json``."""
+        return LanguageParts(self.manifests / f"eval_{run}.json", lambda l: self.manifests / "eval" / run / f"{l}.json")
+
+    @property
+    @shared("eval_report", "checks")
+    def last_evaluated_marker(self) -> Path:
+        """The run evaluated last: what the gate checks judge."""
+        return self.manifests / "eval" / "LAST_EVALUATED"
+
+    @shared("eval_report")
+    def report_dir(self, run: str) -> Path:
+        """The evaluation dashboard: ``index.html`` and ``summary.png``."""
+        return self.reports / run
 
     def ensure(self) -> Workspace:
         for d in (self.uploads, self.manifests, self.processed, self.outputs, self.models, self.reports, self.logs):
             d.mkdir(parents=True, exist_ok=True)
         return self
+
+    def _language_parts(self, name: str) -> LanguageParts:
+        return LanguageParts(self.manifests / name, lambda l: self.lang_manifests(l) / name)
+
+
+def layout_table() -> list[dict[str, Any]]:
+    """Every shared workspace file: its path pattern (``<lang>``, ``<run>`` … for the varying parts),
+    the stage that writes it, the ones that read it, and what it is."""
+    ws = Workspace(Path("/<root>"))
+    rows = []
+    for name, member in vars(Workspace).items():
+        fn = member.fget if isinstance(member, property) else member
+        if not hasattr(fn, "__layout__"):
+            continue
+        params = list(inspect.signature(fn).parameters)[1:]
+        value = fn(ws, *(f"<{p}>" for p in params))
+        paths = [value.part("<lang>"), value.combined] if isinstance(value, LanguageParts) else [value]
+        shown = [str(p.relative_to(ws.root)) for p in paths]
+        writer, readers = fn.__layout__
+        rows.append(
+            {
+                "name": name,
+                "path": " + ".join(shown),
+                "writer": writer,
+                "readers": [f"{r} (next run)" if r == writer else r for r in readers],
+                "about": inspect.getdoc(fn) or "",
+            }
+        )
+    return rows

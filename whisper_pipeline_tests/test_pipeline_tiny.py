@@ -7,7 +7,7 @@ import pandas as pd
 import soundfile as sf
 
 from whisper_pipeline.assets import checkpoint, eval_report, hyperparameter_sweep
-from whisper_pipeline.assets.checks import EVAL_CHECKS
+from whisper_pipeline.assets.gate_checks import EVAL_CHECKS
 from whisper_pipeline.io import read_jsonl
 from whisper_pipeline.workspace import LANGUAGES
 from whisper_pipeline_tests.conftest import tree_digest

@@ -11,12 +11,10 @@ import dagster as dg
 from pydantic import Field
 
 from whisper_pipeline.assets.common import language_partitions
-from whisper_pipeline.assets.eval_report import eval_report
 from whisper_pipeline.assets.normalized_transcripts import (
     TARGET_FRACTION,
     normalized_transcripts,
 )
-from whisper_pipeline.assets.promote import GateConfig, evaluations, last_evaluated_run
 from whisper_pipeline.assets.raw_audio import raw_audio
 from whisper_pipeline.assets.splits import splits
 from whisper_pipeline.data.dataset_checks import (
@@ -26,7 +24,6 @@ from whisper_pipeline.data.dataset_checks import (
 )
 from whisper_pipeline.data.manifests import validate_manifest_lines
 from whisper_pipeline.data.splits import SPLITS
-from whisper_pipeline.evaluation.gates import regression_gate, wer_ceiling_gate
 from whisper_pipeline.io import read_jsonl
 from whisper_pipeline.resources import WorkspaceResource
 from whisper_pipeline.workspace import LANGUAGES, Workspace
@@ -172,43 +169,6 @@ def manifest_lines_valid(context: dg.AssetCheckExecutionContext, workspace: Work
     )
 
 
-def _gate_check_result(gate, run: str) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(
-        passed=gate.passed,
-        metadata={
-            "run": run,
-            "details": dg.MetadataValue.json(gate.details),
-            "failures": dg.MetadataValue.json(gate.failures),
-        },
-    )
-
-
-def _evaluated(ws: Workspace) -> tuple[str, dict]:
-    run = last_evaluated_run(ws)
-    evals = evaluations(ws, run)
-    if not evals:
-        raise dg.Failure(description=f"no evaluation documents for run {run or '(none)'}")
-    return run, evals
-
-
-@dg.asset_check(
-    asset=eval_report, blocking=True, description="Fine-tuned WER under the ceiling in every evaluated language"
-)
-def wer_below_ceiling(config: GateConfig, workspace: WorkspaceResource) -> dg.AssetCheckResult:
-    run, evals = _evaluated(workspace.get())
-    return _gate_check_result(wer_ceiling_gate(evals, config.wer_ceiling, config.wer_ceiling_per_language), run)
-
-
-@dg.asset_check(
-    asset=eval_report,
-    blocking=True,
-    description="No WER or CER regression against the production model beyond the margins",
-)
-def no_regression_vs_production(config: GateConfig, workspace: WorkspaceResource) -> dg.AssetCheckResult:
-    run, evals = _evaluated(workspace.get())
-    return _gate_check_result(regression_gate(evals, config.regression_margin, config.cer_margin()), run)
-
-
 ALL_CHECKS = [
     unusable_fraction_below_threshold,
     no_transcriptless_audio_in_training,
@@ -218,4 +178,3 @@ ALL_CHECKS = [
     every_language_in_every_split,
     manifest_lines_valid,
 ]
-EVAL_CHECKS = [wer_below_ceiling, no_regression_vs_production]

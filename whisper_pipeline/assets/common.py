@@ -1,14 +1,23 @@
-"""Shared by the asset modules: the language partitions and progress logging."""
+"""Shared by the asset modules: the language partitions, progress logging, configs generated from the
+library's settings dataclasses, and turning a stage's plain result into Dagster's."""
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
+from pydantic import Field, create_model
 
+from whisper_pipeline.stages import Markdown, StageError, StageResult, markdown_table
 from whisper_pipeline.workspace import LANGUAGES
 
 language_partitions = dg.StaticPartitionsDefinition(list(LANGUAGES))
+
+__all__ = ["config_from", "language_partitions", "markdown_table", "materialize", "progress_logger", "run_stage"]
 
 
 def progress_logger(
@@ -25,12 +34,54 @@ def progress_logger(
     return report
 
 
-def markdown_table(rows: list[dict], columns: list[str], limit: int = 50) -> str:
-    if not rows:
-        return "_none_"
-    head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
-    body = "".join(
-        "| " + " | ".join(str(r.get(c, "")).replace("|", "\\|") for c in columns) + " |\n" for r in rows[:limit]
-    )
-    more = f"\n… and {len(rows) - limit} more" if len(rows) > limit else ""
-    return head + body + more
+def _config_field(f: dataclasses.Field, annotation: Any) -> tuple[Any, Any]:
+    default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+    return annotation, Field(default=default, description=f.metadata.get("help", ""))
+
+
+def config_from(name: str, *settings: type, base: type[dg.Config] = dg.Config, **extra: tuple[Any, Any]) -> type:
+    """A Dagster config class whose fields are those of the library's settings dataclasses (defaults and
+    ``metadata["help"]`` descriptions included), plus ``extra`` fields as ``name=(type, Field(...))``:
+    each setting is defined once, in the library."""
+    fields: dict[str, tuple[Any, Any]] = {}
+    for cls in settings:
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if f.init and f.name not in fields:
+                fields[f.name] = _config_field(f, hints[f.name])
+    return create_model(name, __base__=base, **fields, **extra)
+
+
+def metadata_value(value: Any) -> Any:
+    """A plain metadata value (see ``whisper_pipeline.stages``) as a Dagster ``MetadataValue``."""
+    if isinstance(value, Markdown):
+        return dg.MetadataValue.md(str(value))
+    if isinstance(value, Path):
+        return dg.MetadataValue.path(str(value))
+    if isinstance(value, bool):
+        return dg.MetadataValue.bool(value)
+    if isinstance(value, int):
+        return dg.MetadataValue.int(value)
+    if isinstance(value, float):
+        return dg.MetadataValue.float(value)
+    if isinstance(value, dict | list | tuple):
+        return dg.MetadataValue.json(value if not isinstance(value, tuple) else list(value))
+    if value is None:
+        return dg.MetadataValue.null()
+    return dg.MetadataValue.text(str(value))
+
+
+def to_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    return {k: metadata_value(v) for k, v in metadata.items()}
+
+
+def materialize(result: StageResult) -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata=to_metadata(result.metadata))
+
+
+def run_stage(stage: Callable[..., StageResult], *args: Any, **kwargs: Any) -> dg.MaterializeResult:
+    """Call a stage function; its ``StageError`` becomes a ``dagster.Failure`` with the same message."""
+    try:
+        return materialize(stage(*args, **kwargs))
+    except StageError as exc:
+        raise dg.Failure(description=str(exc), metadata=to_metadata(exc.metadata)) from exc

@@ -10,6 +10,7 @@ import csv
 from pathlib import Path
 
 from whisper_pipeline.io import file_lock, read_jsonl, write_csv, write_json, write_jsonl
+from whisper_pipeline.workspace import LanguageParts
 
 
 def combine_jsonl(parts: list[Path], combined: Path) -> int:
@@ -61,6 +62,36 @@ def combine_json(parts: dict[str, Path], combined: Path, extra: dict | None = No
         data = {**(extra or {}), **{k: json.loads(p.read_text()) for k, p in parts.items() if p.is_file()}}
         write_json(combined, data)
     return data
+
+
+def write_language_part(
+    file: LanguageParts, lang: str, content, *, columns: list[str] | None = None, extra: dict | None = None
+) -> Path:
+    """Write this language's part of ``file``, then rebuild the combined file from every language's part.
+
+    The format follows the suffix: ``.jsonl`` (rows), ``.csv`` (rows, ``columns``), ``.parquet`` (rows),
+    ``.json`` (a document; combined as ``{lang: document, **extra}``). Parts are written atomically by
+    their own partition; the combined file is rebuilt under a lock, so partitions can run in parallel.
+    Returns the combined file.
+    """
+    part, suffix = file.part(lang), file.combined.suffix
+    if suffix == ".jsonl":
+        write_jsonl(part, content)
+        combine_jsonl(list(file.parts.values()), file.combined)
+    elif suffix == ".csv":
+        if columns is None:
+            raise ValueError(f"{file.combined.name}: a CSV part needs its columns")
+        write_csv(part, content, columns)
+        combine_csv(list(file.parts.values()), file.combined, columns)
+    elif suffix == ".parquet":
+        write_parquet(part, content)
+        combine_parquet(list(file.parts.values()), file.combined)
+    elif suffix == ".json":
+        write_json(part, content)
+        combine_json(file.parts, file.combined, extra=extra)
+    else:
+        raise ValueError(f"{file.combined.name}: no way to combine {suffix or 'suffix-less'} files")
+    return file.combined
 
 
 class ManifestError(ValueError):

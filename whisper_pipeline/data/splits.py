@@ -23,7 +23,8 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-SPLITS = ("train", "validation", "test")
+from whisper_pipeline.workspace import SPLITS
+
 UNKNOWN_SPEAKERS = {"", "unknown", "none", "anonymous", "x", "n/a", "na"}
 
 
