@@ -6,8 +6,8 @@ import os
 import subprocess
 import sys
 
-from whisper_pipeline.evaluation.registry import load_registry
 from whisper_pipeline.io import read_jsonl
+from whisper_pipeline.models.registry import load_registry
 from whisper_pipeline.workspace import Workspace
 
 

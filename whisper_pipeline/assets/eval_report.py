@@ -10,9 +10,9 @@ from whisper_pipeline.assets.common import language_partitions
 from whisper_pipeline.assets.processed_audio import processed_audio
 from whisper_pipeline.data.manifests import combine_json
 from whisper_pipeline.evaluation.dashboard import build_dashboard
-from whisper_pipeline.evaluation.registry import production_run
 from whisper_pipeline.evaluation.report import SCHEMA_VERSION, evaluate_models
 from whisper_pipeline.io import read_jsonl, write_json, write_text
+from whisper_pipeline.models.registry import production_run
 from whisper_pipeline.resources import ComputeResource, ModelSourceResource, WorkspaceResource
 from whisper_pipeline.workspace import LANGUAGES
 

@@ -5,7 +5,7 @@ from pydantic import Field
 
 from whisper_pipeline.assets.eval_report import eval_report
 from whisper_pipeline.evaluation.gates import regression_gate, wer_ceiling_gate
-from whisper_pipeline.evaluation.registry import promote
+from whisper_pipeline.models.registry import promote
 from whisper_pipeline.resources import WorkspaceResource
 from whisper_pipeline.workspace import LANGUAGES, Workspace
 

@@ -9,7 +9,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from whisper_pipeline.evaluation.registry import production_run
+from whisper_pipeline.models.registry import production_run
 from whisper_pipeline.models.source import BUILTIN_BASE, resolve_model_source
 from whisper_pipeline.workspace import LANGUAGES, Workspace
 

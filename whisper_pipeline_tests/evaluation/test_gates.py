@@ -7,8 +7,8 @@ import dagster as dg
 
 from whisper_pipeline.assets import production_model
 from whisper_pipeline.evaluation.gates import regression_gate, wer_ceiling_gate
-from whisper_pipeline.evaluation.registry import load_registry
 from whisper_pipeline.io import write_json, write_text
+from whisper_pipeline.models.registry import load_registry
 from whisper_pipeline.resources import WorkspaceResource
 from whisper_pipeline.workspace import Workspace
 from whisper_pipeline_tests.pipeline import latest_metadata

@@ -14,7 +14,7 @@ import pytest
 
 from whisper_pipeline.assets import checkpoint, eval_report, production_model
 from whisper_pipeline.assets.gate_checks import EVAL_CHECKS
-from whisper_pipeline.evaluation.registry import load_registry
+from whisper_pipeline.models.registry import load_registry
 from whisper_pipeline.sample_data import sentences, speak
 from whisper_pipeline.workspace import Workspace
 from whisper_pipeline_tests.pipeline import materialize_everything, pipeline_resources

@@ -4,8 +4,8 @@ import shutil
 
 import pytest
 
-from whisper_pipeline.evaluation.registry import promote
 from whisper_pipeline.io import write_json, write_text
+from whisper_pipeline.models.registry import promote
 from whisper_pipeline.serving.catalog import ModelCatalog, UnknownModel
 from whisper_pipeline.workspace import Workspace
 

@@ -1,7 +1,9 @@
-"""The model registry, ``models/registry.json``: which run is in production, and every promotion.
+"""Runs, their evaluations, and the model registry: which run is latest, which evaluations exist, and
+which run is in production. The assets and the service ask here; nothing else reads these files.
 
-Written atomically under a lock. A run is promoted only through ``promote`` after the gates
-(``gates.py``) passed; earlier production runs stay listed in ``history``.
+The registry (``models/registry.json``) is written atomically under a lock. A run is promoted only
+through ``promote`` after the gates (``evaluation/gates.py``) passed; earlier production runs stay
+listed in ``history``.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ import json
 import time
 from pathlib import Path
 
-from whisper_pipeline.io import file_lock, write_json
+from whisper_pipeline.io import file_lock, write_json, write_text
+from whisper_pipeline.workspace import Workspace
 
 
 def load_registry(path: Path) -> dict:
@@ -35,3 +38,13 @@ def promote(path: Path, run: str, run_dir: str, wer_by_language: dict[str, float
         registry["history"].append(entry)
         write_json(path, registry)
     return entry
+
+
+def latest_run(ws: Workspace) -> str:
+    """The run trained last ('' if none)."""
+    marker = ws.latest_run_marker
+    return marker.read_text().strip() if marker.is_file() else ""
+
+
+def set_latest_run(ws: Workspace, run: str) -> None:
+    write_text(ws.latest_run_marker, run + "\n")
