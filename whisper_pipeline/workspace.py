@@ -134,6 +134,7 @@ class Workspace:
     @property
     @shared("raw_audio")
     def dataset_inventory_parquet(self) -> LanguageParts:
+        """The same table in Parquet, for corpora too large to browse as CSV."""
         return self._language_parts("dataset_inventory.parquet")
 
     @shared("deduped", "normalized_transcripts", "deduped")
@@ -162,10 +163,12 @@ class Workspace:
 
     @shared("normalized_transcripts", "checks")
     def normalization_report(self, lang: str) -> Path:
+        """Fraction normalized (target ≥ 95%), and every failure with its reason."""
         return self.lang_manifests(lang) / "normalization_report.json"
 
     @shared("normalized_transcripts", "training")
     def normalized_transcript(self, lang: str, file_id: str) -> Path:
+        """The training text of one utterance."""
         return self.processed / "transcripts" / lang / f"{file_id}.norm.txt"
 
     @shared("splits", "splits")
@@ -195,10 +198,12 @@ class Workspace:
 
     @shared("processed_audio", "processed_audio", "alignments")
     def processed_manifest(self, lang: str, split: str) -> Path:
+        """Split lines pointing at the processed audio, durations re-measured; also the reuse cache."""
         return self.manifests / "processed" / lang / f"{split}.jsonl"
 
     @shared("processed_audio", "processed_audio")
     def processed_audio_dir(self, lang: str) -> Path:
+        """16 kHz mono 16-bit audio of every split line (``<file_id>.wav``), VAD-trimmed."""
         return self.processed / "audio" / lang
 
     def processed_audio(self, lang: str, file_id: str) -> Path:
@@ -241,6 +246,7 @@ class Workspace:
     @property
     @shared("checkpoint", "serving")
     def processor_dir(self) -> Path:
+        """The base model's feature extractor and tokenizer, saved once for training."""
         return self.models / "processor"
 
     @property
@@ -270,6 +276,7 @@ class Workspace:
 
     @shared("checkpoint")
     def training_log(self, run: str) -> Path:
+        """The trainer's step-by-step log."""
         return self.logs / "training" / f"{run}.log"
 
     @property
@@ -280,10 +287,12 @@ class Workspace:
 
     @shared("hyperparameter_sweep")
     def sweep_dir(self, study: str) -> Path:
+        """The trials' short training runs."""
         return self.models / "sweeps" / study
 
     @shared("hyperparameter_sweep")
     def sweep_results(self, study: str) -> Path:
+        """Every trial: state, score and parameters."""
         return self.manifests / f"sweep_{study}.csv"
 
     @shared("hyperparameter_sweep", "checkpoint")
@@ -348,3 +357,18 @@ def layout_table() -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def layout_markdown() -> str:
+    """The README's table of shared workspace files (``python -m whisper_pipeline.workspace``)."""
+    lines = ["| file (under the workspace root) | written by | read by | what it is |", "|---|---|---|---|"]
+    for row in layout_table():
+        about = " ".join(row["about"].split()).replace("|", "\\|")
+        path = " + ".join(f"`{p}`" for p in row["path"].split(" + "))
+        readers = ", ".join(f"`{r}`" for r in row["readers"]) or "—"
+        lines.append(f"| {path} | `{row['writer']}` | {readers} | {about} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(layout_markdown(), end="")

@@ -13,4 +13,4 @@ class ModelSourceResource(dg.ConfigurableResource):
     )
 
     def resolve(self, workspace: Workspace) -> str:
-        return resolve_model_source(self.source, workspace.models / "base")
+        return resolve_model_source(self.source, workspace.base_model_dir)
