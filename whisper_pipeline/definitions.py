@@ -1,13 +1,11 @@
 """The one ``Definitions`` object: ``dagster dev -m whisper_pipeline.definitions``."""
 
-import os
-
 import dagster as dg
 
 from whisper_pipeline.assets import ALL_ASSETS
 from whisper_pipeline.assets.checks import ALL_CHECKS
 from whisper_pipeline.assets.gate_checks import EVAL_CHECKS
-from whisper_pipeline.device import DEVICE_ENV_VAR
+from whisper_pipeline.device import configured_device
 from whisper_pipeline.jobs import (
     data_prep_job,
     evaluation_job,
@@ -15,7 +13,7 @@ from whisper_pipeline.jobs import (
     sweep_job,
     training_job,
 )
-from whisper_pipeline.models.source import BUILTIN_BASE
+from whisper_pipeline.models.source import configured_base_model
 from whisper_pipeline.resources import (
     ComputeResource,
     ModelSourceResource,
@@ -29,8 +27,8 @@ defs = dg.Definitions(
     jobs=[data_prep_job, training_job, evaluation_job, sweep_job, promotion_job],
     sensors=[new_uploads_sensor],
     resources={
-        "workspace": WorkspaceResource(root=os.environ.get("WHISPER_PIPELINE_HOME", "")),
-        "base_model": ModelSourceResource(source=os.environ.get("WHISPER_PIPELINE_BASE_MODEL", BUILTIN_BASE)),
-        "compute": ComputeResource(device=os.environ.get(DEVICE_ENV_VAR, "auto")),
+        "workspace": WorkspaceResource(),  # empty root: $WHISPER_PIPELINE_HOME, else data/workspace
+        "base_model": ModelSourceResource(source=configured_base_model()),
+        "compute": ComputeResource(device=configured_device()),
     },
 )

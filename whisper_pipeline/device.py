@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 DEVICE_ENV_VAR = "WHISPER_PIPELINE_DEVICE"
+
+
+def configured_device() -> str:
+    """What ``$WHISPER_PIPELINE_DEVICE`` asks for; ``auto`` when unset."""
+    return os.environ.get(DEVICE_ENV_VAR) or "auto"
 
 
 def pick_device(requested: str | None = "auto") -> str:

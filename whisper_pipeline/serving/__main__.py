@@ -10,10 +10,9 @@ Environment: ``WHISPER_PIPELINE_HOME`` (workspace), ``WHISPER_PIPELINE_BASE_MODE
 from __future__ import annotations
 
 import argparse
-import os
 
-from whisper_pipeline.device import DEVICE_ENV_VAR
-from whisper_pipeline.models.source import BUILTIN_BASE
+from whisper_pipeline.device import configured_device
+from whisper_pipeline.models.source import configured_base_model
 from whisper_pipeline.serving.app import create_app
 from whisper_pipeline.serving.catalog import ModelCatalog
 from whisper_pipeline.serving.engine import TranscriptionEngine
@@ -33,11 +32,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--base-model",
-        default=os.environ.get("WHISPER_PIPELINE_BASE_MODEL", BUILTIN_BASE),
+        default=configured_base_model(),
     )
     parser.add_argument(
         "--device",
-        default=os.environ.get(DEVICE_ENV_VAR, "auto"),
+        default=configured_device(),
         help="auto | cuda | cpu",
     )
     parser.add_argument("--max-loaded", type=int, default=2, help="models kept in memory at once")

@@ -26,8 +26,6 @@ from functools import lru_cache
 from whisper_pipeline.text.transliterate import cyrillic_to_latin, has_cyrillic
 from whisper_pipeline.workspace import LANGUAGES
 
-LANGS = LANGUAGES
-
 # Lexical markers. A trailing "*" marks a stem that matches any inflected form (kahva, kahvu…).
 # A word used by two standards but avoided by the third is listed under both: it counts against
 # the third without separating the two.
@@ -600,11 +598,11 @@ def guess(text: str, use_lingua: bool = True) -> LanguageGuess:
     if has_cyrillic(text):
         return LanguageGuess("sr", dialect_of(text), {"bs": 0.0, "hr": 0.0, "sr": 10.0}, ["Cyrillic script"])
     words = [w.lower() for w in _WORD.findall(text)]
-    scores = dict.fromkeys(LANGS, 0.0)
+    scores = dict.fromkeys(LANGUAGES, 0.0)
     evidence: list[str] = []
     for w in words:
-        hits = [lang for lang in LANGS if _matches_any(w, LEXICAL_MARKERS[lang])]
-        if hits and len(hits) < len(LANGS):
+        hits = [lang for lang in LANGUAGES if _matches_any(w, LEXICAL_MARKERS[lang])]
+        if hits and len(hits) < len(LANGUAGES):
             for lang in hits:
                 scores[lang] += WEIGHTS["lexical"]
             evidence.append(f"{w}→{'/'.join(hits)}")
@@ -648,12 +646,12 @@ def score_guesser(labelled: list[tuple[str, str]]) -> dict:
     ``labelled`` holds (language, text) pairs. Used by the tests and to report the guesser's
     accuracy on a labelled set.
     """
-    confusion = {lang: {str(g): 0 for g in (*LANGS, None)} for lang in LANGS}
+    confusion = {lang: {str(g): 0 for g in (*LANGUAGES, None)} for lang in LANGUAGES}
     for lang, text in labelled:
         confusion[lang][str(guess(text).language)] += 1
     total = len(labelled)
     guessed = sum(n for row in confusion.values() for g, n in row.items() if g != "None")
-    right = sum(confusion[lang][lang] for lang in LANGS)
+    right = sum(confusion[lang][lang] for lang in LANGUAGES)
     return {
         "sentences": total,
         "coverage": round(guessed / total, 3) if total else 0.0,

@@ -1,7 +1,14 @@
 from pathlib import Path
 
 from whisper_pipeline.sample_data import sentences
-from whisper_pipeline.text.language import LANGS, dialect_of, guess, guess_language, lingua_confidences, score_guesser
+from whisper_pipeline.text.language import (
+    LANGUAGES,
+    dialect_of,
+    guess,
+    guess_language,
+    lingua_confidences,
+    score_guesser,
+)
 
 HELD_OUT = Path(__file__).with_name("labelled_sentences.tsv")
 
@@ -28,7 +35,7 @@ def test_script_lexical_and_dialect_signals():
 
 def test_lingua_is_restricted_to_the_three_languages():
     values = lingua_confidences("Popili smo kahvu u staroj čaršiji.")
-    assert set(values) == set(LANGS) and abs(sum(values.values()) - 1) < 1e-6
+    assert set(values) == set(LANGUAGES) and abs(sum(values.values()) - 1) < 1e-6
 
 
 def test_accuracy_on_labelled_sentences():
@@ -38,13 +45,13 @@ def test_accuracy_on_labelled_sentences():
     held-out 90 sentences: coverage 0.59, precision 1.00.
     """
     for name, labelled in {
-        "sample corpus": [(l, s) for l in LANGS for s in sentences(l)],
+        "sample corpus": [(l, s) for l in LANGUAGES for s in sentences(l)],
         "held out": held_out(),
     }.items():
         score = score_guesser(labelled)
         assert score["precision"] >= 0.95, (name, score)
         assert score["coverage"] >= 0.4, (name, score)
-        for lang in LANGS:
+        for lang in LANGUAGES:
             assert score["confusion"][lang][lang] >= 0.2 * sum(score["confusion"][lang].values()), (name, lang, score)
     cyrillic = [(l, s) for l, s in held_out() if not s.isascii() and any("\u0400" <= c <= "\u04ff" for c in s)]
     assert cyrillic and score_guesser(cyrillic)["precision"] == 1.0
