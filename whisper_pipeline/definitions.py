@@ -1,30 +1,22 @@
-"""The one ``Definitions`` object: ``dagster dev -m whisper_pipeline.definitions``."""
+"""The one ``Definitions`` object: ``dagster dev -m whisper_pipeline.definitions``.
+
+Assets and asset checks are found in the ``assets`` package (one module per stage), so adding a
+stage means adding a module there, not editing this file.
+"""
 
 import dagster as dg
 
-from whisper_pipeline.assets import ALL_ASSETS
-from whisper_pipeline.assets.checks import ALL_CHECKS
-from whisper_pipeline.assets.gate_checks import EVAL_CHECKS
+from whisper_pipeline import assets
 from whisper_pipeline.device import configured_device
-from whisper_pipeline.jobs import (
-    data_prep_job,
-    evaluation_job,
-    promotion_job,
-    sweep_job,
-    training_job,
-)
+from whisper_pipeline.jobs import ALL_JOBS
 from whisper_pipeline.models.source import configured_base_model
-from whisper_pipeline.resources import (
-    ComputeResource,
-    ModelSourceResource,
-    WorkspaceResource,
-)
+from whisper_pipeline.resources import ComputeResource, ModelSourceResource, WorkspaceResource
 from whisper_pipeline.sensors import new_uploads_sensor
 
 defs = dg.Definitions(
-    assets=ALL_ASSETS,
-    asset_checks=[*ALL_CHECKS, *EVAL_CHECKS],
-    jobs=[data_prep_job, training_job, evaluation_job, sweep_job, promotion_job],
+    assets=dg.load_assets_from_package_module(assets),
+    asset_checks=dg.load_asset_checks_from_package_module(assets),
+    jobs=ALL_JOBS,
     sensors=[new_uploads_sensor],
     resources={
         "workspace": WorkspaceResource(),  # empty root: $WHISPER_PIPELINE_HOME, else data/workspace

@@ -32,3 +32,5 @@ promotion_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(production_model),
     description="Mark the latest (or a named) run as production if it passes the WER gates",
 )
+
+ALL_JOBS = [data_prep_job, training_job, evaluation_job, sweep_job, promotion_job]

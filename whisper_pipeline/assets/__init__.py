@@ -12,10 +12,8 @@ from whisper_pipeline.assets.splits import splits
 from whisper_pipeline.assets.sweep import hyperparameter_sweep
 
 DATA_ASSETS = [raw_audio, deduped, normalized_transcripts, splits, processed_audio, alignments]
-ALL_ASSETS = [*DATA_ASSETS, checkpoint, eval_report, hyperparameter_sweep, production_model]
 
 __all__ = [
-    "ALL_ASSETS",
     "DATA_ASSETS",
     "alignments",
     "checkpoint",
