@@ -176,13 +176,18 @@ class Workspace:
         """Which split each speaker (or fallback group) belongs to: kept as the corpus grows."""
         return self.lang_manifests(lang) / "split_assignments.json"
 
+    @property
+    def splits_dir(self) -> Path:
+        """The split manifests: ``<split>.jsonl`` (every language) and ``<lang>/<split>.jsonl``."""
+        return self.manifests / "splits"
+
     def split_manifest(self, lang: str, split: str) -> Path:
-        return self.manifests / "splits" / lang / f"{split}.jsonl"
+        return self.splits_dir / lang / f"{split}.jsonl"
 
     @shared("splits", "processed_audio", "checks")
     def split_manifests(self, split: str) -> LanguageParts:
         """Seeded, speaker-disjoint split manifests per language (``split_manifest``), and combined."""
-        return LanguageParts(self.manifests / "splits" / f"{split}.jsonl", lambda l: self.split_manifest(l, split))
+        return LanguageParts(self.splits_dir / f"{split}.jsonl", lambda l: self.split_manifest(l, split))
 
     @property
     @shared("splits")

@@ -2,45 +2,34 @@
 
 The data checks are partitioned like their assets: each judges the language of its run, so one
 language's problem never fails another language's run (a leak check still compares against every
-language's splits). ``every_language_in_every_split`` looks across languages by nature.
+language's splits). ``every_language_in_every_split`` looks across languages by nature. What they read
+and compute is in ``data/dataset_checks.py``.
 """
 
-import json
-
 import dagster as dg
-from pydantic import Field
 
-from whisper_pipeline.assets.common import language_partitions
-from whisper_pipeline.assets.normalized_transcripts import (
-    TARGET_FRACTION,
-    normalized_transcripts,
-)
+from whisper_pipeline.assets.common import config_from, language_partitions
+from whisper_pipeline.assets.normalized_transcripts import normalized_transcripts
 from whisper_pipeline.assets.raw_audio import raw_audio
 from whisper_pipeline.assets.splits import splits
 from whisper_pipeline.data.dataset_checks import (
+    UnusableThreshold,
+    invalid_split_lines,
+    inventory_rows,
+    languages_by_split,
+    normalized_fraction,
     recordings_in_two_splits,
     speakers_in_two_splits,
+    split_coverage,
+    split_lines,
     untrainable_training_lines,
+    unusable_share,
 )
-from whisper_pipeline.data.manifests import validate_manifest_lines
-from whisper_pipeline.data.splits import SPLITS
-from whisper_pipeline.io import read_jsonl
 from whisper_pipeline.resources import WorkspaceResource
-from whisper_pipeline.workspace import LANGUAGES, Workspace
+from whisper_pipeline.text.normalize import TARGET_FRACTION
+from whisper_pipeline.workspace import LANGUAGES
 
-
-class UnusableFractionConfig(dg.Config):
-    max_unusable_fraction: float = Field(default=0.2, description="Fail when more than this share of files is unusable")
-
-
-def _inventory(ws: Workspace, lang: str) -> list[dict]:
-    return read_jsonl(p) if (p := ws.lang_manifests(lang) / "inventory.jsonl").is_file() else []
-
-
-def _split_lines(ws: Workspace, languages: tuple[str, ...] = LANGUAGES) -> list[dict]:
-    return [
-        line for l in languages for s in SPLITS if (p := ws.split_manifest(l, s)).is_file() for line in read_jsonl(p)
-    ]
+UnusableFractionConfig = config_from("UnusableFractionConfig", UnusableThreshold)
 
 
 def _listed(problems: list[str], **metadata) -> dg.AssetCheckResult:
@@ -58,14 +47,13 @@ def _listed(problems: list[str], **metadata) -> dg.AssetCheckResult:
 def unusable_fraction_below_threshold(
     context: dg.AssetCheckExecutionContext, config: UnusableFractionConfig, workspace: WorkspaceResource
 ) -> dg.AssetCheckResult:
-    rows = _inventory(workspace.get(), context.partition_key)
-    unusable = [r for r in rows if r["status"] == "unusable"]
-    fraction = round(len(unusable) / len(rows), 4) if rows else 0.0
+    rows = inventory_rows(workspace.get(), context.partition_key)
+    fraction, unusable = unusable_share(rows)
     return dg.AssetCheckResult(
         passed=fraction <= config.max_unusable_fraction,
         metadata={
             "unusable_fraction": fraction,
-            "unusable": len(unusable),
+            "unusable": unusable,
             "files": len(rows),
             "threshold": config.max_unusable_fraction,
         },
@@ -82,7 +70,7 @@ def no_transcriptless_audio_in_training(
     context: dg.AssetCheckExecutionContext, workspace: WorkspaceResource
 ) -> dg.AssetCheckResult:
     ws, lang = workspace.get(), context.partition_key
-    return _listed(untrainable_training_lines(_inventory(ws, lang), _split_lines(ws, (lang,))))
+    return _listed(untrainable_training_lines(inventory_rows(ws, lang), split_lines(ws, (lang,))))
 
 
 @dg.asset_check(
@@ -95,8 +83,8 @@ def no_duplicate_across_splits(
     context: dg.AssetCheckExecutionContext, workspace: WorkspaceResource
 ) -> dg.AssetCheckResult:
     ws = workspace.get()
-    inventory = [r for l in LANGUAGES for r in _inventory(ws, l)]
-    return _listed(recordings_in_two_splits(inventory, _split_lines(ws), _split_lines(ws, (context.partition_key,))))
+    inventory = [r for l in LANGUAGES for r in inventory_rows(ws, l)]
+    return _listed(recordings_in_two_splits(inventory, split_lines(ws), split_lines(ws, (context.partition_key,))))
 
 
 @dg.asset_check(
@@ -107,8 +95,7 @@ def no_duplicate_across_splits(
 def normalized_fraction_meets_target(
     context: dg.AssetCheckExecutionContext, workspace: WorkspaceResource
 ) -> dg.AssetCheckResult:
-    report = workspace.get().lang_manifests(context.partition_key) / "normalization_report.json"
-    fraction = json.loads(report.read_text())["fraction_normalized"] if report.is_file() else None
+    fraction = normalized_fraction(workspace.get(), context.partition_key)
     return dg.AssetCheckResult(
         passed=fraction is not None and fraction >= TARGET_FRACTION,
         metadata={"fraction_normalized": fraction, "target": TARGET_FRACTION},
@@ -124,7 +111,7 @@ def normalized_fraction_meets_target(
 def no_speaker_in_two_splits(
     context: dg.AssetCheckExecutionContext, workspace: WorkspaceResource
 ) -> dg.AssetCheckResult:
-    return _listed(speakers_in_two_splits(_split_lines(workspace.get(), (context.partition_key,))))
+    return _listed(speakers_in_two_splits(split_lines(workspace.get(), (context.partition_key,))))
 
 
 @dg.asset_check(
@@ -133,20 +120,14 @@ def no_speaker_in_two_splits(
     description="Every language that has data appears in train, validation and test",
 )
 def every_language_in_every_split(workspace: WorkspaceResource) -> dg.AssetCheckResult:
-    ws = workspace.get()
-    present = {
-        split: {l for l in LANGUAGES if (p := ws.split_manifest(l, split)).is_file() and read_jsonl(p)}
-        for split in SPLITS
-    }
-    languages = set().union(*present.values())
-    missing = {split: sorted(languages - langs) for split, langs in present.items() if languages - langs}
+    coverage = split_coverage(languages_by_split(workspace.get()))
     return dg.AssetCheckResult(
-        passed=not missing,
+        passed=not coverage["missing"],
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
-            "missing": dg.MetadataValue.json(missing),
-            "languages": sorted(languages),
-            "not_materialized": sorted(set(LANGUAGES) - languages),
+            "missing": dg.MetadataValue.json(coverage["missing"]),
+            "languages": coverage["languages"],
+            "not_materialized": coverage["not_materialized"],
         },
     )
 
@@ -158,15 +139,7 @@ def every_language_in_every_split(workspace: WorkspaceResource) -> dg.AssetCheck
     description="Every manifest line of the language is valid (schema in data/manifests.py)",
 )
 def manifest_lines_valid(context: dg.AssetCheckExecutionContext, workspace: WorkspaceResource) -> dg.AssetCheckResult:
-    ws = workspace.get()
-    return _listed(
-        [
-            p
-            for s in SPLITS
-            if (path := ws.split_manifest(context.partition_key, s)).is_file()
-            for p in validate_manifest_lines(path)[1]
-        ]
-    )
+    return _listed(invalid_split_lines(workspace.get(), context.partition_key))
 
 
 ALL_CHECKS = [

@@ -12,7 +12,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from whisper_pipeline.audio.fingerprint import from_hex, same_recording
@@ -23,13 +23,45 @@ from whisper_pipeline.text.language import guess
 from whisper_pipeline.text.normalize import normalize_for_eval
 
 INVENTORY_COLUMNS = [
-    "file_id", "filename", "size_bytes", "duration_s", "sample_rate", "channels", "codec",
-    "transcript_present", "transcript_encoding", "transcript_encoding_confidence", "chars_per_second", "language", "language_guess",
-    "dialect", "snr_db", "speaker", "source", "sha256", "duplicate", "duplicate_of", "duplicate_kind", "status", "reason_code", "reason",
+    "file_id",
+    "filename",
+    "size_bytes",
+    "duration_s",
+    "sample_rate",
+    "channels",
+    "codec",
+    "transcript_present",
+    "transcript_encoding",
+    "transcript_encoding_confidence",
+    "chars_per_second",
+    "language",
+    "language_guess",
+    "dialect",
+    "snr_db",
+    "speaker",
+    "source",
+    "sha256",
+    "duplicate",
+    "duplicate_of",
+    "duplicate_kind",
+    "status",
+    "reason_code",
+    "reason",
     "flags",
 ]
-CHECK_FIELDS = ("size_bytes", "duration_s", "sample_rate", "channels", "codec", "active_fraction",
-                "clipped_fraction", "peak_dbfs", "flags", "fingerprint", "snr_db")
+CHECK_FIELDS = (
+    "size_bytes",
+    "duration_s",
+    "sample_rate",
+    "channels",
+    "codec",
+    "active_fraction",
+    "clipped_fraction",
+    "peak_dbfs",
+    "flags",
+    "fingerprint",
+    "snr_db",
+)
 LOSSLESS_CODECS = {"flac", "alac", "wavpack", "ape", "tta"}
 LOW_ENCODING_CONFIDENCE = 0.9  # below this a transcript's encoding was a close call between code pages
 CACHE_VERSION = 4  # bump when CHECK_FIELDS change: old entries are then re-checked
@@ -39,8 +71,12 @@ CACHE_VERSION = 4  # bump when CHECK_FIELDS change: old entries are then re-chec
 class IntakeRules:
     """Plausibility band for transcript length: characters (without spaces) per second of audio."""
 
-    min_chars_per_second: float = 2.0
-    max_chars_per_second: float = 30.0
+    min_chars_per_second: float = field(
+        default=2.0, metadata={"help": "Fewer characters (without spaces) per second of audio: transcript too short"}
+    )
+    max_chars_per_second: float = field(
+        default=30.0, metadata={"help": "More characters (without spaces) per second of audio: transcript too long"}
+    )
 
 
 class IntakeCache:
@@ -66,14 +102,19 @@ class IntakeCache:
         if sha not in self.by_hash:
             result = check_audio(audio)
             self.decoded += 1
-            self.by_hash[sha] = {"status": result.status, "detail": result.detail,
-                                 **{k: getattr(result, k) for k in CHECK_FIELDS}}
+            self.by_hash[sha] = {
+                "status": result.status,
+                "detail": result.detail,
+                **{k: getattr(result, k) for k in CHECK_FIELDS},
+            }
         self.by_path[audio] = [st.st_size, st.st_mtime_ns, sha]
         return sha, self.by_hash[sha]
 
     def save(self) -> None:
-        write_json(self.path, {"version": CACHE_VERSION, "by_hash": self.by_hash, "by_path": self.by_path,
-                               "kept_copy": self.kept_copy})
+        write_json(
+            self.path,
+            {"version": CACHE_VERSION, "by_hash": self.by_hash, "by_path": self.by_path, "kept_copy": self.kept_copy},
+        )
 
 
 def _transcript_problem(item: SourceItem, duration: float, rules: IntakeRules) -> tuple[str, str, float | None]:
@@ -88,9 +129,17 @@ def _transcript_problem(item: SourceItem, duration: float, rules: IntakeRules) -
         return "", "", None
     cps = round(chars / duration, 2)
     if cps > rules.max_chars_per_second:
-        return "transcript_too_long", f"transcript too long for the audio ({cps} chars/s > {rules.max_chars_per_second})", cps
+        return (
+            "transcript_too_long",
+            f"transcript too long for the audio ({cps} chars/s > {rules.max_chars_per_second})",
+            cps,
+        )
     if cps < rules.min_chars_per_second:
-        return "transcript_too_short", f"transcript too short for the audio ({cps} chars/s < {rules.min_chars_per_second})", cps
+        return (
+            "transcript_too_short",
+            f"transcript too short for the audio ({cps} chars/s < {rules.min_chars_per_second})",
+            cps,
+        )
     return "", "", cps
 
 
@@ -142,8 +191,14 @@ def mark_duplicates(rows: list[dict], previous: dict[str, str] | None = None) ->
         window = max(0.25, 0.02 * row["duration_s"])
         lo = bisect.bisect_left(keepers, (row["duration_s"] - window, ""))
         hi = bisect.bisect_right(keepers, (row["duration_s"] + window, "\uffff"))
-        match = next((k for _, k in keepers[lo:hi]
-                      if _compatible_transcripts(row, representative[k]) and same_recording(fp(row["sha256"]), fp(k))), None)
+        match = next(
+            (
+                k
+                for _, k in keepers[lo:hi]
+                if _compatible_transcripts(row, representative[k]) and same_recording(fp(row["sha256"]), fp(k))
+            ),
+            None,
+        )
         decision[row["sha256"]] = match or row["sha256"]
         if match is None:
             bisect.insort(keepers, (row["duration_s"], row["sha256"]))
@@ -170,35 +225,49 @@ def build_inventory(
     for n, item in enumerate(items, 1):
         sha, check = cache.check(item.audio)
         transcript_code, transcript_problem, cps = _transcript_problem(item, check["duration_s"], rules)
-        reasons = [f"{check['status']}: {check['detail']}" if check["detail"] else check["status"]] if check["status"] != "ok" else []
+        reasons = (
+            [f"{check['status']}: {check['detail']}" if check["detail"] else check["status"]]
+            if check["status"] != "ok"
+            else []
+        )
         if transcript_problem:
             reasons.append(transcript_problem)
         reason_code = check["status"] if check["status"] != "ok" else transcript_code
         language = guess(item.transcript or "")
         flags = list(check["flags"])
-        if item.transcript_encoding_confidence is not None and item.transcript_encoding_confidence < LOW_ENCODING_CONFIDENCE:
-            flags.append(f"transcript read as {item.transcript_encoding} with confidence {item.transcript_encoding_confidence}: "
-                         f"check its letters")
+        if (
+            item.transcript_encoding_confidence is not None
+            and item.transcript_encoding_confidence < LOW_ENCODING_CONFIDENCE
+        ):
+            flags.append(
+                f"transcript read as {item.transcript_encoding} with confidence {item.transcript_encoding_confidence}: "
+                f"check its letters"
+            )
         if language.language and language.language != item.language:
-            flags.append(f"language guess {language.language} differs from declared {item.language} "
-                         f"({'; '.join(language.evidence)})")
-        rows.append({
-            **item.as_dict(), **check,
-            "sha256": sha,
-            "filename": os.path.relpath(item.audio, uploads),
-            "mtime_ns": os.stat(item.audio).st_mtime_ns,
-            "transcript_present": item.transcript is not None,
-            "chars_per_second": cps,
-            "language_guess": language.language or "",
-            "dialect": language.dialect,
-            "audio_status": check["status"],
-            "audio_detail": check["detail"],
-            "reasons": reasons,
-            "reason_code": reason_code,
-            "flags": flags,
-            "duplicate_of": "",
-            "duplicate_kind": "",
-        })
+            flags.append(
+                f"language guess {language.language} differs from declared {item.language} "
+                f"({'; '.join(language.evidence)})"
+            )
+        rows.append(
+            {
+                **item.as_dict(),
+                **check,
+                "sha256": sha,
+                "filename": os.path.relpath(item.audio, uploads),
+                "mtime_ns": os.stat(item.audio).st_mtime_ns,
+                "transcript_present": item.transcript is not None,
+                "chars_per_second": cps,
+                "language_guess": language.language or "",
+                "dialect": language.dialect,
+                "audio_status": check["status"],
+                "audio_detail": check["detail"],
+                "reasons": reasons,
+                "reason_code": reason_code,
+                "flags": flags,
+                "duplicate_of": "",
+                "duplicate_kind": "",
+            }
+        )
         if progress:
             progress(n, len(items))
     cache.kept_copy = mark_duplicates(rows, cache.kept_copy)
@@ -213,17 +282,35 @@ def build_inventory(
         del row["reasons"]
     for path in orphan_transcripts:
         rel = Path(os.path.relpath(path, uploads))
-        rows.append({
-            **dict.fromkeys(INVENTORY_COLUMNS), "transcript_encoding": "", "transcript_encoding_confidence": None,
-            "transcript_source": path,
-            "file_id": make_file_id(rel.parts[0], "orphan", "-".join(rel.with_suffix("").parts[1:])), "source": "upload",
-            "filename": str(rel), "audio": "", "language": rel.parts[0], "speaker": "", "transcript": None,
-            "transcript_present": True, "size_bytes": os.stat(path).st_size, "duration_s": 0.0, "sha256": "",
-            "duplicate": False, "duplicate_of": "", "duplicate_kind": "", "audio_status": "missing",
-            "status": "unusable", "reason": "orphan transcript: no audio file next to it", "flags": [],
-            "reason_code": "orphan_transcript",
-            "language_guess": "", "dialect": "",
-        })
+        rows.append(
+            {
+                **dict.fromkeys(INVENTORY_COLUMNS),
+                "transcript_encoding": "",
+                "transcript_encoding_confidence": None,
+                "transcript_source": path,
+                "file_id": make_file_id(rel.parts[0], "orphan", "-".join(rel.with_suffix("").parts[1:])),
+                "source": "upload",
+                "filename": str(rel),
+                "audio": "",
+                "language": rel.parts[0],
+                "speaker": "",
+                "transcript": None,
+                "transcript_present": True,
+                "size_bytes": os.stat(path).st_size,
+                "duration_s": 0.0,
+                "sha256": "",
+                "duplicate": False,
+                "duplicate_of": "",
+                "duplicate_kind": "",
+                "audio_status": "missing",
+                "status": "unusable",
+                "reason": "orphan transcript: no audio file next to it",
+                "flags": [],
+                "reason_code": "orphan_transcript",
+                "language_guess": "",
+                "dialect": "",
+            }
+        )
     return rows
 
 
@@ -236,7 +323,9 @@ def summarize_inventory(rows: list[dict]) -> dict:
         "duplicates": sum(r["duplicate"] for r in rows),
         "without_transcript": sum(not r["transcript_present"] for r in rows),
         "flagged": sum(bool(r["flags"]) for r in rows),
-        "transcript_encodings": dict(sorted(Counter(r["transcript_encoding"] for r in rows if r["transcript_encoding"]).items())),
+        "transcript_encodings": dict(
+            sorted(Counter(r["transcript_encoding"] for r in rows if r["transcript_encoding"]).items())
+        ),
         "usable_hours": round(sum(r["duration_s"] for r in usable) / 3600, 4),
         "speakers": len({r["speaker"] for r in usable}),
     }

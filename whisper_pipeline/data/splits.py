@@ -20,9 +20,12 @@ Same inputs, seed and assignment file ⇒ byte-identical manifests.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from whisper_pipeline.io import write_json
 from whisper_pipeline.workspace import SPLITS
 
 UNKNOWN_SPEAKERS = {"", "unknown", "none", "anonymous", "x", "n/a", "na"}
@@ -30,15 +33,25 @@ UNKNOWN_SPEAKERS = {"", "unknown", "none", "anonymous", "x", "n/a", "na"}
 
 @dataclass
 class SplitPolicy:
-    seed: int = 13
-    validation_ratio: float = 0.1
-    test_ratio: float = 0.1
-    min_test_hours: float = 0.0  # per language; met by moving new groups into test when short
+    """How groups are assigned to splits (see the module doc)."""
+
+    seed: int = field(
+        default=13, metadata={"help": "Same seed + same inputs ⇒ identical splits; a new seed reshuffles"}
+    )
+    validation_ratio: float = field(default=0.1, metadata={"help": "Share of speaker groups hashed into validation"})
+    test_ratio: float = field(default=0.1, metadata={"help": "Share of speaker groups hashed into test"})
+    min_test_hours: float = field(
+        default=0.0, metadata={"help": "Per language; new speakers are moved into test to reach it"}
+    )
 
     def __post_init__(self) -> None:
-        if not (0 <= self.validation_ratio < 1 and 0 <= self.test_ratio < 1 and self.validation_ratio + self.test_ratio < 1):
-            raise ValueError(f"split ratios must be in [0, 1) and sum below 1: validation {self.validation_ratio}, "
-                             f"test {self.test_ratio}")
+        if not (
+            0 <= self.validation_ratio < 1 and 0 <= self.test_ratio < 1 and self.validation_ratio + self.test_ratio < 1
+        ):
+            raise ValueError(
+                f"split ratios must be in [0, 1) and sum below 1: validation {self.validation_ratio}, "
+                f"test {self.test_ratio}"
+            )
 
 
 @dataclass
@@ -60,6 +73,21 @@ class Assignments:
     def to_json(self) -> dict:
         return {"seed": self.seed, "groups": dict(sorted(self.groups.items()))}
 
+    @classmethod
+    def load(cls, path: Path, seed: int) -> tuple[Assignments, bool]:
+        """``from_json`` of the file at ``path`` (none yet: nothing remembered)."""
+        return cls.from_json(json.loads(path.read_text()) if path.is_file() else None, seed)
+
+    def save(self, path: Path) -> Path:
+        return write_json(path, self.to_json())
+
+
+@dataclass
+class SplitSettings(SplitPolicy):
+    """The split policy, and the size of the smoke-test subset (``small_subset``)."""
+
+    small_per_split: int = field(default=8, metadata={"help": "Lines per split and language in run1_small.jsonl"})
+
 
 def group_of(row: dict) -> tuple[str, str]:
     """(grouping kind, group id): the speaker; else the source recording/video; else the file."""
@@ -79,12 +107,20 @@ def group_hash(seed: int, lang: str, group: str) -> float:
 
 def needed_splits(n_groups: int, policy: SplitPolicy) -> dict[str, bool]:
     """Which splits must not be empty: train from 1 group, test from 2, validation from 3 (when its ratio > 0)."""
-    return {"train": n_groups >= 1, "test": policy.test_ratio > 0 and n_groups >= 2,
-            "validation": policy.validation_ratio > 0 and n_groups >= 3}
+    return {
+        "train": n_groups >= 1,
+        "test": policy.test_ratio > 0 and n_groups >= 2,
+        "validation": policy.validation_ratio > 0 and n_groups >= 3,
+    }
 
 
-def assign_groups(hours: dict[str, float], lang: str, policy: SplitPolicy, remembered: Assignments,
-                  moves: list[tuple[str, str, str]] | None = None) -> dict[str, str]:
+def assign_groups(
+    hours: dict[str, float],
+    lang: str,
+    policy: SplitPolicy,
+    remembered: Assignments,
+    moves: list[tuple[str, str, str]] | None = None,
+) -> dict[str, str]:
     """Group → split for every group in ``hours`` (group → hours of audio).
 
     New groups take their split from the hash. Then every needed split that is empty gets one *new*
@@ -96,7 +132,13 @@ def assign_groups(hours: dict[str, float], lang: str, policy: SplitPolicy, remem
     new = sorted((g for g in hours if g not in assignment), key=lambda g: (group_hash(policy.seed, lang, g), g))
     for g in new:
         u = group_hash(policy.seed, lang, g)
-        assignment[g] = "test" if u < policy.test_ratio else "validation" if u < policy.test_ratio + policy.validation_ratio else "train"
+        assignment[g] = (
+            "test"
+            if u < policy.test_ratio
+            else "validation"
+            if u < policy.test_ratio + policy.validation_ratio
+            else "train"
+        )
     needed = needed_splits(len(hours), policy)
 
     def count(split: str) -> int:
@@ -109,13 +151,20 @@ def assign_groups(hours: dict[str, float], lang: str, policy: SplitPolicy, remem
     for split in ("train", "test", "validation"):
         if not needed[split] or count(split):
             continue
-        donors = [d for d in ("train", "validation", "test") if d != split and count(d) > (1 if needed[d] else 0)
-                  and any(assignment[g] == d for g in new)]
+        donors = [
+            d
+            for d in ("train", "validation", "test")
+            if d != split and count(d) > (1 if needed[d] else 0) and any(assignment[g] == d for g in new)
+        ]
         if donors:
             donor = max(donors, key=lambda d: count(d))  # max keeps the first of equals: train, then validation
             move(next(g for g in new if assignment[g] == donor), split)
     test_hours = sum(h for g, h in hours.items() if assignment[g] == "test")
-    while test_hours < policy.min_test_hours and count("train") > 1 and (g := next((g for g in new if assignment[g] == "train"), None)):
+    while (
+        test_hours < policy.min_test_hours
+        and count("train") > 1
+        and (g := next((g for g in new if assignment[g] == "train"), None))
+    ):
         move(g, "test")
         test_hours += hours[g]
     return assignment
@@ -135,13 +184,16 @@ def empty_split_reasons(assignment: dict[str, str], new_groups: list[str], polic
         elif not needed[split]:
             reasons[split] = f"only {n} speaker group(s); a {split} split needs at least {minimum}"
         else:
-            reasons[split] = (f"{n} speaker groups, but none could be moved into {split}: {n - len(new_groups)} were assigned "
-                              f"in earlier runs and stay put (add speakers, or a new seed reshuffles everything)")
+            reasons[split] = (
+                f"{n} speaker groups, but none could be moved into {split}: {n - len(new_groups)} were assigned "
+                f"in earlier runs and stay put (add speakers, or a new seed reshuffles everything)"
+            )
     return reasons
 
 
-def make_splits(rows: list[dict], lang: str, policy: SplitPolicy | None = None,
-                remembered: Assignments | None = None) -> tuple[dict[str, list[dict]], Assignments, dict]:
+def make_splits(
+    rows: list[dict], lang: str, policy: SplitPolicy | None = None, remembered: Assignments | None = None
+) -> tuple[dict[str, list[dict]], Assignments, dict]:
     """(manifest lines per split, updated assignments, summary).
 
     A line: ``id``, ``audio``, ``transcript``, ``duration``, ``language``, ``speaker``, ``split``,
@@ -160,18 +212,20 @@ def make_splits(rows: list[dict], lang: str, policy: SplitPolicy | None = None,
     for r in sorted(rows, key=lambda r: r["file_id"]):
         kind, group = grouping[r["file_id"]]
         split = assignment[group]
-        out[split].append({
-            "id": r["file_id"],
-            "audio": r["audio"],
-            "transcript": r["transcript_norm"],
-            "duration": r["duration_s"],
-            "language": lang,
-            "speaker": r["speaker"],
-            "split": split,
-            "source": r.get("source") or "upload",
-            "group": f"{kind}:{group}",
-            "sha256": r["sha256"],
-        })
+        out[split].append(
+            {
+                "id": r["file_id"],
+                "audio": r["audio"],
+                "transcript": r["transcript_norm"],
+                "duration": r["duration_s"],
+                "language": lang,
+                "speaker": r["speaker"],
+                "split": split,
+                "source": r.get("source") or "upload",
+                "group": f"{kind}:{group}",
+                "sha256": r["sha256"],
+            }
+        )
     updated = Assignments(policy.seed, {**before, **assignment})
     kinds = defaultdict(int)
     for kind, _ in set(grouping.values()):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from whisper_pipeline.workspace import LANGUAGES
+from whisper_pipeline.workspace import CONFIGS, LANGUAGES
 
 COOKIES_ENV = "WHISPER_PIPELINE_COOKIES_FILE"
 
@@ -53,6 +54,15 @@ class HarvestSettings(BaseModel, extra="forbid"):
 class SourcesFile(BaseModel, extra="forbid"):
     settings: HarvestSettings = HarvestSettings()
     sources: list[Source] = []
+
+
+@dataclass
+class HarvestOptions:
+    """Whether the intake harvests before inventorying, and which sources file it reads (the file's own
+    ``settings`` are ``HarvestSettings``)."""
+
+    harvest: bool = field(default=True, metadata={"help": "Download new items from the sources file first"})
+    sources_file: str = field(default=str(CONFIGS / "sources.yaml"), metadata={"help": "yt-dlp sources (YAML)"})
 
 
 class SourcesError(ValueError):

@@ -10,6 +10,7 @@ others go on. Nothing existing is overwritten.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import asdict, dataclass
@@ -201,3 +202,13 @@ def harvest(
         if language is None or source.language == language:
             results += harvest_source(source, config.settings, uploads, archive)
     return results
+
+
+def append_harvest_log(path: str | Path, items: list[HarvestedItem], run_id: str) -> Path:
+    """One JSON line per harvested item (``run_id`` first), appended: the log of every harvest run."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as log:
+        for item in items:
+            log.write(json.dumps({"run_id": run_id, **item.as_dict()}, ensure_ascii=False) + "\n")
+    return path

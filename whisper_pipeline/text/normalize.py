@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from whisper_pipeline.text.numbers import normalize_digits, words_to_digits
 from whisper_pipeline.text.transliterate import (
@@ -113,6 +113,19 @@ def check_transcript(text: str, keep_cyrillic: bool = False) -> tuple[str, str]:
     if not any(c.isalpha() for c in norm):
         return "", "no words (only digits or punctuation)"
     return norm, ""
+
+
+TARGET_FRACTION = 0.95
+"""Share of a language's transcripts that must normalize (the ``normalized_fraction_meets_target`` check)."""
+
+
+@dataclass
+class NormalizationSettings:
+    """How the training text is made (``check_transcript``)."""
+
+    keep_cyrillic: bool = field(
+        default=False, metadata={"help": "Train on Serbian Cyrillic as written instead of Latin"}
+    )
 
 
 @dataclass(frozen=True)
