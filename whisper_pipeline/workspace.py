@@ -21,6 +21,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = REPO_ROOT / "configs"
 DEFAULT_HOME = REPO_ROOT / "data" / "workspace"
 HOME_ENV_VAR = "WHISPER_PIPELINE_HOME"
+RUN_MANIFEST = "run_manifest.json"  # in every packaged run directory (``Workspace.run_manifest``)
 
 
 def default_root() -> Path:
@@ -266,7 +267,7 @@ class Workspace:
     @shared("checkpoint", "serving")
     def run_manifest(self, run: str) -> Path:
         """What a run was trained on and with (data hashes, settings, code version, hardware)."""
-        return self.run_dir(run) / "run_manifest.json"
+        return self.run_dir(run) / RUN_MANIFEST
 
     @property
     @shared("checkpoint", "eval_report", "production_model", "serving")

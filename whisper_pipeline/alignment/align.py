@@ -9,10 +9,11 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from whisper_pipeline.alignment.formats import to_lrc, to_srt, to_vtt
+from whisper_pipeline.alignment.segment import MAX_SEGMENT_S
 from whisper_pipeline.device import pick_device
 from whisper_pipeline.io import write_json, write_text
 
@@ -21,6 +22,16 @@ from whisper_pipeline.io import write_json, write_text
 SNAP_RULE = 2
 MAX_GAP_S = 3.0  # a longer silence between two aligned words suggests words were skipped
 MIN_WORD_COVERAGE = 0.3  # words must span at least this share of the (silence-trimmed) audio
+
+
+@dataclass(frozen=True)
+class AlignmentSettings:
+    max_segment_s: float = field(
+        default=MAX_SEGMENT_S, metadata={"help": "Longer recordings are cut into segments of at most this"}
+    )
+    min_coverage: float = field(
+        default=0.8, metadata={"help": "Warn when fewer files than this get trustworthy timestamps"}
+    )
 
 
 def load_aligner(model_path: str, device: str | None = None):

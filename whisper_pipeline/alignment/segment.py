@@ -9,8 +9,10 @@ Subtitle cues (harvested videos) can be grouped the same way without an alignmen
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 MAX_SEGMENT_S = 30.0
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'»”)]*$")
@@ -133,3 +135,34 @@ def cut_segments(line: dict, segments: list[Segment], target_for) -> list[dict]:
             }
         )
     return out
+
+
+def aligned_words(json_path: str | Path) -> list[dict]:
+    """The words of an alignment document (``transcription_base.json``), in order."""
+    doc = json.loads(Path(json_path).read_text(encoding="utf-8"))
+    return [w for s in doc["segments"] for w in s["words"]]
+
+
+def trimmed_cues(line: dict) -> list[dict] | None:
+    """Subtitle cues of a harvested recording (``<stem>.cues.json`` next to its source audio, written by
+    ``harvest/ytdlp.py``), shifted onto the silence-trimmed processed audio; None when it has none."""
+    path = Path(line.get("source_audio", "")).with_suffix(".cues.json")
+    if not path.is_file():
+        return None
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    cues = doc["cues"] if isinstance(doc, dict) else doc  # harvest writes {"subtitles": …, "cues": […]}
+    shift = (line.get("trim") or [0.0, 0.0])[0]
+    return [{**c, "start": max(0.0, c["start"] - shift), "end": max(0.0, c["end"] - shift)} for c in cues]
+
+
+def plan_long_form(line: dict, alignment: dict, max_s: float = MAX_SEGMENT_S) -> tuple[list[Segment], str]:
+    """How a processed line longer than ``max_s`` is cut for training: at the words of its alignment when
+    that is trustworthy (``status`` aligned), else at its subtitle cues; returns the segments and what
+    they were cut by ("words" or "subtitle cues"). Raises ``ValueError`` saying why when it cannot be cut
+    (neither, or a word or cue longer than ``max_s``): the recording is then left out of training."""
+    if alignment["status"] == "aligned":
+        words = aligned_words(alignment["json_path"])
+        return segment_words(line["transcript"], words, max_s, audio_end=line["duration"]), "words"
+    if (cues := trimmed_cues(line)) is not None:
+        return segment_cues(cues, max_s), "subtitle cues"
+    raise ValueError(f"alignment {alignment['status']} ({alignment['reason']}) and no subtitle cues")

@@ -28,21 +28,36 @@ PREPROCESS_VERSION = 2  # bump when the processing itself changes, so old output
 # Key of the provenance record each output carries in its comment tag (WAV LIST/INFO, FLAC Vorbis comment):
 # the file says what it was made from, so a run killed before writing its manifest loses no finished file.
 PROVENANCE_TAG = "whisper_pipeline_preprocess"
+FORMATS = ("wav", "flac")  # both 16-bit
 
 
 @dataclass(frozen=True)
 class PreprocessOptions:
-    trim_silence: bool = True
+    """What the processed audio is made with (all of it part of the cache key, ``key()``)."""
+
+    trim_silence: bool = field(default=True, metadata={"help": "Trim leading/trailing non-speech found by silero-VAD"})
     vad_threshold: float = 0.5  # silero-VAD speech probability
-    margin_s: float = 0.25  # kept before the first and after the last speech
-    loudness_lufs: float | None = None  # e.g. -23.0 (EBU R128); None leaves levels alone
-    format: str = "wav"  # "wav" or "flac", both 16-bit
+    margin_s: float = field(default=0.25, metadata={"help": "Audio kept before the first and after the last speech"})
+    # EBU R128 integrated loudness; None leaves levels alone
+    loudness_lufs: float | None = field(default=None, metadata={"help": "Normalize loudness to this LUFS (e.g. -23)"})
+    format: str = field(default="wav", metadata={"help": "wav or flac (16-bit either way)"})
+
+    def format_problem(self) -> str:
+        """Why ``format`` cannot be written ('' when it can)."""
+        return "" if self.format in FORMATS else f"format must be 'wav' or 'flac', not {self.format!r}"
 
     def key(self) -> str:
         """Changes whenever the output would change: part of the incremental cache key."""
         return hashlib.sha256(
             json.dumps({**asdict(self), "v": PREPROCESS_VERSION}, sort_keys=True).encode()
         ).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class PreprocessWorkers:
+    """How many processes convert files: not part of what they make, so not of the cache key."""
+
+    workers: int = field(default=0, metadata={"help": "Worker processes; 0 = one per CPU core"})
 
 
 @dataclass

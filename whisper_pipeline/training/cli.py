@@ -5,8 +5,9 @@ The ``checkpoint`` asset writes the job file and launches this module through Da
 CPU, one GPU or several GPUs. Launched by Pipes, it streams progress to Dagster's log and reports
 the materialization's metadata; launched by hand it just trains (handy for debugging and resuming).
 
-JOB.json: ``base_model``, ``train_manifests``, ``validation_manifests``, ``run_dir``, ``log_path``,
-``settings`` (see ``settings.py``), optional ``device`` and ``run_id``.
+JOB.json (``training_job``): ``base_model``, ``train_manifests``, ``validation_manifests``, ``run_dir``,
+``log_path``, ``settings`` (see ``settings.py``), optional ``device`` and ``run_id``; ``accelerate_command``
+is the command line that launches it. This module imports the training code only when it trains.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
+from dataclasses import asdict
 from pathlib import Path
 
 from whisper_pipeline.io import read_jsonl
@@ -27,7 +29,52 @@ from whisper_pipeline.training.package import (
     write_run_manifest,
 )
 from whisper_pipeline.training.settings import TrainSettings
-from whisper_pipeline.training.train import train_whisper
+
+
+def training_job(
+    *,
+    base_model: str,
+    run_dir: Path,
+    device: str,
+    run_id: str,
+    train_manifests: list[Path],
+    validation_manifests: list[Path],
+    log_path: Path,
+    settings: TrainSettings,
+) -> dict:
+    """The JOB.json this module reads."""
+    return {
+        "base_model": base_model,
+        "run_dir": str(run_dir),
+        "device": device,
+        "run_id": run_id,
+        "train_manifests": [str(p) for p in train_manifests],
+        "validation_manifests": [str(p) for p in validation_manifests],
+        "log_path": str(log_path),
+        "settings": asdict(settings),
+    }
+
+
+def accelerate_command(job: Path, num_processes: int, device: str) -> list[str]:
+    """``accelerate launch`` of this module: one process per GPU, or one CPU process."""
+    accelerate = Path(sys.executable).with_name("accelerate")
+    cmd = [
+        str(accelerate) if accelerate.exists() else "accelerate",
+        "launch",
+        "--num_machines",
+        "1",
+        "--num_processes",
+        str(num_processes),
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+    ]
+    if device == "cpu":
+        cmd.append("--cpu")
+    elif num_processes > 1:
+        cmd.append("--multi_gpu")
+    return cmd + ["-m", "whisper_pipeline.training.cli", str(job)]
 
 
 def _is_main_process() -> bool:
@@ -35,6 +82,8 @@ def _is_main_process() -> bool:
 
 
 def run_job(job: dict, pipes=None) -> dict:
+    from whisper_pipeline.training.train import train_whisper
+
     settings = TrainSettings.from_dict(job["settings"])
     train_rows = [r for p in job["train_manifests"] if Path(p).is_file() for r in read_jsonl(p)]
     val_rows = [r for p in job["validation_manifests"] if Path(p).is_file() for r in read_jsonl(p)]

@@ -11,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 
 from whisper_pipeline.io import write_json, write_text
-from whisper_pipeline.workspace import REPO_ROOT
+from whisper_pipeline.workspace import REPO_ROOT, RUN_MANIFEST
 
 
 def file_sha256(path: str | Path) -> str:
@@ -68,7 +68,7 @@ def write_run_manifest(run_dir: Path, summary: dict, data_manifests: list[str], 
         "metrics": {k: summary.get(k) for k in ("train_loss", "last_logged_loss", "validation_loss", "validation_wer")},
         **{k: v for k, v in summary.items() if k not in ("settings",)},
     }
-    write_json(run_dir / "run_manifest.json", manifest)
+    write_json(run_dir / RUN_MANIFEST, manifest)
     return manifest
 
 
@@ -113,7 +113,7 @@ def write_model_card(run_dir: Path, manifest: dict) -> Path:
         f"- validation loss: {metrics.get('validation_loss')}",
         f"- validation WER (BCS evaluation normalizer): {wer if wer is not None else 'not computed'}",
         "",
-        "See `run_manifest.json` for the data manifests' hashes and every setting, and the pipeline's",
+        f"See `{RUN_MANIFEST}` for the data manifests' hashes and every setting, and the pipeline's",
         "`eval_report` for test-set WER per language.",
         "",
         "## Use",

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from whisper_pipeline.io import atomic_path, write_json
 from whisper_pipeline.training.settings import TrainSettings
+from whisper_pipeline.workspace import LANGUAGES
 
 SEARCHED = ("learning_rate", "batch_size", "weight_decay", "warmup_ratio", "gradient_accumulation_steps")
 
@@ -44,12 +45,56 @@ class SearchSpace:
         }
 
 
+def _help(text: str) -> dict:
+    return {"help": text}
+
+
+@dataclass
+class SweepSettings:
+    """A sweep as the ``hyperparameter_sweep`` asset runs it: the study, its trials, the search space."""
+
+    study: str = field(default="sweep1", metadata=_help("Study name; the same name resumes the sweep"))
+    n_trials: int = field(default=8, metadata=_help("Trials the study should hold when done (finished ones count)"))
+    trial_max_steps: int = field(default=30, metadata=_help("Optimizer steps per trial"))
+    eval_steps: int = field(default=10, metadata=_help("Evaluate (and report for pruning) every N steps"))
+    score_with_wer: bool = field(
+        default=False, metadata=_help("Score trials by validation WER (decoding) instead of loss")
+    )
+    languages: list[str] = field(default_factory=lambda: list(LANGUAGES))
+    learning_rate_min: float = 1e-6
+    learning_rate_max: float = 1e-4
+    batch_sizes: list[int] = field(default_factory=lambda: [4, 8, 16])
+    weight_decay_max: float = 0.1
+    warmup_ratio_max: float = 0.2
+    gradient_accumulation: list[int] = field(default_factory=lambda: [1, 2])
+
+    def search_space(self) -> SearchSpace:
+        return SearchSpace(
+            learning_rate=(self.learning_rate_min, self.learning_rate_max),
+            batch_size=list(self.batch_sizes),
+            weight_decay=(0.0, self.weight_decay_max),
+            warmup_ratio=(0.0, self.warmup_ratio_max),
+            gradient_accumulation_steps=list(self.gradient_accumulation),
+        )
+
+    def trial_settings(self) -> TrainSettings:
+        """The training settings every trial starts from (the searched ones are then drawn)."""
+        return TrainSettings(
+            max_steps=self.trial_max_steps,
+            eval_steps=self.eval_steps,
+            predict_with_generate=self.score_with_wer,
+            save_total_limit=1,
+            logging_steps=self.eval_steps,
+        )
+
+
 def storage_url(db: Path) -> str:
     db.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{db}"
 
 
 def run_sweep(
+    *,
     study_name: str,
     db: Path,
     base_model: str,
@@ -111,11 +156,11 @@ def run_sweep(
 
         settings = replace(trial_settings, run_name=f"{study_name}-trial-{trial.number}", **params)
         summary = train_whisper(
-            base_model,
-            train_rows,
-            validation_rows,
-            run_dir,
-            settings,
+            base_model=base_model,
+            train_rows=train_rows,
+            validation_rows=validation_rows,
+            run_dir=run_dir,
+            settings=settings,
             device=device,
             extra_callbacks=[ReportToOptuna()],
         )

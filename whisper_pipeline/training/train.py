@@ -21,10 +21,12 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
+from transformers import Seq2SeqTrainer, TrainerCallback
+
 from whisper_pipeline.device import pick_device
 from whisper_pipeline.training.data import SpeechSeq2SeqCollator, make_dataset
 from whisper_pipeline.training.settings import TrainSettings
-from whisper_pipeline.workspace import REPO_ROOT
+from whisper_pipeline.workspace import REPO_ROOT, RUN_MANIFEST
 
 
 def pick_precision(requested: str, device: str) -> str:
@@ -98,6 +100,53 @@ def _wer_metric(tokenizer):
     return compute
 
 
+class ForwardLogs(TrainerCallback):
+    """Every log line, with throughput and GPU figures, into ``history`` and to ``on_log`` (JSON log, Dagster).
+
+    ``samples_per_step``: samples one optimizer step consumes on one device (batch size × accumulation)."""
+
+    def __init__(
+        self,
+        samples_per_step: int,
+        device: str,
+        history: list[dict],
+        on_log: Callable[[dict], None] | None = None,
+    ):
+        self.samples_per_step = samples_per_step
+        self.device = device
+        self.history = history
+        self.forward = on_log
+        self.last = (time.time(), 0)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        now, step = time.time(), state.global_step
+        samples = (step - self.last[1]) * self.samples_per_step
+        entry = {"step": step, "epoch": state.epoch, **(logs or {})}
+        if samples > 0 and "loss" in entry:
+            entry["samples_per_second"] = round(samples / max(now - self.last[0], 1e-9), 3)
+            self.last = (now, step)
+        entry.update(gpu_stats() if self.device == "cuda" else {})
+        self.history.append(entry)
+        if self.forward:
+            self.forward(entry)
+
+
+class MultilingualTrainer(Seq2SeqTrainer):
+    """Decodes each evaluation sample with its own language (read from its labels with
+    ``language_tokenizer``), not a detected one."""
+
+    def __init__(self, *args, language_tokenizer, **kwargs):
+        self.language_tokenizer = language_tokenizer
+        super().__init__(*args, **kwargs)
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None, **gen_kwargs):
+        if self.args.predict_with_generate and not prediction_loss_only and "labels" in inputs:
+            ids = inputs["labels"][:, 0].tolist()
+            codes = [self.language_tokenizer.convert_ids_to_tokens(i).strip("<|>") for i in ids]
+            gen_kwargs = {**getattr(self, "_gen_kwargs", {}), **gen_kwargs, "language": codes, "task": "transcribe"}
+        return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys, **gen_kwargs)
+
+
 def train_whisper(
     base_model: str,
     train_rows: list[dict],
@@ -111,9 +160,7 @@ def train_whisper(
     """Train, save model + processor + generation config into ``run_dir``; return the run summary."""
     from transformers import (
         EarlyStoppingCallback,
-        Seq2SeqTrainer,
         Seq2SeqTrainingArguments,
-        TrainerCallback,
         WhisperForConditionalGeneration,
         WhisperProcessor,
     )
@@ -188,35 +235,8 @@ def train_whisper(
     os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / "tensorboard")  # transformers 5 reads it from here
     history: list[dict] = []
 
-    class ForwardLogs(TrainerCallback):
-        """Every log line, with throughput and GPU figures, to ``on_log`` (JSON log, Dagster)."""
-
-        def __init__(self):
-            self.last = (time.time(), 0)
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            now, step = time.time(), state.global_step
-            samples = (step - self.last[1]) * settings.batch_size * settings.gradient_accumulation_steps
-            entry = {"step": step, "epoch": state.epoch, **(logs or {})}
-            if samples > 0 and "loss" in entry:
-                entry["samples_per_second"] = round(samples / max(now - self.last[0], 1e-9), 3)
-                self.last = (now, step)
-            entry.update(gpu_stats() if device == "cuda" else {})
-            history.append(entry)
-            if on_log:
-                on_log(entry)
-
-    class MultilingualTrainer(Seq2SeqTrainer):
-        """Decodes each evaluation sample with its own language (from its labels), not a detected one."""
-
-        def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None, **gen_kwargs):
-            if self.args.predict_with_generate and not prediction_loss_only and "labels" in inputs:
-                ids = inputs["labels"][:, 0].tolist()
-                codes = [processor.tokenizer.convert_ids_to_tokens(i).strip("<|>") for i in ids]
-                gen_kwargs = {**getattr(self, "_gen_kwargs", {}), **gen_kwargs, "language": codes, "task": "transcribe"}
-            return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys, **gen_kwargs)
-
-    callbacks = [ForwardLogs(), *(extra_callbacks or [])]
+    forward_logs = ForwardLogs(settings.batch_size * settings.gradient_accumulation_steps, device, history, on_log)
+    callbacks = [forward_logs, *(extra_callbacks or [])]
     if settings.artifact_url:
         from whisper_pipeline.training.artifacts import checkpoint_uploader
 
@@ -225,6 +245,7 @@ def train_whisper(
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
     collator = SpeechSeq2SeqCollator(processor.tokenizer.pad_token_id, model.config.decoder_start_token_id)
     trainer = MultilingualTrainer(
+        language_tokenizer=processor.tokenizer,
         model=model,
         args=args,
         train_dataset=train_ds,
@@ -272,4 +293,4 @@ def train_whisper(
 
 
 def load_run_summary(run_dir: str | Path) -> dict:
-    return json.loads((Path(run_dir) / "run_manifest.json").read_text())
+    return json.loads((Path(run_dir) / RUN_MANIFEST).read_text())

@@ -45,16 +45,16 @@ def test_sweep_runs_prunes_resumes_and_feeds_training(tmp_path, tiny_model_dir, 
     train, validation = rows[:4], rows[4:]
     db = tmp_path / "sweeps.db"
     first = run_sweep(
-        "s1",
-        db,
-        tiny_model_dir,
-        train,
-        validation,
-        tmp_path / "trials",
-        5,
-        SETTINGS,
-        SPACE,
-        "cpu",
+        study_name="s1",
+        db=db,
+        base_model=tiny_model_dir,
+        train_rows=train,
+        validation_rows=validation,
+        trials_dir=tmp_path / "trials",
+        n_trials=5,
+        trial_settings=SETTINGS,
+        space=SPACE,
+        device="cpu",
     )
     assert len(first["trials"]) == 5
     states = [t["state"] for t in first["trials"]]
@@ -79,16 +79,16 @@ def test_sweep_runs_prunes_resumes_and_feeds_training(tmp_path, tiny_model_dir, 
         assert len(earlier) >= 2 and t.intermediate_values[step] > statistics.median(earlier), t.number
 
     again = run_sweep(
-        "s1",
-        db,
-        tiny_model_dir,
-        train,
-        validation,
-        tmp_path / "trials",
-        6,
-        SETTINGS,
-        SPACE,
-        "cpu",
+        study_name="s1",
+        db=db,
+        base_model=tiny_model_dir,
+        train_rows=train,
+        validation_rows=validation,
+        trials_dir=tmp_path / "trials",
+        n_trials=6,
+        trial_settings=SETTINGS,
+        space=SPACE,
+        device="cpu",
     )
     assert len(again["trials"]) == 6, "resumed: only the missing trial ran"
     assert again["trials"][:5] == first["trials"], "finished trials are kept as they were"
@@ -121,8 +121,9 @@ from pathlib import Path
 from whisper_pipeline.training.settings import TrainSettings
 from whisper_pipeline.training.sweep import SearchSpace, run_sweep
 a = json.loads(Path(sys.argv[1]).read_text())
-run_sweep(a["study"], Path(a["db"]), a["model"], a["train"], a["validation"], Path(a["trials"]), a["n_trials"],
-          TrainSettings(**a["settings"]), SearchSpace(**a["space"]), "cpu")
+run_sweep(study_name=a["study"], db=Path(a["db"]), base_model=a["model"], train_rows=a["train"],
+          validation_rows=a["validation"], trials_dir=Path(a["trials"]), n_trials=a["n_trials"],
+          trial_settings=TrainSettings(**a["settings"]), space=SearchSpace(**a["space"]), device="cpu")
 """
 
 
@@ -168,16 +169,16 @@ def test_a_crashed_trial_is_retried_with_its_parameters(tmp_path, tiny_model_dir
         optuna.trial.TrialState.RUNNING,
     ]
     summary = run_sweep(
-        "crash",
-        db,
-        tiny_model_dir,
-        rows[:4],
-        rows[4:],
-        trials,
-        3,
-        SETTINGS,
-        SPACE,
-        "cpu",
+        study_name="crash",
+        db=db,
+        base_model=tiny_model_dir,
+        train_rows=rows[:4],
+        validation_rows=rows[4:],
+        trials_dir=trials,
+        n_trials=3,
+        trial_settings=SETTINGS,
+        space=SPACE,
+        device="cpu",
     )
     by_number = {t["trial"]: t for t in summary["trials"]}
     assert by_number[0]["value"] == before[0].value, "the finished trial is kept"
