@@ -9,14 +9,15 @@ recorded in the workspace's Dagster instance, so ``make dev`` shows them.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import yaml
 
+from whisper_pipeline.evaluation.dashboard import page_path
 from whisper_pipeline.instance import prepare_dagster_home
-from whisper_pipeline.workspace import LANGUAGES, REPO_ROOT, Workspace
+from whisper_pipeline.models import registry
+from whisper_pipeline.workspace import CONFIGS, LANGUAGES, Workspace
 
 
 def run_demo(
@@ -72,13 +73,12 @@ def run_demo(
         ),
         "",
     )
-    report_path = ws.manifests / f"eval_{run}.json"
     return {
-        "report": report_path,
-        "eval": json.loads(report_path.read_text()),
+        "report": ws.evaluation(run).combined,
+        "eval": registry.evaluations(ws, run),
         "timings": timings,
         "total_s": time.time() - started,
-        "dashboard": ws.reports / run / "index.html",
+        "dashboard": page_path(ws.report_dir(run)),
         "gate_failures": gate_failures,
         "promotion": f"{run} is the production model" if promotion.success else f"not promoted: {refusal}",
     }
@@ -113,7 +113,7 @@ def format_summary(summary: dict) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run the whole pipeline on the sample corpus")
-    parser.add_argument("--train-config", type=Path, default=REPO_ROOT / "configs" / "train" / "base.yaml")
+    parser.add_argument("--train-config", type=Path, default=CONFIGS / "train" / "base.yaml")
     parser.add_argument("--languages", nargs="+", default=list(LANGUAGES), choices=LANGUAGES)
     parser.add_argument("--speakers", type=int, default=6, help="sample-corpus speakers per language")
     parser.add_argument("--sentences", type=int, default=10, help="sentences per speaker")

@@ -52,5 +52,5 @@ def test_demo_runs_every_job_and_reports_the_gates(tmp_path, tiny_model_dir):
     assert len(aligned) == 6 and all(a["status"] in {"aligned", "implausible"} and a["words"] > 0 for a in aligned), (
         aligned
     )
-    assert load_registry(ws.models / "registry.json")["production"] is None
+    assert load_registry(ws)["production"] is None
     assert (ws.dagster_home / "dagster.yaml").is_file(), "runs recorded in the workspace's instance for `make dev`"

@@ -178,6 +178,16 @@ def write_summary_png(evals: dict[str, dict], path: Path) -> Path:
     return path
 
 
+def page_path(page_dir: Path) -> Path:
+    """The dashboard page ``build_dashboard`` writes in ``page_dir``."""
+    return page_dir / "index.html"
+
+
+def summary_png_path(page_dir: Path) -> Path:
+    """The summary image ``build_dashboard`` writes in ``page_dir``."""
+    return page_dir / "summary.png"
+
+
 def build_dashboard(evals: dict[str, dict], run: str, page_dir: Path) -> Path:
     """Write ``page_dir/index.html`` and ``page_dir/summary.png``; returns the page."""
     import plotly.offline
@@ -204,5 +214,5 @@ WER/CER on the BCS evaluation normalizer; intervals are 95% bootstrap intervals 
 <h2>Utterances</h2>{_utterance_table(evals, page_dir)}
 <script type="application/json" id="evaluation-data">{html.escape(json.dumps(scores))}</script>
 </body></html>"""
-    write_summary_png(evals, page_dir / "summary.png")
-    return write_text(page_dir / "index.html", doc)
+    write_summary_png(evals, summary_png_path(page_dir))
+    return write_text(page_path(page_dir), doc)

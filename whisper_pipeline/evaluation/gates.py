@@ -1,9 +1,39 @@
 """Promotion gates on an evaluation: absolute WER ceilings per language, and no regression against
-the production model beyond a margin. Shared by the asset checks and the promote step."""
+the production model beyond a margin. Shared by the asset checks and the promote step, with the same
+settings (``GateSettings``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+
+@dataclass
+class GateSettings:
+    """The promotion gates' thresholds (the gate checks' and the promote step's config)."""
+
+    wer_ceiling: float = field(default=0.8, metadata={"help": "Highest acceptable fine-tuned WER, any language"})
+    wer_ceiling_per_language: dict[str, float] = field(
+        default_factory=dict, metadata={"help": "Overrides per language, e.g. {sr: 0.5}"}
+    )
+    regression_margin: float = field(
+        default=0.02, metadata={"help": "How much worse than production (WER) is tolerated"}
+    )
+    cer_regression_margin: float = field(
+        default=0.02,
+        metadata={"help": "How much worse than production (CER) is tolerated; negative = CER not judged"},
+    )
+
+    def cer_margin(self) -> float | None:
+        """The CER margin, or None when CER is not judged (a negative ``cer_regression_margin``)."""
+        return None if self.cer_regression_margin < 0 else self.cer_regression_margin
+
+    def ceiling(self, evals: dict[str, dict]) -> GateResult:
+        """``wer_ceiling_gate`` with these settings."""
+        return wer_ceiling_gate(evals, self.wer_ceiling, self.wer_ceiling_per_language)
+
+    def regression(self, evals: dict[str, dict]) -> GateResult:
+        """``regression_gate`` with these settings."""
+        return regression_gate(evals, self.regression_margin, self.cer_margin())
 
 
 @dataclass

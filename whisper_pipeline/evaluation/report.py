@@ -6,12 +6,26 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from whisper_pipeline.data.balance import duration_bucket
 from whisper_pipeline.evaluation.metrics import breakdown, paired_comparison, summarize, utterance_errors
 from whisper_pipeline.evaluation.transcribe import WhisperTranscriber
 
 SCHEMA_VERSION = 2  # 2: intervals, breakdowns, comparisons, per-utterance duration/audio (dashboard input)
+
+
+@dataclass
+class EvalSettings:
+    """Which run to evaluate, how to decode, and which models to compare it with."""
+
+    run_name: str = field(default="", metadata={"help": "Run to evaluate; empty = the latest trained run"})
+    batch_size: int = field(default=8, metadata={"help": "Utterances transcribed per batch"})
+    num_beams: int = field(default=1, metadata={"help": "Beam width; 1 = greedy decoding"})
+    compare_base: bool = field(default=True, metadata={"help": "Also score the base model on the same test split"})
+    compare_production: bool = field(
+        default=True, metadata={"help": "Also score the production model (models/registry.json)"}
+    )
 
 
 def evaluate_models(

@@ -1,9 +1,14 @@
-"""Runs, their evaluations, and the model registry: which run is latest, which evaluations exist, and
-which run is in production. The assets and the service ask here; nothing else reads these files.
+"""Runs, their evaluations, and the model registry: which run is latest, which runs can be served, which
+evaluations exist, which run was evaluated last, and which run is in production. The stages, the gate
+checks, the demo and the service ask here; no other module reads these files.
 
-The registry (``models/registry.json``) is written atomically under a lock. A run is promoted only
-through ``promote`` after the gates (``evaluation/gates.py``) passed; earlier production runs stay
-listed in ``history``.
+- the latest run: ``ws.latest_run_marker`` (written by ``checkpoint`` through ``set_latest_run``);
+- a run: a directory under ``ws.runs_dir``; servable once it holds a model (``config.json`` and weights);
+- its evaluation: one document per language, ``ws.evaluation(run).part(lang)``, combined into
+  ``ws.evaluation(run).combined`` (``record_evaluation``, which also sets ``ws.last_evaluated_marker``);
+- production: ``ws.registry``, written atomically under a lock. A run is promoted only through
+  ``promote`` after the gates (``evaluation/gates.py``) passed; earlier production runs stay listed in
+  ``history``.
 """
 
 from __future__ import annotations
@@ -12,24 +17,143 @@ import json
 import time
 from pathlib import Path
 
+from whisper_pipeline.data.manifests import write_language_part
 from whisper_pipeline.io import file_lock, write_json, write_text
 from whisper_pipeline.workspace import Workspace
 
+MODEL_CONFIG = "config.json"
+MODEL_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 
-def load_registry(path: Path) -> dict:
+
+# --- runs ------------------------------------------------------------------------------------------
+
+
+def latest_run(ws: Workspace) -> str:
+    """The run trained last ('' if none)."""
+    marker = ws.latest_run_marker
+    return marker.read_text().strip() if marker.is_file() else ""
+
+
+def set_latest_run(ws: Workspace, run: str) -> None:
+    """Record ``run`` as the run trained last."""
+    write_text(ws.latest_run_marker, run + "\n")
+
+
+def has_model_config(ws: Workspace, run: str) -> bool:
+    """Whether ``run`` names a run directory with its model's ``config.json`` (what evaluation needs to start)."""
+    return bool(run) and _has_config(ws.run_dir(run))
+
+
+def is_servable(path: str | Path) -> bool:
+    """Whether ``path`` holds a complete model: its ``config.json`` and its weights (a run that crashed
+    before packaging its final model has neither)."""
+    path = Path(path)
+    return _has_config(path) and any((path / name).is_file() for name in MODEL_WEIGHTS)
+
+
+def run_dirs(ws: Workspace) -> list[Path]:
+    """Every run directory, servable or not, in no particular order."""
+    return [d for d in ws.runs_dir.iterdir() if d.is_dir()] if ws.runs_dir.is_dir() else []
+
+
+def servable_runs(ws: Workspace) -> list[str]:
+    """The names of the runs that hold a complete model, sorted by name."""
+    return [d.name for d in sorted(run_dirs(ws)) if is_servable(d)]
+
+
+def find_servable_run(ws: Workspace, name: str) -> Path | None:
+    """The directory of the servable run called ``name``, or None. ``name`` is looked up among the run
+    directories, never joined to a path: a client's ``../x`` or a 300-character name is simply not found."""
+    run = next((d for d in run_dirs(ws) if d.name == name), None)
+    return run if run is not None and is_servable(run) else None
+
+
+def latest_servable(ws: Workspace) -> tuple[str, str] | None:
+    """(run name, model directory) of the latest run if it is servable."""
+    run = latest_run(ws)
+    return (run, str(ws.run_dir(run))) if run and is_servable(ws.run_dir(run)) else None
+
+
+def model_created(path: str | Path) -> str:
+    """When the model in ``path`` was written (its ``config.json``), as ISO 8601 UTC."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime((Path(path) / MODEL_CONFIG).stat().st_mtime))
+
+
+def run_manifest(ws: Workspace, run: str) -> dict:
+    """What ``run`` was trained on and with (``{}`` when the manifest is missing or unreadable)."""
+    return _read_json_or_empty(ws.run_manifest(run))
+
+
+def run_languages(ws: Workspace, run: str) -> list[str]:
+    """The languages ``run`` was trained on, from its manifest ([] when unknown)."""
+    manifest = run_manifest(ws, run)
+    return list(manifest.get("languages") or (manifest.get("hyperparameters") or {}).get("languages") or [])
+
+
+# --- evaluations -----------------------------------------------------------------------------------
+
+
+def evaluations(ws: Workspace, run: str, strict: bool = True) -> dict[str, dict]:
+    """The per-language evaluation documents of ``run`` (languages not evaluated are absent). An unreadable
+    document raises ``json.JSONDecodeError``, or reads as ``{}`` when ``strict`` is False."""
+    files = {lang: path for lang, path in ws.evaluation(run).parts.items() if path.is_file()}
+    if strict:
+        return {lang: json.loads(path.read_text(encoding="utf-8")) for lang, path in files.items()}
+    return {lang: _read_json_or_empty(path) for lang, path in files.items()}
+
+
+def evaluated_wer(ws: Workspace, run: str) -> dict[str, float | None]:
+    """The fine-tuned WER of ``run`` per evaluated language (None where a document is unreadable)."""
+    return {
+        lang: (doc.get("models") or {}).get("finetuned", {}).get("wer")
+        for lang, doc in evaluations(ws, run, strict=False).items()
+    }
+
+
+def record_evaluation(ws: Workspace, run: str, lang: str, document: dict) -> Path:
+    """Write ``run``'s evaluation document for ``lang``, rebuild the combined one, and mark ``run`` as
+    the run evaluated last (what the gate checks judge). Returns the combined document."""
+    combined = write_language_part(ws.evaluation(run), lang, document, extra={"run": run})
+    write_text(ws.last_evaluated_marker, run + "\n")
+    return combined
+
+
+def last_evaluated_run(ws: Workspace) -> str:
+    """The run evaluated last; the latest run when nothing was evaluated yet ('' if neither)."""
+    marker = ws.last_evaluated_marker
+    return marker.read_text().strip() if marker.is_file() else latest_run(ws)
+
+
+# --- the registry: which run is in production --------------------------------------------------------
+
+
+def load_registry(ws: Workspace) -> dict:
+    """The registry: ``production`` (an entry, or None) and ``history`` (every promotion, oldest first)."""
+    path = ws.registry
     return json.loads(path.read_text()) if path.is_file() else {"production": None, "history": []}
 
 
-def production_run(path: Path) -> dict | None:
-    return load_registry(path).get("production")
+def production_run(ws: Workspace) -> dict | None:
+    """The production entry (``run``, ``path``, ``promoted_at``, ``wer``, ``reason``), or None: one read."""
+    return load_registry(ws).get("production")
 
 
-def promote(path: Path, run: str, run_dir: str, wer_by_language: dict[str, float], reason: str = "") -> dict:
+def production_servable(ws: Workspace) -> tuple[str, str] | None:
+    """(run name, model directory) of the production run if its model is servable; one registry read, so
+    a promotion meanwhile cannot mix two runs."""
+    prod = production_run(ws)
+    return (prod["run"], prod["path"]) if prod and is_servable(prod["path"]) else None
+
+
+def promote(ws: Workspace, run: str, wer_by_language: dict[str, float], reason: str = "") -> dict:
+    """Make ``run`` the production model (appended to the history); returns its registry entry. Call it
+    only once the gates passed."""
+    path = ws.registry
     with file_lock(path):
-        registry = load_registry(path)
+        registry = load_registry(ws)
         entry = {
             "run": run,
-            "path": run_dir,
+            "path": str(ws.run_dir(run)),
             "promoted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "wer": wer_by_language,
             "reason": reason,
@@ -40,11 +164,12 @@ def promote(path: Path, run: str, run_dir: str, wer_by_language: dict[str, float
     return entry
 
 
-def latest_run(ws: Workspace) -> str:
-    """The run trained last ('' if none)."""
-    marker = ws.latest_run_marker
-    return marker.read_text().strip() if marker.is_file() else ""
+def _has_config(path: Path) -> bool:
+    return (path / MODEL_CONFIG).is_file()
 
 
-def set_latest_run(ws: Workspace, run: str) -> None:
-    write_text(ws.latest_run_marker, run + "\n")
+def _read_json_or_empty(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except json.JSONDecodeError:
+        return {}

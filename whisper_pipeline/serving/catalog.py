@@ -4,14 +4,11 @@ without a restart."""
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
-from whisper_pipeline.models.registry import production_run
+from whisper_pipeline.models import registry
 from whisper_pipeline.models.source import BUILTIN_BASE, resolve_model_source
-from whisper_pipeline.workspace import LANGUAGES, Workspace
+from whisper_pipeline.workspace import Workspace
 
 ALIASES = ("production", "latest", "base")
 
@@ -33,45 +30,25 @@ class ModelInfo:
         return asdict(self)
 
 
-def _is_model_dir(path: Path) -> bool:
-    return (path / "config.json").is_file() and any(
-        (path / f).is_file() for f in ("model.safetensors", "pytorch_model.bin")
-    )
-
-
 class ModelCatalog:
     def __init__(self, workspace: Workspace, base_source: str = BUILTIN_BASE):
         self.ws = workspace
         self.base_source = base_source
 
-    @property
-    def runs_dir(self) -> Path:
-        return self.ws.models / "whisper"
-
     def runs(self) -> list[ModelInfo]:
         """Packaged runs (a crashed run without its final model is left out), newest first."""
-        prod = production_run(self.ws.models / "registry.json") or {}
-        found = []
-        for d in sorted(self._run_dirs()):
-            if not _is_model_dir(d):
-                continue
-            manifest = _read_json(d / "run_manifest.json")
-            languages = manifest.get("languages") or (manifest.get("hyperparameters") or {}).get("languages") or []
-            wer = {
-                l: (_read_json(p).get("models") or {}).get("finetuned", {}).get("wer")
-                for l in LANGUAGES
-                if (p := self.ws.manifests / "eval" / d.name / f"{l}.json").is_file()
-            }
-            found.append(
-                ModelInfo(
-                    d.name,
-                    str(d),
-                    list(languages),
-                    wer,
-                    production=prod.get("run") == d.name,
-                    created=_mtime_iso(d / "config.json"),
-                )
+        prod = registry.production_run(self.ws) or {}
+        found = [
+            ModelInfo(
+                run,
+                str(self.ws.run_dir(run)),
+                registry.run_languages(self.ws, run),
+                registry.evaluated_wer(self.ws, run),
+                production=prod.get("run") == run,
+                created=registry.model_created(self.ws.run_dir(run)),
             )
+            for run in registry.servable_runs(self.ws)
+        ]
         return sorted(found, key=lambda m: (m.created, m.id), reverse=True)
 
     def describe(self) -> dict:
@@ -96,18 +73,13 @@ class ModelCatalog:
     def _run_behind(self, alias: str) -> tuple[str, str] | None:
         """(run name, model dir) that ``production`` or ``latest`` points at now, if it is servable;
         one read of the registry, so a promotion during a request cannot mix two runs."""
-        if alias == "production":
-            prod = production_run(self.ws.models / "registry.json")
-            return (prod["run"], prod["path"]) if prod and _is_model_dir(Path(prod["path"])) else None
-        latest = self.runs_dir / "LATEST"
-        run = latest.read_text().strip() if latest.is_file() else ""
-        return (run, str(self.runs_dir / run)) if run and _is_model_dir(self.runs_dir / run) else None
+        return registry.production_servable(self.ws) if alias == "production" else registry.latest_servable(self.ws)
 
     def resolve(self, model_id: str | None) -> tuple[str, str]:
         """(model id as asked or defaulted, local path). Raises ``UnknownModel``."""
         model_id = model_id or self.default_id()
         if model_id == "base":
-            return model_id, resolve_model_source(self.base_source, self.ws.models / "base")
+            return model_id, resolve_model_source(self.base_source, self.ws.base_model_dir)
         if model_id in ("production", "latest"):
             target = self._run_behind(model_id)
             if target is None:
@@ -115,24 +87,10 @@ class ModelCatalog:
             return model_id, target[1]
         # looked up among the run directories, never joined to a path: a client's ``../x`` or a
         # 300-character name (was: "File name too long", a 500) must be an unknown model, a 404
-        run = next((d for d in self._run_dirs() if d.name == model_id), None)
-        if run is None or not _is_model_dir(run):
+        run = registry.find_servable_run(self.ws, model_id)
+        if run is None:
             raise UnknownModel(f"unknown model {model_id[:100]!r}; available: {self._available()}")
         return model_id, str(run)
 
-    def _run_dirs(self) -> list[Path]:
-        return [d for d in self.runs_dir.iterdir() if d.is_dir()] if self.runs_dir.is_dir() else []
-
     def _available(self) -> str:
         return ", ".join([a for a in ALIASES if self._alias_target(a)] + [m.id for m in self.runs()])
-
-
-def _mtime_iso(path: Path) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(path.stat().st_mtime))
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except json.JSONDecodeError:
-        return {}

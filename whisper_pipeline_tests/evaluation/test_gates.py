@@ -7,8 +7,8 @@ import dagster as dg
 
 from whisper_pipeline.assets import production_model
 from whisper_pipeline.evaluation.gates import regression_gate, wer_ceiling_gate
-from whisper_pipeline.io import write_json, write_text
-from whisper_pipeline.models.registry import load_registry
+from whisper_pipeline.io import write_json
+from whisper_pipeline.models.registry import load_registry, set_latest_run
 from whisper_pipeline.resources import WorkspaceResource
 from whisper_pipeline.workspace import Workspace
 from whisper_pipeline_tests.pipeline import latest_metadata
@@ -44,8 +44,8 @@ def test_a_silent_model_cannot_pass_on_wer_alone():
 def write_run(ws: Workspace, run: str, wers: dict, production: dict | None = None) -> None:
     (ws.run_dir(run)).mkdir(parents=True, exist_ok=True)
     for lang, wer in wers.items():
-        write_json(ws.manifests / "eval" / run / f"{lang}.json", doc(wer, (production or {}).get(lang)))
-    write_text(ws.models / "whisper" / "LATEST", run + "\n")
+        write_json(ws.evaluation(run).part(lang), doc(wer, (production or {}).get(lang)))
+    set_latest_run(ws, run)
 
 
 def test_only_a_run_that_passes_the_gates_is_promoted(tmp_path):
@@ -55,14 +55,19 @@ def test_only_a_run_that_passes_the_gates_is_promoted(tmp_path):
 
     write_run(ws, "good", {"hr": 0.30, "sr": 0.40})
     assert dg.materialize([production_model], resources=resources, instance=instance).success
-    registry = load_registry(ws.models / "registry.json")
+    registry = load_registry(ws)
     assert registry["production"]["run"] == "good" and registry["production"]["wer"] == {"hr": 0.30, "sr": 0.40}
     assert "whisper_pipeline.serving" in latest_metadata(instance, "production_model")["serve"]
 
     write_run(ws, "worse", {"hr": 0.45, "sr": 0.41}, production={"hr": 0.30, "sr": 0.40})
     result = dg.materialize([production_model], resources=resources, instance=instance, raise_on_error=False)
     assert not result.success
-    assert load_registry(ws.models / "registry.json")["production"]["run"] == "good", "a worse model is never promoted"
+    failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data
+    assert failure.error.message.strip() == (
+        "dagster._core.definitions.events.Failure: worse not promoted: "
+        "hr: WER 0.45 is worse than production 0.3 by more than 0.02"
+    )
+    assert load_registry(ws)["production"]["run"] == "good", "a worse model is never promoted"
 
     write_run(ws, "too_high", {"hr": 0.95})
     config = {"ops": {"production_model": {"config": {"wer_ceiling": 0.8}}}}
@@ -72,5 +77,5 @@ def test_only_a_run_that_passes_the_gates_is_promoted(tmp_path):
 
     write_run(ws, "better", {"hr": 0.25, "sr": 0.39}, production={"hr": 0.30, "sr": 0.40})
     assert dg.materialize([production_model], resources=resources, instance=instance).success
-    registry = json.loads((ws.models / "registry.json").read_text())
+    registry = json.loads(ws.registry.read_text())
     assert registry["production"]["run"] == "better" and [h["run"] for h in registry["history"]] == ["good", "better"]

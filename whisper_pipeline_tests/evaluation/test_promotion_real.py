@@ -55,8 +55,8 @@ def test_a_one_step_checkpoint_fails_the_regression_gate_and_is_not_promoted(tmp
     resources = pipeline_resources(ws, real_base_model)
     promote_config = {"ops": {"production_model": {"config": GATES}}}
     assert dg.materialize([production_model], resources=resources, instance=instance, run_config=promote_config).success
-    assert load_registry(ws.models / "registry.json")["production"]["run"] == "good"
-    good = json.loads((ws.manifests / "eval" / "good" / "hr.json").read_text())["models"]
+    assert load_registry(ws)["production"]["run"] == "good"
+    good = json.loads((ws.evaluation("good").part("hr")).read_text())["models"]
     assert good["finetuned"]["wer"] <= 0.3 < good["base"]["wer"], good
 
     one_step = {
@@ -85,7 +85,7 @@ def test_a_one_step_checkpoint_fails_the_regression_gate_and_is_not_promoted(tmp
         raise_on_error=False,
     )
     assert gate_verdicts(gated) == {"wer_below_ceiling": True, "no_regression_vs_production": False}
-    doc = json.loads((ws.manifests / "eval" / "one_step" / "hr.json").read_text())
+    doc = json.loads((ws.evaluation("one_step").part("hr")).read_text())
     models, comparison = doc["models"], doc["comparisons"]["finetuned_vs_production"]
     assert models["production"]["wer"] == good["finetuned"]["wer"], "production is the promoted run, on the same clips"
     assert models["finetuned"]["wer"] > models["production"]["wer"] + 0.5 and comparison["significant"], comparison
@@ -96,5 +96,5 @@ def test_a_one_step_checkpoint_fails_the_regression_gate_and_is_not_promoted(tmp
     assert not refused.success
     failure = next(e for e in refused.all_events if e.is_step_failure).step_failure_data.error.message
     assert "one_step not promoted: hr: WER" in failure
-    registry = load_registry(ws.models / "registry.json")
+    registry = load_registry(ws)
     assert registry["production"]["run"] == "good" and [h["run"] for h in registry["history"]] == ["good"]

@@ -4,8 +4,8 @@ import shutil
 
 import pytest
 
-from whisper_pipeline.io import write_json, write_text
-from whisper_pipeline.models.registry import promote
+from whisper_pipeline.io import write_json
+from whisper_pipeline.models.registry import promote, set_latest_run
 from whisper_pipeline.serving.catalog import ModelCatalog, UnknownModel
 from whisper_pipeline.workspace import Workspace
 
@@ -20,9 +20,9 @@ def catalog(tmp_path, tiny_model_dir) -> ModelCatalog:
             {"run": run, "languages": ["hr", "sr"]},
         )
     (ws.run_dir("crashed") / "checkpoints").mkdir(parents=True)  # no final model: not servable
-    write_text(ws.models / "whisper" / "LATEST", "second\n")
+    set_latest_run(ws, "second")
     write_json(
-        ws.manifests / "eval" / "first" / "hr.json",
+        ws.evaluation("first").part("hr"),
         {"models": {"finetuned": {"wer": 0.31}}},
     )
     return ModelCatalog(ws, base_source=tiny_model_dir)
@@ -41,12 +41,7 @@ def test_runs_aliases_and_default(catalog):
 def test_a_promotion_changes_the_default_without_a_restart(catalog):
     with pytest.raises(UnknownModel, match="no production model yet"):
         catalog.resolve("production")
-    promote(
-        catalog.ws.models / "registry.json",
-        "first",
-        str(catalog.ws.run_dir("first")),
-        {"hr": 0.31},
-    )
+    promote(catalog.ws, "first", {"hr": 0.31})
     assert catalog.default_id() == "production"
     assert catalog.resolve(None) == ("production", str(catalog.ws.run_dir("first")))
     assert catalog.describe()["aliases"] == {

@@ -1,0 +1,54 @@
+"""The ``production_model`` stage: promote a run in the registry, only if its evaluation passes the gates
+(WER ceiling per language, no regression against the current production model)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from whisper_pipeline.evaluation.gates import GateSettings
+from whisper_pipeline.models import registry
+from whisper_pipeline.stages import DEFAULT_LOG, Log, Markdown, StageError, StageResult
+from whisper_pipeline.workspace import Workspace
+
+SERVE_HINT = Markdown(
+    "`python -m whisper_pipeline.serving --preload production` (or `make serve`); `model=production` in requests"
+)
+
+
+@dataclass
+class PromoteSettings(GateSettings):
+    """The gates, and which run to promote."""
+
+    run_name: str = field(default="", metadata={"help": "Run to promote; empty = the latest trained run"})
+
+
+def promote_stage(ws: Workspace, settings: PromoteSettings, log: Log = DEFAULT_LOG) -> StageResult:
+    """Judge ``settings.run_name`` (default: the latest run) by the gates on every evaluated language;
+    promote it when both pass, else raise ``StageError`` with the failures (the registry is untouched)."""
+    run = settings.run_name or registry.latest_run(ws)
+    evals = registry.evaluations(ws, run)
+    if not evals:
+        raise StageError(f"run {run or '(none)'} has no evaluation: materialize eval_report first")
+    ceiling, regression = settings.ceiling(evals), settings.regression(evals)
+    if not (ceiling.passed and regression.passed):
+        raise StageError(
+            f"{run} not promoted: " + "; ".join(ceiling.failures + regression.failures),
+            metadata={"ceiling": ceiling.details, "regression": regression.details},
+        )
+    entry = registry.promote(
+        ws,
+        run,
+        {l: d["models"]["finetuned"]["wer"] for l, d in evals.items()},
+        reason=f"gates passed (ceiling {settings.wer_ceiling}, WER margin {settings.regression_margin}, "
+        f"CER margin {settings.cer_regression_margin})",
+    )
+    log.info(f"{run} is now the production model; a running service picks it up on its next request")
+    return StageResult(
+        metadata={
+            "run": run,
+            "languages": sorted(evals),
+            "wer": entry["wer"],
+            "registry": ws.registry,
+            "serve": SERVE_HINT,
+        }
+    )
