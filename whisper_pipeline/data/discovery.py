@@ -55,7 +55,9 @@ def _read_metadata(meta: Path) -> list[tuple[int, dict]]:
     decoded = read_transcript(meta)
     found = {"__encoding__": decoded.encoding, "__confidence__": decoded.confidence}
     if meta.suffix == ".csv":
-        return [(i + 2, {**row, **found}) for i, row in enumerate(csv.DictReader(io.StringIO(decoded.text, newline="")))]
+        return [
+            (i + 2, {**row, **found}) for i, row in enumerate(csv.DictReader(io.StringIO(decoded.text, newline="")))
+        ]
     rows = []
     for lineno, line in enumerate(decoded.text.splitlines(), 1):
         if line.strip():
@@ -106,8 +108,10 @@ def find_orphan_transcripts(uploads: str | Path, lang: str, items: list[SourceIt
         return []
     claimed = {str(Path(i.audio).with_suffix(".txt")) for i in items}
     return sorted(
-        str(p.resolve()) for p in lang_dir.rglob("*.txt")
-        if not p.name.startswith(".") and str(p.resolve()) not in claimed
+        str(p.resolve())
+        for p in lang_dir.rglob("*.txt")
+        if not p.name.startswith(".")
+        and str(p.resolve()) not in claimed
         and p.relative_to(lang_dir).parts[0] not in RESERVED_DIRS
     )
 
@@ -160,8 +164,13 @@ def discover(uploads: str | Path, lang: str) -> tuple[list[SourceItem], list[str
         if file_id in seen_ids:
             file_id += "-" + hashlib.sha1(str(audio).encode()).hexdigest()[:8]
         seen_ids.add(file_id)
-        item = SourceItem(file_id=file_id, audio=str(audio), language=lang, speaker=speaker,
-                          source=str((row or {}).get("source") or "").strip() or _provenance_source(audio))
+        item = SourceItem(
+            file_id=file_id,
+            audio=str(audio),
+            language=lang,
+            speaker=speaker,
+            source=str((row or {}).get("source") or "").strip() or _provenance_source(audio),
+        )
         if row is not None and (row.get("transcription") or "").strip():
             item.transcript = str(row["transcription"]).strip()
             item.transcript_source = row["__where__"]
@@ -170,7 +179,9 @@ def discover(uploads: str | Path, lang: str) -> tuple[list[SourceItem], list[str
             sidecar = audio.with_suffix(".txt")
             if sidecar.is_file():
                 try:
-                    item.transcript, item.transcript_encoding, item.transcript_encoding_confidence = read_transcript(sidecar)
+                    item.transcript, item.transcript_encoding, item.transcript_encoding_confidence = read_transcript(
+                        sidecar
+                    )
                     item.transcript_source = str(sidecar)
                 except TranscriptError as exc:
                     item.problems.append(str(exc))

@@ -186,8 +186,10 @@ def manifest_to_dataset(path: str | Path, sampling_rate: int = 16000, decode: bo
 
     def transform(batch: dict) -> dict:
         batch = dict(batch)
-        batch["audio"] = [{"path": a["path"], "array": decode_audio(a["path"], sampling_rate), "sampling_rate": sampling_rate}
-                          for a in batch["audio"]]
+        batch["audio"] = [
+            {"path": a["path"], "array": decode_audio(a["path"], sampling_rate), "sampling_rate": sampling_rate}
+            for a in batch["audio"]
+        ]
         return batch
 
     return ds.with_transform(transform)

@@ -22,12 +22,19 @@ def validate_and_dedupe(rows: list[dict]) -> tuple[list[dict], dict]:
         "kept_hours": round(sum(r["duration_s"] for r in kept) / 3600, 4),
         "kept_but_flagged": dict(sorted(flagged.items())),
         "duplicates": [
-            {"file": r["filename"], "duplicate_of": r["duplicate_of"], "kind": r["duplicate_kind"], "sha256": r["sha256"]}
-            for r in rows if r["duplicate"]
+            {
+                "file": r["filename"],
+                "duplicate_of": r["duplicate_of"],
+                "kind": r["duplicate_kind"],
+                "sha256": r["sha256"],
+            }
+            for r in rows
+            if r["duplicate"]
         ],
         "problems": [
             {"file": r["filename"], "code": r["reason_code"], "reason": r["reason"]}
-            for r in rejected if r["status"] == "unusable"
+            for r in rejected
+            if r["status"] == "unusable"
         ],
         "flagged": [{"file": r["filename"], "flags": r["flags"]} for r in kept if r["flags"]],
     }

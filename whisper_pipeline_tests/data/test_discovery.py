@@ -59,7 +59,9 @@ def test_transcripts_and_metadata_in_every_encoding_reach_the_inventory(tmp_path
     meta_dir = uploads / "hr" / "meta"
     meta_dir.mkdir()
     espeak_wav("Žuta šuma.", "hr", meta_dir / "m.wav")
-    (meta_dir / "metadata.csv").write_bytes("file_name,transcription,speaker_id\nm.wav,Žuta šuma.,iva\n".encode("iso-8859-2"))
+    (meta_dir / "metadata.csv").write_bytes(
+        "file_name,transcription,speaker_id\nm.wav,Žuta šuma.,iva\n".encode("iso-8859-2")
+    )
     items, problems = discover(uploads, "hr")
     assert problems == []
     rows = {r["filename"]: r for r in build_inventory(items, uploads, IntakeCache(tmp_path / "cache.json"))}
@@ -68,4 +70,8 @@ def test_transcripts_and_metadata_in_every_encoding_reach_the_inventory(tmp_path
         assert row["transcript"] == f"{text} Broj {n}." and row["transcript_encoding"] == encoding
         assert row["transcript_encoding_confidence"] >= 0.9 and not any("encoding" in f for f in row["flags"])
     meta_row = rows["hr/meta/m.wav"]
-    assert (meta_row["transcript"], meta_row["transcript_encoding"], meta_row["speaker"]) == ("Žuta šuma.", "iso-8859-2", "iva")
+    assert (meta_row["transcript"], meta_row["transcript_encoding"], meta_row["speaker"]) == (
+        "Žuta šuma.",
+        "iso-8859-2",
+        "iva",
+    )

@@ -25,8 +25,10 @@ def test_every_problem_named_both_duplicates_found_good_files_kept(tiny_corpus, 
     rows, _ = inventory(uploads, "hr", tmp_path / "cache.json")
     by_name = {r["filename"].split("/", 1)[1]: r for r in rows}
     expected = {
-        "hr_bad_uploads/not_audio.wav": "undecodable", "hr_bad_uploads/empty.flac": "empty",
-        "hr_bad_uploads/truncated.flac": "truncated", "hr_bad_uploads/orphan.txt": "orphan_transcript",
+        "hr_bad_uploads/not_audio.wav": "undecodable",
+        "hr_bad_uploads/empty.flac": "empty",
+        "hr_bad_uploads/truncated.flac": "truncated",
+        "hr_bad_uploads/orphan.txt": "orphan_transcript",
         "hr_bad_uploads/no_transcript.wav": "no_transcript",
     }
     for name, code in expected.items():
@@ -44,8 +46,13 @@ def test_every_problem_named_both_duplicates_found_good_files_kept(tiny_corpus, 
     kept, report = validate_and_dedupe(rows)
     assert len(kept) == 6, "3 speakers × 2 sentences, every good file kept"
     assert report["rejected_by_reason"] == {
-        "duplicate_exact": 1, "duplicate_re_encoded": 1, "empty": 1, "no_transcript": 1,
-        "orphan_transcript": 1, "truncated": 1, "undecodable": 1,
+        "duplicate_exact": 1,
+        "duplicate_re_encoded": 1,
+        "empty": 1,
+        "no_transcript": 1,
+        "orphan_transcript": 1,
+        "truncated": 1,
+        "undecodable": 1,
     }
     assert tree_digest(uploads) == before, "intake must not modify, move or delete source files"
 
@@ -84,9 +91,15 @@ def test_transcript_length_must_fit_the_audio(tmp_path):
     (d / "long.txt").write_text("Da.")
     espeak_wav("Dobar dan.", "hr", d / "blank.wav")
     (d / "blank.txt").write_text("   \n")
-    rows, _ = inventory(uploads, "hr", tmp_path / "c.json", IntakeRules(min_chars_per_second=2.0, max_chars_per_second=30.0))
+    rows, _ = inventory(
+        uploads, "hr", tmp_path / "c.json", IntakeRules(min_chars_per_second=2.0, max_chars_per_second=30.0)
+    )
     codes = {r["filename"].rsplit("/", 1)[1]: r["reason_code"] for r in rows}
-    assert codes == {"short.wav": "transcript_too_long", "long.wav": "transcript_too_short", "blank.wav": "empty_transcript"}
+    assert codes == {
+        "short.wav": "transcript_too_long",
+        "long.wav": "transcript_too_short",
+        "blank.wav": "empty_transcript",
+    }
 
 
 def test_dedupe_decisions_are_reused_not_recomputed(tiny_corpus, tmp_path, monkeypatch):
@@ -100,8 +113,9 @@ def test_dedupe_decisions_are_reused_not_recomputed(tiny_corpus, tmp_path, monke
     monkeypatch.setattr(inventory_module, "same_recording", lambda a, b: calls.append(1) or real(a, b))
     again, _ = inventory(uploads, "hr", tmp_path / "cache.json")
     assert calls == []
-    assert [(r["file_id"], r["duplicate_of"], r["duplicate_kind"]) for r in again] == \
-        [(r["file_id"], r["duplicate_of"], r["duplicate_kind"]) for r in first]
+    assert [(r["file_id"], r["duplicate_of"], r["duplicate_kind"]) for r in again] == [
+        (r["file_id"], r["duplicate_of"], r["duplicate_kind"]) for r in first
+    ]
 
 
 def test_language_mismatch_is_flagged_not_moved(tmp_path):
@@ -109,8 +123,11 @@ def test_language_mismatch_is_flagged_not_moved(tmp_path):
     uploads = tmp_path / "uploads"
     d = uploads / "hr" / "marko"
     d.mkdir(parents=True)
-    texts = {"sr_text": "Deca su uvek volela da pevaju pesme.", "hr_text": "Tko je pojeo kruh u vlaku?",
-             "neutral": "Dobar dan, kako ste danas?"}
+    texts = {
+        "sr_text": "Deca su uvek volela da pevaju pesme.",
+        "hr_text": "Tko je pojeo kruh u vlaku?",
+        "neutral": "Dobar dan, kako ste danas?",
+    }
     for stem, text in texts.items():
         espeak_wav(text, "hr", d / f"{stem}.wav")
         (d / f"{stem}.txt").write_text(text)
@@ -118,7 +135,9 @@ def test_language_mismatch_is_flagged_not_moved(tmp_path):
     by_stem = {r["filename"].rsplit("/", 1)[1][:-4]: r for r in rows}
     assert all(r["status"] == "ok" and r["language"] == "hr" for r in rows), "flagged, not moved or rejected"
     assert by_stem["sr_text"]["language_guess"] == "sr" and by_stem["sr_text"]["dialect"] == "ekavian"
-    assert any("language guess sr differs from declared hr" in f and "ekavian" in f for f in by_stem["sr_text"]["flags"])
+    assert any(
+        "language guess sr differs from declared hr" in f and "ekavian" in f for f in by_stem["sr_text"]["flags"]
+    )
     assert by_stem["hr_text"]["language_guess"] == "hr" and not by_stem["hr_text"]["flags"]
     assert by_stem["neutral"]["language_guess"] == "" and not by_stem["neutral"]["flags"]
     assert all(r["snr_db"] is not None for r in rows)

@@ -16,9 +16,16 @@ from whisper_pipeline.data.splits import (
 def rows(speakers, per_speaker: int = 3, seconds: float = 1.0, prefix: str = "s") -> list[dict]:
     names = [f"{prefix}{i}" for i in range(speakers)] if isinstance(speakers, int) else speakers
     return [
-        {"file_id": f"hr-{s}-u{u}", "audio": f"/a/{s}/{u}.wav", "transcript_norm": "x", "duration_s": seconds,
-         "speaker": s, "sha256": f"{s}{u}"}
-        for s in names for u in range(per_speaker)
+        {
+            "file_id": f"hr-{s}-u{u}",
+            "audio": f"/a/{s}/{u}.wav",
+            "transcript_norm": "x",
+            "duration_s": seconds,
+            "speaker": s,
+            "sha256": f"{s}{u}",
+        }
+        for s in names
+        for u in range(per_speaker)
     ]
 
 
@@ -39,7 +46,18 @@ def test_speaker_disjoint_and_every_split_present():
     assert sum(len(v) for v in out.values()) == 30
     assert summary["groups_by_kind"] == {"speaker": 10}
     line = out["train"][0]
-    assert set(line) == {"id", "audio", "transcript", "duration", "language", "speaker", "split", "source", "group", "sha256"}
+    assert set(line) == {
+        "id",
+        "audio",
+        "transcript",
+        "duration",
+        "language",
+        "speaker",
+        "split",
+        "source",
+        "group",
+        "sha256",
+    }
 
 
 def test_same_inputs_and_seed_give_byte_identical_manifests():
@@ -126,7 +144,13 @@ def test_small_subset_round_robins_speakers():
 
 def _hashed_split(name: str, policy: SplitPolicy) -> str:
     u = group_hash(policy.seed, "hr", name)
-    return "test" if u < policy.test_ratio else "validation" if u < policy.test_ratio + policy.validation_ratio else "train"
+    return (
+        "test"
+        if u < policy.test_ratio
+        else "validation"
+        if u < policy.test_ratio + policy.validation_ratio
+        else "train"
+    )
 
 
 def _names_by_hashed_split(policy: SplitPolicy, per_split: int = 5) -> dict[str, list[str]]:
