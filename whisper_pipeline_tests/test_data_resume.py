@@ -217,11 +217,11 @@ def test_a_torn_alignment_json_is_not_reused(tmp_path):
     target = tmp_path / "u1" / "transcription_base.json"
     write_json(target, {**doc, "snap_rule": None})
     (target.parent / "karaoke.lrc").write_text("[00:00.00]\n")
-    assert load_existing(tmp_path, "u1", doc["text"]) is None, "snapped by an older rule: aligned again"
+    assert load_existing(tmp_path / "u1", "u1", doc["text"]) is None, "snapped by an older rule: aligned again"
     write_json(target, doc)
-    assert load_existing(tmp_path, "u1", doc["text"]) is not None
+    assert load_existing(tmp_path / "u1", "u1", doc["text"]) is not None
     tear(target)
-    assert load_existing(tmp_path, "u1", doc["text"]) is None
+    assert load_existing(tmp_path / "u1", "u1", doc["text"]) is None
 
 
 def test_killed_alignment_redoes_only_unfinished_files_and_a_torn_json(prepared):

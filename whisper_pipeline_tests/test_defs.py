@@ -139,7 +139,7 @@ def test_training_presets_are_valid_run_config():
 
 
 def test_training_runs_through_accelerate_launch():
-    from whisper_pipeline.assets.checkpoint import accelerate_command
+    from whisper_pipeline.training.cli import accelerate_command
 
     cpu = accelerate_command(Path("job.json"), 1, "cpu")
     assert (

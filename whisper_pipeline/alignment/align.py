@@ -119,18 +119,23 @@ def result_segments(result, audio=None) -> list[dict]:
     return [seg for seg in segments if seg["text"] or seg["words"]]
 
 
+ALIGNMENT_JSON = "transcription_base.json"  # in each file's output directory, with .txt/.srt/.vtt beside it
+KARAOKE_LRC = "karaoke.lrc"
+
+
 def align_file(
     aligner,
     audio_path: str,
     transcript: str,
     language: str,
     file_id: str,
-    out_dir: Path,
+    file_dir: Path,
     duration: float,
     snap: bool = True,
 ) -> AlignmentResult:
-    """Align one file; writes ``transcription_base.json`` and ``.txt`` under ``out_dir/<file_id>/``."""
-    target = out_dir / file_id / "transcription_base.json"
+    """Align one file; writes ``transcription_base.json`` (+ ``.txt``, ``.srt``, ``.vtt``) and ``karaoke.lrc``
+    into ``file_dir`` (the file's own directory, ``Workspace.alignment_outputs``)."""
+    target = file_dir / ALIGNMENT_JSON
     try:
         result = aligner.align(audio_path, transcript, language=language, verbose=None)
     except Exception as exc:  # noqa: BLE001 - stable-ts raises many types for bad audio/text; report, don't stop
@@ -162,17 +167,17 @@ def align_file(
     write_text(target.with_suffix(".txt"), transcript + "\n\n" + "\n".join(lines) + "\n")
     write_text(target.with_suffix(".srt"), to_srt(doc["segments"]))
     write_text(target.with_suffix(".vtt"), to_vtt(doc["segments"]))
-    write_text(target.parent / "karaoke.lrc", to_lrc(doc["segments"], title=file_id, language=language))
+    write_text(file_dir / KARAOKE_LRC, to_lrc(doc["segments"], title=file_id, language=language))
     return AlignmentResult(
         file_id, doc["status"], words=len(words), duration=duration, reason=problem, json_path=str(target)
     )
 
 
-def load_existing(out_dir: Path, file_id: str, transcript: str) -> AlignmentResult | None:
+def load_existing(file_dir: Path, file_id: str, transcript: str) -> AlignmentResult | None:
     """A finished alignment of the same text from an earlier (possibly crashed) run; None when there is
     none, or when what is there is not a whole alignment document (a torn write can end mid-character,
     which is not even valid UTF-8): the file is then aligned again."""
-    target = out_dir / file_id / "transcription_base.json"
+    target = file_dir / ALIGNMENT_JSON
     if not target.is_file():
         return None
     try:
@@ -183,7 +188,7 @@ def load_existing(out_dir: Path, file_id: str, transcript: str) -> AlignmentResu
     if (
         doc.get("text") != transcript
         or "boundaries_snapped_to_speech" not in doc
-        or not (target.parent / "karaoke.lrc").is_file()
+        or not (file_dir / KARAOKE_LRC).is_file()
     ):
         return None
     if doc["boundaries_snapped_to_speech"] and doc.get("snap_rule") != SNAP_RULE:

@@ -1,17 +1,14 @@
 import dagster as dg
 
 from whisper_pipeline.assets.alignments import alignments
-from whisper_pipeline.assets.common import config_from, to_metadata
+from whisper_pipeline.assets.common import config_from, stage_failures
 from whisper_pipeline.assets.processed_audio import processed_audio
 from whisper_pipeline.models.registry import set_latest_run
 from whisper_pipeline.resources import ComputeResource, ModelSourceResource, WorkspaceResource
-from whisper_pipeline.stages import StageError, settings_from
+from whisper_pipeline.stages import settings_from
 from whisper_pipeline.stages.train import prepare_training
-from whisper_pipeline.training.cli import accelerate_command
 from whisper_pipeline.training.settings import TrainSettings
 from whisper_pipeline.workspace import REPO_ROOT
-
-__all__ = ["TrainConfig", "accelerate_command", "checkpoint"]  # accelerate_command: imported by test_defs
 
 # The Dagster config of the training step, generated from TrainSettings: one list of settings.
 TrainConfig = config_from("TrainConfig", TrainSettings)
@@ -35,7 +32,7 @@ def checkpoint(
     trained in a separate ``accelerate launch`` process through Dagster Pipes; re-materializing the same
     ``run_name`` resumes from its newest checkpoint."""
     ws = workspace.get()
-    try:
+    with stage_failures():
         launch = prepare_training(
             ws,
             settings_from(config, TrainSettings),
@@ -44,8 +41,6 @@ def checkpoint(
             run_id=context.run_id,
             log=context.log,
         )
-    except StageError as exc:
-        raise dg.Failure(description=str(exc), metadata=to_metadata(exc.metadata)) from exc
     result = dg.PipesSubprocessClient(cwd=str(REPO_ROOT)).run(
         command=launch.command, context=context, extras={"run_name": launch.run_name}
     )

@@ -5,19 +5,27 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from pydantic import Field, create_model
 
-from whisper_pipeline.stages import Markdown, StageError, StageResult, markdown_table
+from whisper_pipeline.stages import Markdown, StageError, StageResult
 from whisper_pipeline.workspace import LANGUAGES
 
 language_partitions = dg.StaticPartitionsDefinition(list(LANGUAGES))
 
-__all__ = ["config_from", "language_partitions", "markdown_table", "materialize", "progress_logger", "run_stage"]
+__all__ = [
+    "config_from",
+    "language_partitions",
+    "materialize",
+    "progress_logger",
+    "run_stage",
+    "stage_failures",
+]
 
 
 def progress_logger(
@@ -79,9 +87,16 @@ def materialize(result: StageResult) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata=to_metadata(result.metadata))
 
 
-def run_stage(stage: Callable[..., StageResult], *args: Any, **kwargs: Any) -> dg.MaterializeResult:
-    """Call a stage function; its ``StageError`` becomes a ``dagster.Failure`` with the same message."""
+@contextmanager
+def stage_failures() -> Iterator[None]:
+    """A ``StageError`` raised inside becomes a ``dagster.Failure`` with the same message and metadata."""
     try:
-        return materialize(stage(*args, **kwargs))
+        yield
     except StageError as exc:
         raise dg.Failure(description=str(exc), metadata=to_metadata(exc.metadata)) from exc
+
+
+def run_stage(stage: Callable[..., StageResult], *args: Any, **kwargs: Any) -> dg.MaterializeResult:
+    """Call a stage function and return its result as a ``MaterializeResult`` (``StageError`` → ``Failure``)."""
+    with stage_failures():
+        return materialize(stage(*args, **kwargs))

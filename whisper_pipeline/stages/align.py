@@ -29,12 +29,13 @@ def align_stage(
     lines = [l for s in SPLITS for l in read_jsonl(ws.processed_manifest(lang, s))]
     results, aligner, aligned_now = [], None, 0
     for n, line in enumerate(lines, 1):
-        result = load_existing(ws.outputs, line["id"], line["transcript"])  # finished by an earlier (killed) run
+        file_dir = ws.alignment_outputs(line["id"])
+        result = load_existing(file_dir, line["id"], line["transcript"])  # finished by an earlier (killed) run
         if result is None:
             if aligner is None:
                 aligner = load_aligner()
             result = align_file(
-                aligner, line["audio"], line["transcript"], lang, line["id"], ws.outputs, line["duration"]
+                aligner, line["audio"], line["transcript"], lang, line["id"], file_dir, line["duration"]
             )
             aligned_now += 1
         results.append(vars(result))

@@ -132,7 +132,8 @@ def save_processor(base_model: str, target: Path) -> Path:
     """The ``WhisperProcessor`` of the base model, saved once under ``models/processor/``."""
     from transformers import WhisperProcessor
 
-    if not (target / "preprocessor_config.json").is_file():
+    # transformers 5 saves processor_config.json, earlier versions preprocessor_config.json
+    if not any((target / name).is_file() for name in ("processor_config.json", "preprocessor_config.json")):
         WhisperProcessor.from_pretrained(base_model).save_pretrained(str(target))
     return target
 

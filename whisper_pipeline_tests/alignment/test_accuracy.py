@@ -16,7 +16,7 @@ def test_mean_boundary_error_under_100_ms(real_base_model, tmp_path):
     errors = []
     for i, sentence in enumerate(sentences("hr")[10:16]):
         clip = build_clip(sentence, tmp_path / f"{i}.wav", voice="hr", seed=i, noise_snr_db=20.0)
-        result = align_file(aligner, clip.audio, clip.text, "hr", f"c{i}", tmp_path / "out", 10.0)
+        result = align_file(aligner, clip.audio, clip.text, "hr", f"c{i}", tmp_path / "out" / f"c{i}", 10.0)
         doc = json.loads(Path(result.json_path).read_text(encoding="utf-8"))
         e = boundary_errors(clip.words, [w for s in doc["segments"] for w in s["words"]])
         assert e is not None, sentence
