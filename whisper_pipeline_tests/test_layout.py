@@ -91,3 +91,14 @@ def test_no_module_builds_a_workspace_path_by_hand():
 )
 def test_the_check_catches_hand_built_paths(source):
     assert _hand_built_paths(source)
+
+
+def test_dagster_configs_are_generated_from_library_settings():
+    """A config class written by hand in an asset module would copy library defaults: configs come from
+    ``assets/common.py:config_from`` (the library dataclass is the one definition)."""
+    by_hand = []
+    for path in (PACKAGE / "assets").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and any("Config" in ast.unparse(b) for b in node.bases):
+                by_hand.append(f"{path.name}: class {node.name}")
+    assert not by_hand, by_hand
