@@ -19,6 +19,7 @@ import soundfile as sf
 
 from whisper_pipeline.audio.inspect import sha256_file
 from whisper_pipeline.audio.preprocess import PreprocessOptions, preprocess_rows
+from whisper_pipeline.data.manifests import ManifestLine
 from whisper_pipeline.sample_data import generate_corpus
 
 
@@ -41,7 +42,17 @@ def main() -> None:
         generate_corpus(tmp / "uploads", speakers=args.speakers, sentences_per_speaker=args.sentences, bad_files=False)
         files = sorted(p for p in (tmp / "uploads").rglob("*") if p.suffix in {".wav", ".flac", ".mp3", ".ogg", ".m4a"})
         rows = [
-            {"id": f"f{i}", "audio": str(f), "sha256": sha256_file(f), "duration": 0.0} for i, f in enumerate(files)
+            ManifestLine(
+                id=f"f{i}",
+                audio=str(f),
+                transcript="",
+                duration=0.0,
+                language=f.relative_to(tmp / "uploads").parts[0],
+                speaker=f.parent.name,
+                split="train",
+                sha256=sha256_file(f),
+            )
+            for i, f in enumerate(files)
         ]
         import librosa
 
@@ -61,7 +72,7 @@ def main() -> None:
                 out = tmp / f"{label[:12]}{workers}"
                 t = time.perf_counter()
                 _, done, errors = preprocess_rows(
-                    rows, lambda r, out=out: out / f"{r['id']}.wav", {}, options, workers=workers
+                    rows, lambda r, out=out: out / f"{r.id}.wav", {}, options, workers=workers
                 )
                 assert done == len(rows) and not errors, errors
                 results.append((label, workers, time.perf_counter() - t))

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+from whisper_pipeline.data.manifests import ManifestLine
 
 MAX_SEGMENT_S = 30.0
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'»”)]*$")
@@ -107,7 +109,7 @@ def segment_cues(cues: list[dict], max_s: float = MAX_SEGMENT_S) -> list[Segment
     return segments
 
 
-def cut_segments(line: dict, segments: list[Segment], target_for) -> list[dict]:
+def cut_segments(line: ManifestLine, segments: list[Segment], target_for) -> list[ManifestLine]:
     """Write each segment of a processed line as its own 16 kHz WAV (atomically) and return the
     manifest lines: the parent's fields, the segment's id/audio/transcript/duration, ``parent``,
     and ``offset`` (start in the parent's processed audio)."""
@@ -116,23 +118,23 @@ def cut_segments(line: dict, segments: list[Segment], target_for) -> list[dict]:
     from whisper_pipeline.audio.ffmpeg import write_wav16
     from whisper_pipeline.io import atomic_path
 
-    audio, rate = sf.read(line["audio"], dtype="float32")
+    audio, rate = sf.read(line.audio, dtype="float32")
     out = []
     for k, seg in enumerate(segments):
-        seg_id = f"{line['id']}-seg{k:03d}"
+        seg_id = f"{line.id}-seg{k:03d}"
         target = target_for(seg_id)
         with atomic_path(target, suffix=".wav") as tmp:
             write_wav16(tmp, audio[int(seg.start * rate) : int(seg.end * rate)], rate)
         out.append(
-            {
-                **line,
-                "id": seg_id,
-                "audio": str(target),
-                "transcript": seg.text,
-                "duration": round(sf.info(str(target)).duration, 3),
-                "parent": line["id"],
-                "offset": seg.start,
-            }
+            replace(
+                line,
+                id=seg_id,
+                audio=str(target),
+                transcript=seg.text,
+                duration=round(sf.info(str(target)).duration, 3),
+                parent=line.id,
+                offset=seg.start,
+            )
         )
     return out
 
@@ -143,26 +145,26 @@ def aligned_words(json_path: str | Path) -> list[dict]:
     return [w for s in doc["segments"] for w in s["words"]]
 
 
-def trimmed_cues(line: dict) -> list[dict] | None:
+def trimmed_cues(line: ManifestLine) -> list[dict] | None:
     """Subtitle cues of a harvested recording (``<stem>.cues.json`` next to its source audio, written by
     ``harvest/ytdlp.py``), shifted onto the silence-trimmed processed audio; None when it has none."""
-    path = Path(line.get("source_audio", "")).with_suffix(".cues.json")
+    path = Path(line.source_audio or "").with_suffix(".cues.json")
     if not path.is_file():
         return None
     doc = json.loads(path.read_text(encoding="utf-8"))
     cues = doc["cues"] if isinstance(doc, dict) else doc  # harvest writes {"subtitles": …, "cues": […]}
-    shift = (line.get("trim") or [0.0, 0.0])[0]
+    shift = (line.trim or [0.0, 0.0])[0]
     return [{**c, "start": max(0.0, c["start"] - shift), "end": max(0.0, c["end"] - shift)} for c in cues]
 
 
-def plan_long_form(line: dict, alignment: dict, max_s: float = MAX_SEGMENT_S) -> tuple[list[Segment], str]:
+def plan_long_form(line: ManifestLine, alignment: dict, max_s: float = MAX_SEGMENT_S) -> tuple[list[Segment], str]:
     """How a processed line longer than ``max_s`` is cut for training: at the words of its alignment when
     that is trustworthy (``status`` aligned), else at its subtitle cues; returns the segments and what
     they were cut by ("words" or "subtitle cues"). Raises ``ValueError`` saying why when it cannot be cut
     (neither, or a word or cue longer than ``max_s``): the recording is then left out of training."""
     if alignment["status"] == "aligned":
         words = aligned_words(alignment["json_path"])
-        return segment_words(line["transcript"], words, max_s, audio_end=line["duration"]), "words"
+        return segment_words(line.transcript, words, max_s, audio_end=line.duration), "words"
     if (cues := trimmed_cues(line)) is not None:
         return segment_cues(cues, max_s), "subtitle cues"
     raise ValueError(f"alignment {alignment['status']} ({alignment['reason']}) and no subtitle cues")

@@ -13,7 +13,7 @@ import json
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,6 +21,7 @@ import numpy as np
 import soundfile as sf
 
 from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE, decode, probe
+from whisper_pipeline.data.manifests import ManifestLine
 from whisper_pipeline.io import atomic_path
 
 DURATION_TOLERANCE_S = 0.05
@@ -183,13 +184,13 @@ def _worker_init() -> None:
 
 
 def preprocess_rows(
-    rows: list[dict],
-    target_for: Callable[[dict], Path],
-    previous: dict[str, dict],
+    rows: list[ManifestLine],
+    target_for: Callable[[ManifestLine], Path],
+    previous: dict[str, ManifestLine],
     options: PreprocessOptions | None = None,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[list[dict], int, list[str]]:
+) -> tuple[list[ManifestLine], int, list[str]]:
     """Process every manifest line; returns (processed lines, number processed this time, errors).
 
     A line is reused when its output exists and was made from the same source content (SHA-256)
@@ -200,20 +201,15 @@ def preprocess_rows(
     """
     options = options or PreprocessOptions()
     key = options.key()
-    out: dict[str, dict] = {}
+    out: dict[str, ManifestLine] = {}
     todo = []
     for r in rows:
         target = target_for(r).with_suffix(f".{options.format}")
-        prev = previous.get(r["id"])
-        if (
-            prev
-            and prev.get("sha256") == r["sha256"]
-            and prev.get("preprocess_key") == key
-            and Path(prev["audio"]).is_file()
-        ):
-            out[r["id"]] = prev
-        elif (finished := finished_output(target, r["sha256"], options)) is not None:
-            out[r["id"]] = _line(r, target, finished, key)
+        prev = previous.get(r.id)
+        if prev and prev.sha256 == r.sha256 and prev.preprocess_key == key and Path(prev.audio).is_file():
+            out[r.id] = prev
+        elif (finished := finished_output(target, r.sha256, options)) is not None:
+            out[r.id] = _line(r, target, finished, key)
         else:
             todo.append((r, target))
     errors: list[str] = []
@@ -222,42 +218,41 @@ def preprocess_rows(
         workers = workers or max(1, min(len(todo), os.cpu_count() or 1))
         with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
             futures = [
-                (r, target, pool.submit(process_one, r["audio"], str(target), options, r["sha256"]))
-                for r, target in todo
+                (r, target, pool.submit(process_one, r.audio, str(target), options, r.sha256)) for r, target in todo
             ]
             for r, target, fut in futures:
                 try:
                     p = fut.result()
                 except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
-                    errors.append(f"{r['audio']}: {type(exc).__name__}: {exc}"[:400])
+                    errors.append(f"{r.audio}: {type(exc).__name__}: {exc}"[:400])
                     continue
-                out[r["id"]] = _line(r, target, p, key)
+                out[r.id] = _line(r, target, p, key)
                 done += 1
                 if progress:
                     progress(done, len(rows))
-    return [out[r["id"]] for r in rows if r["id"] in out], len(todo) - len(errors), errors
+    return [out[r.id] for r in rows if r.id in out], len(todo) - len(errors), errors
 
 
-def _line(row: dict, target: Path, p: Processed, key: str) -> dict:
+def _line(row: ManifestLine, target: Path, p: Processed, key: str) -> ManifestLine:
     """The processed manifest line of ``row``."""
-    return {
-        **row,
-        "audio": str(target),
-        "source_audio": row["audio"],
-        "duration": p.duration,
-        "manifest_duration": row["duration"],
-        "trim": [p.trim_start, p.trim_end],
-        "loudness_lufs": p.loudness_lufs,
-        "preprocess_flags": p.flags,
-        "preprocess_key": key,
-    }
+    return replace(
+        row,
+        audio=str(target),
+        source_audio=row.audio,
+        duration=p.duration,
+        manifest_duration=row.duration,
+        trim=[p.trim_start, p.trim_end],
+        loudness_lufs=p.loudness_lufs,
+        preprocess_flags=p.flags,
+        preprocess_key=key,
+    )
 
 
-def duration_mismatches(lines: list[dict]) -> list[str]:
+def duration_mismatches(lines: list[ManifestLine]) -> list[str]:
     """Processed files whose length on disk differs from the duration the manifest line states."""
     bad = []
     for line in lines:
-        actual = processed_duration(line["audio"])
-        if abs(actual - line["duration"]) > DURATION_TOLERANCE_S:
-            bad.append(f"{line['audio']}: {actual:.3f}s on disk vs {line['duration']:.3f}s in the manifest")
+        actual = processed_duration(line.audio)
+        if abs(actual - line.duration) > DURATION_TOLERANCE_S:
+            bad.append(f"{line.audio}: {actual:.3f}s on disk vs {line.duration:.3f}s in the manifest")
     return bad

@@ -12,29 +12,31 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from whisper_pipeline.data.manifests import validate_manifest_lines
+from whisper_pipeline.data.manifests import ManifestLine, read_lines, validate_manifest_lines
 from whisper_pipeline.io import read_jsonl
 from whisper_pipeline.workspace import LANGUAGES, SPLITS, Workspace
 
 
-def untrainable_training_lines(inventory: Iterable[dict], lines: Iterable[dict]) -> list[str]:
+def untrainable_training_lines(inventory: Iterable[dict], lines: Iterable[ManifestLine]) -> list[str]:
     """Train lines without a transcript or whose file the inventory did not accept, each with why."""
     rows = {r["file_id"]: r for r in inventory}
     problems = []
     for line in lines:
-        if line["split"] != "train":
+        if line.split != "train":
             continue
-        row = rows.get(line["id"])
-        if not str(line.get("transcript") or "").strip():
-            problems.append(f"{line['id']}: empty transcript")
+        row = rows.get(line.id)
+        if not str(line.transcript or "").strip():
+            problems.append(f"{line.id}: empty transcript")
         elif row is not None and row["status"] != "ok":
             problems.append(
-                f"{line['id']}: {row['status']} ({row.get('reason') or row.get('reason_code') or 'no reason'})"
+                f"{line.id}: {row['status']} ({row.get('reason') or row.get('reason_code') or 'no reason'})"
             )
     return problems
 
 
-def recordings_in_two_splits(inventory: Iterable[dict], lines: Iterable[dict], judged: Iterable[dict]) -> list[str]:
+def recordings_in_two_splits(
+    inventory: Iterable[dict], lines: Iterable[ManifestLine], judged: Iterable[ManifestLine]
+) -> list[str]:
     """Lines of ``judged`` whose recording (itself, an exact or a re-encoded copy) is also in another split
     among ``lines``. Every copy maps to its kept original, so copies and originals compare equal."""
     rows = list(inventory)
@@ -44,26 +46,24 @@ def recordings_in_two_splits(inventory: Iterable[dict], lines: Iterable[dict], j
         if r.get("sha256"):
             by_hash.setdefault(r["sha256"], canonical[r["file_id"]])
 
-    def key(line: dict) -> str:
-        return by_hash.get(line.get("sha256") or "") or canonical.get(line["id"], line["id"])
+    def key(line: ManifestLine) -> str:
+        return by_hash.get(line.sha256 or "") or canonical.get(line.id, line.id)
 
     splits_of: dict[str, dict[str, str]] = {}
     for line in lines:
-        splits_of.setdefault(key(line), {}).setdefault(line["split"], line["id"])
+        splits_of.setdefault(key(line), {}).setdefault(line.split, line.id)
     leaks = []
     for line in judged:
-        others = {s: i for s, i in splits_of.get(key(line), {}).items() if s != line["split"]}
-        leaks += [
-            f"{line['id']} ({line['split']}) is the same recording as {i} ({s})" for s, i in sorted(others.items())
-        ]
+        others = {s: i for s, i in splits_of.get(key(line), {}).items() if s != line.split}
+        leaks += [f"{line.id} ({line.split}) is the same recording as {i} ({s})" for s, i in sorted(others.items())]
     return leaks
 
 
-def speakers_in_two_splits(lines: Iterable[dict]) -> list[str]:
+def speakers_in_two_splits(lines: Iterable[ManifestLine]) -> list[str]:
     """``lang/group: splits`` for every speaker (or fallback group) found in more than one split."""
     seen: dict[tuple[str, str], set[str]] = {}
     for line in lines:
-        seen.setdefault((line["language"], line.get("group") or line["speaker"]), set()).add(line["split"])
+        seen.setdefault((line.language, line.group or line.speaker), set()).add(line.split)
     return sorted(f"{lang}/{group}: {', '.join(sorted(s))}" for (lang, group), s in seen.items() if len(s) > 1)
 
 
@@ -79,10 +79,10 @@ def inventory_rows(ws: Workspace, lang: str) -> list[dict]:
     return read_jsonl(path) if (path := ws.inventory(lang)).is_file() else []
 
 
-def split_lines(ws: Workspace, languages: Iterable[str] = LANGUAGES) -> list[dict]:
+def split_lines(ws: Workspace, languages: Iterable[str] = LANGUAGES) -> list[ManifestLine]:
     """Every line of the languages' split manifests (those written so far)."""
     return [
-        line for l in languages for s in SPLITS if (p := ws.split_manifest(l, s)).is_file() for line in read_jsonl(p)
+        line for l in languages for s in SPLITS if (p := ws.split_manifest(l, s)).is_file() for line in read_lines(p)
     ]
 
 

@@ -7,10 +7,95 @@ from the per-language parts under a lock, so partitions can run in parallel.
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from whisper_pipeline.io import file_lock, read_jsonl, write_csv, write_json, write_jsonl
 from whisper_pipeline.workspace import LanguageParts
+
+
+@dataclass(frozen=True)
+class ManifestLine:
+    """One utterance as it travels through the stages: split → processed → training manifests.
+
+    Files hold it as a JSON object (``to_dict``/``from_dict`` at the file boundary, ``read_lines``/``write_lines``);
+    between them the stages use the attributes and derive lines with ``dataclasses.replace``. The optional
+    fields are those later stages add; an optional field that is ``None`` is not written, except
+    ``loudness_lufs`` on a processed line (``null``: not normalized). Keys the dataclass does not know
+    (a user's own, an older file's) are kept in ``extra`` and written back unchanged.
+    """
+
+    id: str
+    audio: str
+    transcript: str
+    duration: float
+    language: str
+    speaker: str
+    split: str
+    source: str = "upload"
+    # split lines (data/splits.py:make_splits)
+    group: str | None = None  # "speaker:<id>", "source:<id>" or "file:<id>": the unit kept in one split
+    sha256: str | None = None  # of the source audio: leak checks, and the preprocessing cache key
+    # processed lines (audio/preprocess.py): ``audio`` is then the processed file
+    source_audio: str | None = None
+    manifest_duration: float | None = None  # the split line's duration (before trimming)
+    trim: list[float] | None = None  # [seconds trimmed at the start, at the end]
+    loudness_lufs: float | None = None  # measured before normalization; null when not normalized
+    preprocess_flags: list[str] | None = None
+    preprocess_key: str | None = None
+    # segments cut from a long recording (alignment/segment.py:cut_segments)
+    parent: str | None = None  # the recording's id
+    offset: float | None = None  # start in the parent's processed audio, seconds
+    # augmented copies (audio/augment.py:augment_offline)
+    augmented_from: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ManifestLine:
+        """The line of a JSON object: values as they are (no conversion), unknown keys into ``extra``. Raises
+        ``KeyError`` naming a missing required field."""
+        missing = [name for name in REQUIRED_LINE_FIELDS if name not in data]
+        if missing:
+            raise KeyError(f"manifest line {data.get('id', '?')!r} has no {', '.join(missing)}")
+        line = cls(**{k: v for k, v in data.items() if k in _ALWAYS_WRITTEN or (k in _OPTIONAL and v is not None)})
+        written = line.to_dict()  # what the fields give back; every other key (a null one too) is kept in extra
+        extra = {k: v for k, v in data.items() if k not in written}
+        return replace(line, extra=extra) if extra else line
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of the line: the keys and values ``from_dict`` read (plus the fields set since)."""
+        out = dict(self.extra)
+        for name in _ALWAYS_WRITTEN:
+            out[name] = getattr(self, name)
+        for name in _OPTIONAL:
+            value = getattr(self, name)
+            if value is not None or (name == "loudness_lufs" and self.preprocess_key is not None):
+                out[name] = value
+        return out
+
+
+REQUIRED_LINE_FIELDS = tuple(
+    f.name for f in fields(ManifestLine) if f.default is MISSING and f.default_factory is MISSING
+)
+_ALWAYS_WRITTEN = (*REQUIRED_LINE_FIELDS, "source")
+_OPTIONAL = tuple(f.name for f in fields(ManifestLine) if f.name not in _ALWAYS_WRITTEN and f.name != "extra")
+
+
+def read_lines(path: str | Path) -> list[ManifestLine]:
+    """The lines of a manifest file (JSON lines), as ``ManifestLine``."""
+    return [ManifestLine.from_dict(d) for d in read_jsonl(path)]
+
+
+def line_dicts(lines: Iterable[ManifestLine]) -> list[dict[str, Any]]:
+    """The JSON objects of ``lines`` (for a writer that takes rows, such as ``write_language_part``)."""
+    return [line.to_dict() for line in lines]
+
+
+def write_lines(path: str | Path, lines: Iterable[ManifestLine]) -> Path:
+    """Write ``lines`` as a manifest file (JSON lines, keys sorted), atomically."""
+    return write_jsonl(path, line_dicts(lines))
 
 
 def combine_jsonl(parts: list[Path], combined: Path) -> int:

@@ -25,6 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from whisper_pipeline.data.manifests import ManifestLine
 from whisper_pipeline.io import write_json
 from whisper_pipeline.workspace import SPLITS
 
@@ -193,11 +194,10 @@ def empty_split_reasons(assignment: dict[str, str], new_groups: list[str], polic
 
 def make_splits(
     rows: list[dict], lang: str, policy: SplitPolicy | None = None, remembered: Assignments | None = None
-) -> tuple[dict[str, list[dict]], Assignments, dict]:
-    """(manifest lines per split, updated assignments, summary).
+) -> tuple[dict[str, list[ManifestLine]], Assignments, dict]:
+    """(manifest lines per split, updated assignments, summary) of the normalized inventory ``rows``.
 
-    A line: ``id``, ``audio``, ``transcript``, ``duration``, ``language``, ``speaker``, ``split``,
-    ``source``, ``group`` and ``sha256`` (for leak checks).
+    A line has ``group`` (the unit kept in one split) and ``sha256`` (for leak checks) set.
     """
     policy = policy or SplitPolicy()
     remembered = remembered or Assignments(policy.seed)
@@ -208,23 +208,23 @@ def make_splits(
     before = dict(remembered.groups)
     moves: list[tuple[str, str, str]] = []
     assignment = assign_groups(dict(hours), lang, policy, remembered, moves)
-    out: dict[str, list[dict]] = defaultdict(list)
+    out: dict[str, list[ManifestLine]] = defaultdict(list)
     for r in sorted(rows, key=lambda r: r["file_id"]):
         kind, group = grouping[r["file_id"]]
         split = assignment[group]
         out[split].append(
-            {
-                "id": r["file_id"],
-                "audio": r["audio"],
-                "transcript": r["transcript_norm"],
-                "duration": r["duration_s"],
-                "language": lang,
-                "speaker": r["speaker"],
-                "split": split,
-                "source": r.get("source") or "upload",
-                "group": f"{kind}:{group}",
-                "sha256": r["sha256"],
-            }
+            ManifestLine(
+                id=r["file_id"],
+                audio=r["audio"],
+                transcript=r["transcript_norm"],
+                duration=r["duration_s"],
+                language=lang,
+                speaker=r["speaker"],
+                split=split,
+                source=r.get("source") or "upload",
+                group=f"{kind}:{group}",
+                sha256=r["sha256"],
+            )
         )
     updated = Assignments(policy.seed, {**before, **assignment})
     kinds = defaultdict(int)
@@ -241,13 +241,13 @@ def make_splits(
     return {s: out.get(s, []) for s in SPLITS}, updated, summary
 
 
-def small_subset(split_rows: dict[str, list[dict]], per_split: int = 8) -> list[dict]:
+def small_subset(split_lines: dict[str, list[ManifestLine]], per_split: int = 8) -> list[ManifestLine]:
     """A few lines per split and speaker round-robin, for smoke runs (``run1_small.jsonl``)."""
     subset = []
     for split in SPLITS:
-        by_speaker: dict[str, list[dict]] = defaultdict(list)
-        for r in split_rows[split]:
-            by_speaker[r["speaker"]].append(r)
+        by_speaker: dict[str, list[ManifestLine]] = defaultdict(list)
+        for line in split_lines[split]:
+            by_speaker[line.speaker].append(line)
         queues = [by_speaker[s] for s in sorted(by_speaker)]
         picked = []
         while len(picked) < per_split and any(queues):

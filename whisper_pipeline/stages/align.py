@@ -9,7 +9,8 @@ from typing import Any
 
 from whisper_pipeline.alignment.align import AlignmentSettings, align_file, load_existing
 from whisper_pipeline.alignment.segment import cut_segments, plan_long_form
-from whisper_pipeline.io import read_jsonl, write_jsonl
+from whisper_pipeline.data.manifests import ManifestLine, read_lines, write_lines
+from whisper_pipeline.io import write_jsonl
 from whisper_pipeline.stages import DEFAULT_LOG, Log, Progress, StageResult, markdown_table
 from whisper_pipeline.workspace import SPLITS, Workspace
 
@@ -26,17 +27,15 @@ def align_stage(
     aligner comes from ``load_aligner()``, called only when a file needs aligning) → ``ws.alignments``;
     then ``ws.training_manifest`` per split: the lines of at most ``max_segment_s``, plus the segments
     of the longer ones (``ws.segment_audio``)."""
-    lines = [l for s in SPLITS for l in read_jsonl(ws.processed_manifest(lang, s))]
+    lines = [l for s in SPLITS for l in read_lines(ws.processed_manifest(lang, s))]
     results, aligner, aligned_now = [], None, 0
     for n, line in enumerate(lines, 1):
-        file_dir = ws.alignment_outputs(line["id"])
-        result = load_existing(file_dir, line["id"], line["transcript"])  # finished by an earlier (killed) run
+        file_dir = ws.alignment_outputs(line.id)
+        result = load_existing(file_dir, line.id, line.transcript)  # finished by an earlier (killed) run
         if result is None:
             if aligner is None:
                 aligner = load_aligner()
-            result = align_file(
-                aligner, line["audio"], line["transcript"], lang, line["id"], file_dir, line["duration"]
-            )
+            result = align_file(aligner, line.audio, line.transcript, lang, line.id, file_dir, line.duration)
             aligned_now += 1
         results.append(vars(result))
         if progress:
@@ -44,23 +43,23 @@ def align_stage(
     write_jsonl(ws.alignments(lang), results)
 
     by_id = {r["file_id"]: r for r in results}
-    ready: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    ready: dict[str, list[ManifestLine]] = {s: [] for s in SPLITS}
     long_form, unsegmented = [], []
     for line in lines:
-        if line["duration"] <= settings.max_segment_s:
-            ready[line["split"]].append(line)
+        if line.duration <= settings.max_segment_s:
+            ready[line.split].append(line)
             continue
         try:
-            segments, how = plan_long_form(line, by_id[line["id"]], settings.max_segment_s)
+            segments, how = plan_long_form(line, by_id[line.id], settings.max_segment_s)
         except ValueError as exc:
-            unsegmented.append({"file_id": line["id"], "reason": str(exc)})
-            log.warning(f"{line['id']}: {line['duration']:.0f}s recording left out of training: {exc}")
+            unsegmented.append({"file_id": line.id, "reason": str(exc)})
+            log.warning(f"{line.id}: {line.duration:.0f}s recording left out of training: {exc}")
             continue
         pieces = cut_segments(line, segments, lambda seg_id: ws.segment_audio(lang, seg_id))
-        ready[line["split"]] += pieces
-        long_form.append({"file_id": line["id"], "duration": line["duration"], "segments": len(pieces), "by": how})
+        ready[line.split] += pieces
+        long_form.append({"file_id": line.id, "duration": line.duration, "segments": len(pieces), "by": how})
     for split, split_lines in ready.items():
-        write_jsonl(ws.training_manifest(lang, split), split_lines)
+        write_lines(ws.training_manifest(lang, split), split_lines)
 
     aligned = sum(r["status"] == "aligned" for r in results)
     flagged = [r for r in results if r["status"] != "aligned"]

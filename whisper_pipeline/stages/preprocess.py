@@ -12,7 +12,7 @@ from whisper_pipeline.audio.preprocess import (
     duration_mismatches,
     preprocess_rows,
 )
-from whisper_pipeline.io import read_jsonl, write_jsonl
+from whisper_pipeline.data.manifests import ManifestLine, read_lines, write_lines
 from whisper_pipeline.stages import (
     DEFAULT_LOG,
     Log,
@@ -40,25 +40,25 @@ def preprocess_stage(
         raise StageError(f"processed_audio: {problem}")
     workers = (parallel or PreprocessWorkers()).workers
     totals = {"converted": 0, "files": 0, "seconds": 0.0, "source_seconds": 0.0}
-    all_lines: list[dict] = []
+    all_lines: list[ManifestLine] = []
     all_errors: list[str] = []
     for split in SPLITS:
-        rows = read_jsonl(ws.split_manifest(lang, split))
+        rows = read_lines(ws.split_manifest(lang, split))
         target = ws.processed_manifest(lang, split)
-        previous = {r["id"]: r for r in read_jsonl(target)} if target.is_file() else {}
+        previous = {r.id: r for r in read_lines(target)} if target.is_file() else {}
         lines, converted, errors = preprocess_rows(
             rows,
-            lambda r: ws.processed_audio(lang, r["id"]),
+            lambda r: ws.processed_audio(lang, r.id),
             previous,
             options,
             workers=workers or None,
             progress=progress_for(f"processed {split} ({lang})") if progress_for else None,
         )
-        write_jsonl(target, lines)
+        write_lines(target, lines)
         totals["converted"] += converted
         totals["files"] += len(lines)
-        totals["seconds"] += sum(l["duration"] for l in lines)
-        totals["source_seconds"] += sum(l["manifest_duration"] for l in lines)
+        totals["seconds"] += sum(l.duration for l in lines)
+        totals["source_seconds"] += sum(l.manifest_duration for l in lines)
         all_lines += lines
         all_errors += errors
     for e in all_errors:
@@ -69,9 +69,7 @@ def preprocess_stage(
             f"{len(mismatches)} processed files do not match the manifest duration",
             metadata={"mismatches": markdown_list(mismatches)},
         )
-    flagged = [
-        {"id": l["id"], "flags": "; ".join(l["preprocess_flags"])} for l in all_lines if l.get("preprocess_flags")
-    ]
+    flagged = [{"id": l.id, "flags": "; ".join(l.preprocess_flags)} for l in all_lines if l.preprocess_flags]
     return StageResult(
         metadata={
             "files": totals["files"],

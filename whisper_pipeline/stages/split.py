@@ -4,7 +4,7 @@ combined manifests, run1 and run1_small. Stable under growth: a speaker once ass
 from __future__ import annotations
 
 from whisper_pipeline.data.dataset_checks import invalid_split_lines
-from whisper_pipeline.data.manifests import combine_jsonl, write_language_part
+from whisper_pipeline.data.manifests import combine_jsonl, line_dicts, write_language_part
 from whisper_pipeline.data.splits import SPLITS, Assignments, SplitPolicy, SplitSettings, make_splits, small_subset
 from whisper_pipeline.io import read_jsonl
 from whisper_pipeline.stages import DEFAULT_LOG, Log, StageResult, settings_from
@@ -24,9 +24,9 @@ def split(ws: Workspace, lang: str, settings: SplitSettings, *, log: Log = DEFAU
         )
     by_split, assignments, summary = make_splits(rows, lang, settings_from(settings, SplitPolicy), remembered)
     for name, lines in by_split.items():
-        write_language_part(ws.split_manifests(name), lang, lines)
+        write_language_part(ws.split_manifests(name), lang, line_dicts(lines))
     assignments.save(ws.split_assignments(lang))
-    write_language_part(ws.run1_small, lang, small_subset(by_split, settings.small_per_split))
+    write_language_part(ws.run1_small, lang, line_dicts(small_subset(by_split, settings.small_per_split)))
     combine_jsonl([ws.split_manifest(l, s) for l in LANGUAGES for s in SPLITS], ws.run1)
     for name, why in summary["empty_splits"].items():
         log.warning(f"{lang}: no {name} split: {why}" + ("; evaluation will be skipped" if name == "test" else ""))
@@ -34,7 +34,7 @@ def split(ws: Workspace, lang: str, settings: SplitSettings, *, log: Log = DEFAU
         log.info(f"{lang}: new speakers moved to fill empty splits: {', '.join(summary['moved'])}")
     if set(summary["groups_by_kind"]) - {"speaker"}:
         log.warning(f"{lang}: some utterances have no speaker; grouped by {summary['groups_by_kind']} instead")
-    test_hours = sum(l["duration"] for l in by_split["test"]) / 3600
+    test_hours = sum(l.duration for l in by_split["test"]) / 3600
     if test_hours < settings.min_test_hours:
         log.warning(
             f"{lang}: only {test_hours:.2f} h of test audio (minimum {settings.min_test_hours} h): add speakers"
@@ -42,8 +42,8 @@ def split(ws: Workspace, lang: str, settings: SplitSettings, *, log: Log = DEFAU
     meta: dict = {}
     for name, lines in by_split.items():
         meta[f"{name}_utterances"] = len(lines)
-        meta[f"{name}_speakers"] = len({l["speaker"] for l in lines})
-        meta[f"{name}_hours"] = round(sum(l["duration"] for l in lines) / 3600, 4)
+        meta[f"{name}_speakers"] = len({l.speaker for l in lines})
+        meta[f"{name}_hours"] = round(sum(l.duration for l in lines) / 3600, 4)
     meta["grouping"] = summary["groups_by_kind"]
     meta["new_groups"] = len(summary["new_groups"])
     meta["moved_to_fill_splits"] = summary["moved"]

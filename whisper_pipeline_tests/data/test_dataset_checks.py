@@ -13,6 +13,7 @@ from whisper_pipeline.data.dataset_checks import (
     speakers_in_two_splits,
     untrainable_training_lines,
 )
+from whisper_pipeline.data.manifests import ManifestLine
 from whisper_pipeline.data.splits import SPLITS
 from whisper_pipeline.io import read_jsonl
 from whisper_pipeline.resources import WorkspaceResource
@@ -29,15 +30,17 @@ COPY = {
 
 def line(
     file_id: str, split: str, sha: str, transcript: str = "dobar dan", lang: str = "hr", speaker: str = "a"
-) -> dict:
-    return {
-        "id": file_id,
-        "split": split,
-        "sha256": sha,
-        "transcript": transcript,
-        "language": lang,
-        "speaker": speaker,
-    }
+) -> ManifestLine:
+    return ManifestLine(
+        id=file_id,
+        audio=f"/a/{file_id}.wav",
+        transcript=transcript,
+        duration=1.0,
+        language=lang,
+        speaker=speaker,
+        split=split,
+        sha256=sha,
+    )
 
 
 @pytest.mark.parametrize("inventory", [[ORIGINAL, COPY], [COPY, ORIGINAL]], ids=["copy-after", "copy-before"])

@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from whisper_pipeline.data.manifests import ManifestLine
 from whisper_pipeline.data.splits import (
     SPLITS,
     Assignments,
@@ -30,22 +31,22 @@ def rows(speakers, per_speaker: int = 3, seconds: float = 1.0, prefix: str = "s"
 
 
 def split_of(out: dict) -> dict[str, str]:
-    return {r["speaker"]: split for split, lines in out.items() for r in lines}
+    return {r.speaker: split for split, lines in out.items() for r in lines}
 
 
 def dump(out) -> str:
-    return json.dumps(out, sort_keys=True)
+    return json.dumps(out, sort_keys=True, default=ManifestLine.to_dict)
 
 
 def test_speaker_disjoint_and_every_split_present():
     out, _, summary = make_splits(rows(10), "hr", SplitPolicy(seed=7))
-    speakers = {split: {r["speaker"] for r in lines} for split, lines in out.items()}
+    speakers = {split: {r.speaker for r in lines} for split, lines in out.items()}
     assert all(speakers.values())
     assert not (speakers["train"] & speakers["test"]) and not (speakers["train"] & speakers["validation"])
     assert not (speakers["validation"] & speakers["test"])
     assert sum(len(v) for v in out.values()) == 30
     assert summary["groups_by_kind"] == {"speaker": 10}
-    line = out["train"][0]
+    line = out["train"][0].to_dict()
     assert set(line) == {
         "id",
         "audio",
@@ -93,7 +94,7 @@ def test_stable_under_growth_no_existing_speaker_ever_moves():
         assert len(summary["new_groups"]) == 7 and summary["kept_groups"] == len(history)
         history = now
     old_test = {s for s, split in history.items() if split == "test"}
-    assert old_test and not old_test & {r["speaker"] for r in out["train"]}, "no old test speaker leaks into training"
+    assert old_test and not old_test & {r.speaker for r in out["train"]}, "no old test speaker leaks into training"
 
 
 def test_seed_change_is_the_only_reshuffle():
@@ -107,7 +108,7 @@ def test_seed_change_is_the_only_reshuffle():
 def test_minimum_test_hours_moves_only_new_speakers():
     policy = SplitPolicy(seed=5, test_ratio=0.1, validation_ratio=0.1, min_test_hours=3 * 3 * 600 / 3600)
     out, _, _ = make_splits(rows(12, seconds=600), "hr", policy)  # 0.5 h per speaker
-    test_hours = sum(r["duration"] for r in out["test"]) / 3600
+    test_hours = sum(r.duration for r in out["test"]) / 3600
     assert test_hours >= policy.min_test_hours and out["train"]
 
 
@@ -122,11 +123,11 @@ def test_unknown_speakers_fall_back_to_source_then_file():
     for i, r in enumerate(data):
         r["source"] = "Generic:video1" if i < 2 else "upload"
     out, _, summary = make_splits(data, "hr", SplitPolicy(seed=2))
-    groups = {r["id"]: r["group"] for lines in out.values() for r in lines}
+    groups = {r.id: r.group for lines in out.values() for r in lines}
     assert summary["groups_by_kind"] == {"file": 2, "source": 1}
     assert groups["hr-unknown-u0"] == groups["hr-unknown-u1"] == "source:Generic:video1"
     assert groups["hr-unknown-u2"] == "file:hr-unknown-u2"
-    video = {split for split, lines in out.items() for r in lines if r["group"] == "source:Generic:video1"}
+    video = {split for split, lines in out.items() for r in lines if r.group == "source:Generic:video1"}
     assert len(video) == 1, "one video's utterances stay together"
 
 
@@ -138,8 +139,8 @@ def test_bad_ratios_are_refused():
 def test_small_subset_round_robins_speakers():
     out, _, _ = make_splits(rows(10, per_speaker=5), "hr", SplitPolicy(seed=3))
     subset = small_subset(out, per_split=4)
-    train = [r for r in subset if r["split"] == "train"]
-    assert len(train) == 4 and len({r["speaker"] for r in train}) == 4
+    train = [r for r in subset if r.split == "train"]
+    assert len(train) == 4 and len({r.speaker for r in train}) == 4
 
 
 def _hashed_split(name: str, policy: SplitPolicy) -> str:

@@ -2,6 +2,7 @@
 the long-form planning (aligned words, subtitle cues, neither) on its own and through the stage."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,8 @@ import soundfile as sf
 from whisper_pipeline.alignment.align import AlignmentSettings, load_aligner
 from whisper_pipeline.alignment.segment import plan_long_form, trimmed_cues
 from whisper_pipeline.audio.preprocess import PreprocessOptions, PreprocessWorkers
-from whisper_pipeline.io import read_jsonl, write_json
+from whisper_pipeline.data.manifests import ManifestLine
+from whisper_pipeline.io import read_jsonl, write_json, write_jsonl
 from whisper_pipeline.stages.align import align_stage
 from whisper_pipeline.stages.preprocess import preprocess_stage
 from whisper_pipeline.workspace import SPLITS, Workspace
@@ -138,6 +140,21 @@ def test_long_recordings_are_cut_by_words_or_cues_or_left_out(workspace):
     assert any(w == f"{LANG}: timestamps for only 17% of files (target ≥ 80%)" for w in log.warnings)
 
 
+def test_keys_the_pipeline_does_not_know_travel_from_the_split_lines_to_the_segments(workspace):
+    """A user's own key on a split line is neither dropped nor changed by preprocessing and segmenting."""
+    split_language(workspace, LANG)
+    for s in SPLITS:
+        path = workspace.split_manifest(LANG, s)
+        write_jsonl(path, [{**l, "notes": {"checked": l["id"]}} for l in read_jsonl(path)])
+    preprocess_stage(workspace, LANG, PreprocessOptions(), PreprocessWorkers(workers=1))
+    processed = [l for s in SPLITS for l in read_jsonl(workspace.processed_manifest(LANG, s))]
+    assert len(processed) == 6 and all(l["notes"] == {"checked": l["id"]} for l in processed)
+    first = processed[0]["id"]
+    align_stage(workspace, LANG, AlignmentSettings(max_segment_s=1.0), lambda: EvenAligner({first}), log=ListLog())
+    pieces = [l for s in SPLITS for l in read_jsonl(workspace.training_manifest(LANG, s))]
+    assert len(pieces) >= 2 and all(p["parent"] == first and p["notes"] == {"checked": first} for p in pieces)
+
+
 # --- the long-form plan on its own -----------------------------------------------------------------
 
 
@@ -148,7 +165,16 @@ def alignment_doc(tmp_path: Path, words: list[tuple[str, float, float]]) -> str:
     return str(path)
 
 
-LINE = {"id": "u1", "transcript": "Prva rečenica. Druga rečenica.", "duration": 9.0, "trim": [0.5, 0.2]}
+LINE = ManifestLine(
+    id="u1",
+    audio="/ws/processed/audio/hr/u1.wav",
+    transcript="Prva rečenica. Druga rečenica.",
+    duration=9.0,
+    language="hr",
+    speaker="s1",
+    split="train",
+    trim=[0.5, 0.2],
+)
 
 
 def test_plan_cuts_an_aligned_recording_at_its_words(tmp_path):
@@ -164,7 +190,7 @@ def test_plan_falls_back_to_subtitle_cues_shifted_onto_the_trimmed_audio(tmp_pat
     source = tmp_path / "video.m4a"
     cues = [{"start": 0.4, "end": 3.0, "text": "Prva rečenica."}, {"start": 4.5, "end": 8.0, "text": "Druga."}]
     write_json(source.with_suffix(".cues.json"), {"subtitles": str(tmp_path / "video.hr.vtt"), "cues": cues})
-    line = {**LINE, "source_audio": str(source)}
+    line = replace(LINE, source_audio=str(source))
     assert trimmed_cues(line)[0] == {"start": 0.0, "end": 2.5, "text": "Prva rečenica."}
     segments, how = plan_long_form(line, {"status": "implausible", "reason": "x", "json_path": ""}, max_s=5.0)
     assert how == "subtitle cues"
@@ -174,7 +200,7 @@ def test_plan_falls_back_to_subtitle_cues_shifted_onto_the_trimmed_audio(tmp_pat
 
 
 def test_plan_without_alignment_or_cues_says_why(tmp_path):
-    line = {**LINE, "source_audio": str(tmp_path / "upload.wav")}
+    line = replace(LINE, source_audio=str(tmp_path / "upload.wav"))
     with pytest.raises(ValueError, match=r"^alignment failed \(RuntimeError: boom\) and no subtitle cues$"):
         plan_long_form(line, {"status": "failed", "reason": "RuntimeError: boom", "json_path": ""})
     words = [("Prva", 0.0, 6.0)]

@@ -111,7 +111,9 @@ def test_data_check_readers(normalized):
     assert normalized_fraction(ws, "hr") == 1.0
     assert languages_by_split(ws) == {s: set() for s in SPLITS}
     split(ws, "hr", SplitSettings(), log=ListLog())
-    assert split_lines(ws, ("hr",)) == [line for s in SPLITS for line in read_jsonl(ws.split_manifest("hr", s))]
+    lines = split_lines(ws, ("hr",))
+    assert [line.to_dict() for line in lines] == [l for s in SPLITS for l in read_jsonl(ws.split_manifest("hr", s))]
+    assert {line.language for line in lines} == {"hr"} and all(line.group and line.sha256 for line in lines)
     assert split_lines(ws) == split_lines(ws, ("hr",))
     assert languages_by_split(ws) == {s: {"hr"} for s in SPLITS}
     assert split_coverage(languages_by_split(ws)) == {
