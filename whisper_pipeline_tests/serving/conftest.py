@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from whisper_pipeline.io import write_text
+from whisper_pipeline.models.registry import set_latest_run
 from whisper_pipeline.workspace import Workspace
 from whisper_pipeline_tests.conftest import espeak_wav, free_port
 
@@ -100,7 +100,7 @@ def tiny_server(tmp_path_factory, tiny_model_dir) -> Iterator[Service]:
     (ws.run_dir("tiny_sr") / "generation_config.json").write_text(json.dumps({**config, "language": "sr"}))
     shutil.copytree(tiny_model_dir, ws.run_dir("broken"))
     (ws.run_dir("broken") / "model.safetensors").write_bytes(b"truncated copy")
-    write_text(ws.models / "whisper" / "LATEST", "tiny\n")
+    set_latest_run(ws, "tiny")
     tmpdir = tmp_path_factory.mktemp("serve-tmpdir")
     env = {
         "TMPDIR": str(tmpdir),
