@@ -28,7 +28,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from whisper_pipeline.io import read_jsonl
+from whisper_pipeline.data.manifests import ManifestLine, read_lines
 
 
 class StepTimer(TrainerCallback):
@@ -48,7 +48,7 @@ class StepTimer(TrainerCallback):
         return self.last_step_end - self.began
 
 
-def make_rows(tmp: Path, per_language: int) -> list[dict]:
+def make_rows(tmp: Path, per_language: int) -> list[ManifestLine]:
     from whisper_pipeline.audio.preprocess import PreprocessOptions, process_one
     from whisper_pipeline.sample_data import sentences, speak
 
@@ -59,18 +59,20 @@ def make_rows(tmp: Path, per_language: int) -> list[dict]:
             speak(text, lang, 150, 50, raw)
             process_one(str(raw), str(wav), PreprocessOptions(trim_silence=False))
             rows.append(
-                {
-                    "id": f"{lang}{i}",
-                    "audio": str(wav),
-                    "transcript": text,
-                    "language": lang,
-                    "duration": 3.0,
-                }
+                ManifestLine(
+                    id=f"{lang}{i}",
+                    audio=str(wav),
+                    transcript=text,
+                    duration=3.0,
+                    language=lang,
+                    speaker=f"espeak-{lang}",
+                    split="train",
+                )
             )
     return rows
 
 
-def plain_dataset(model_dir: str, rows: list[dict]):
+def plain_dataset(model_dir: str, rows: list[ManifestLine]):
     """The blog's ``datasets.map`` preprocessing, features then read back as numpy arrays;
     returns (dataset, seconds spent)."""
     import soundfile as sf
@@ -88,7 +90,7 @@ def plain_dataset(model_dir: str, rows: list[dict]):
 
     t = time.perf_counter()
     columns = ["audio", "transcript", "language", "id", "duration"]
-    ds = Dataset.from_list(rows).map(prepare, remove_columns=columns)
+    ds = Dataset.from_list([{c: getattr(r, c) for c in columns} for r in rows]).map(prepare, remove_columns=columns)
     ds = ds.with_format("numpy", columns=["input_features"], output_all_columns=True)
     return ds, time.perf_counter() - t
 
@@ -164,7 +166,7 @@ def plain_trainer(
 
 
 def ours_trainer(
-    model_dir: str, rows: list[dict], steps: int, batch: int, device: str, out: Path
+    model_dir: str, rows: list[ManifestLine], steps: int, batch: int, device: str, out: Path
 ) -> tuple[float, float]:
     """(seconds of training by ``StepTimer``, ``train_whisper``'s own wall time, which includes
     the checkpoint it saves at the last step)."""
@@ -230,7 +232,7 @@ def main() -> None:
 
             ws = Workspace.at().ensure()
             model = resolve_model_source(BUILTIN_BASE, ws.models / "base")
-        rows = read_jsonl(args.manifest) if args.manifest else make_rows(tmp, args.per_language)
+        rows = read_lines(args.manifest) if args.manifest else make_rows(tmp, args.per_language)
         ds, prep_s = plain_dataset(model, rows)
 
         def run(side: str, name: str, steps: int, timed: bool = True) -> float:

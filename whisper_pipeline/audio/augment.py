@@ -17,6 +17,7 @@ import hashlib
 import random
 import threading
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE
+from whisper_pipeline.data.manifests import ManifestLine
 from whisper_pipeline.workspace import REPO_ROOT
 
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "augment.yaml"
@@ -214,7 +216,9 @@ class Augmenter:
         return np.clip(out, -1.0, 1.0).astype(np.float32)
 
 
-def augment_offline(lines: list[dict], augmenter: Augmenter, out_dir: Path, copies: int = 1) -> list[dict]:
+def augment_offline(
+    lines: list[ManifestLine], augmenter: Augmenter, out_dir: Path, copies: int = 1
+) -> list[ManifestLine]:
     """Write ``copies`` augmented versions of each line (atomically); returns their manifest lines."""
     import soundfile as sf
 
@@ -223,26 +227,26 @@ def augment_offline(lines: list[dict], augmenter: Augmenter, out_dir: Path, copi
 
     out = []
     for line in lines:
-        audio = decode(line["audio"])
+        audio = decode(line.audio)
         for k in range(copies):
-            aug = augmenter(audio, line["id"])
-            target = out_dir / f"{line['id']}-aug{k}.wav"
+            aug = augmenter(audio, line.id)
+            target = out_dir / f"{line.id}-aug{k}.wav"
             with atomic_path(target, suffix=".wav") as tmp:
                 write_wav16(tmp, aug)
             out.append(
-                {
-                    **line,
-                    "id": f"{line['id']}-aug{k}",
-                    "audio": str(target),
-                    "augmented_from": line["id"],
-                    "duration": round(sf.info(str(target)).duration, 3),
-                }
+                replace(
+                    line,
+                    id=f"{line.id}-aug{k}",
+                    audio=str(target),
+                    augmented_from=line.id,
+                    duration=round(sf.info(str(target)).duration, 3),
+                )
             )
     return out
 
 
 def main(argv: list[str] | None = None) -> None:
-    from whisper_pipeline.io import read_jsonl, write_jsonl
+    from whisper_pipeline.data.manifests import read_lines, write_lines
 
     ap = argparse.ArgumentParser(description="Write augmented copies of a manifest's audio, and their manifest")
     ap.add_argument("manifest")
@@ -252,9 +256,9 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     out_dir = Path(args.out_dir)
     lines = augment_offline(
-        read_jsonl(args.manifest), Augmenter(load_augment_config(args.config)), out_dir, args.copies
+        read_lines(args.manifest), Augmenter(load_augment_config(args.config)), out_dir, args.copies
     )
-    write_jsonl(out_dir / "augmented.jsonl", lines)
+    write_lines(out_dir / "augmented.jsonl", lines)
     print(f"{len(lines)} augmented files and {out_dir / 'augmented.jsonl'}")
 
 

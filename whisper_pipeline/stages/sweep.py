@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from whisper_pipeline.io import read_jsonl
+from whisper_pipeline.data.manifests import read_lines
 from whisper_pipeline.stages import DEFAULT_LOG, Log, StageError, StageResult, markdown_table
 from whisper_pipeline.training.sweep import SEARCHED, SweepSettings, run_sweep, write_results
 from whisper_pipeline.workspace import Workspace
@@ -23,7 +23,7 @@ def sweep_stage(
     and validation lines of ``settings.languages`` (``ws.ready_manifest``) → ``ws.sweep_results`` and
     ``ws.sweep_best``. ``base_model()`` is called only when there is data to sweep on."""
     rows = {
-        s: [r for l in settings.languages if (p := ws.ready_manifest(l, s)).is_file() for r in read_jsonl(p)]
+        s: [r for l in settings.languages if (p := ws.ready_manifest(l, s)).is_file() for r in read_lines(p)]
         for s in ("train", "validation")
     }
     if not rows["train"] or not rows["validation"]:

@@ -22,7 +22,7 @@ from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 
-from whisper_pipeline.io import read_jsonl
+from whisper_pipeline.data.manifests import read_lines
 from whisper_pipeline.training.package import (
     export_ct2,
     write_model_card,
@@ -85,8 +85,8 @@ def run_job(job: dict, pipes=None) -> dict:
     from whisper_pipeline.training.train import train_whisper
 
     settings = TrainSettings.from_dict(job["settings"])
-    train_rows = [r for p in job["train_manifests"] if Path(p).is_file() for r in read_jsonl(p)]
-    val_rows = [r for p in job["validation_manifests"] if Path(p).is_file() for r in read_jsonl(p)]
+    train_rows = [r for p in job["train_manifests"] if Path(p).is_file() for r in read_lines(p)]
+    val_rows = [r for p in job["validation_manifests"] if Path(p).is_file() for r in read_lines(p)]
     run_dir, log_path = Path(job["run_dir"]), Path(job["log_path"])
     log_path.parent.mkdir(parents=True, exist_ok=True)
     main = _is_main_process()
@@ -151,7 +151,7 @@ def run_job(job: dict, pipes=None) -> dict:
                 "train_utterances": summary["train_samples"],
                 "validation_utterances": summary["validation_samples"],
                 "skipped_too_long_labels": len(summary["dropped_too_long_labels"]),
-                "train_hours": {"raw_value": round(sum(r["duration"] for r in train_rows) / 3600, 4), "type": "float"},
+                "train_hours": {"raw_value": round(sum(r.duration for r in train_rows) / 3600, 4), "type": "float"},
                 "steps": summary["global_step"],
                 "train_loss": {"raw_value": float(summary["train_loss"]), "type": "float"},
                 "validation_loss": {"raw_value": float(summary["validation_loss"] or 0.0), "type": "float"},

@@ -9,6 +9,8 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from whisper_pipeline.data.manifests import ManifestLine
+
 
 def label_ids(tokenizer, text: str, language: str) -> list[int]:
     """``<|startoftranscript|><|lang|><|transcribe|><|notimestamps|> text <|endoftext|>``.
@@ -30,7 +32,7 @@ def load_audio_16k(path: str) -> np.ndarray:
     return audio if audio.ndim == 1 else audio.mean(axis=1)
 
 
-def make_dataset(rows: list[dict], processor, max_label_length: int, augmenter=None):
+def make_dataset(rows: list[ManifestLine], processor, max_label_length: int, augmenter=None):
     """A ``datasets.Dataset`` that computes features lazily; over-long labels are dropped and counted.
 
     With an ``augmenter`` (``audio/augment.py``) each sample's audio is augmented on the fly, seeded by
@@ -39,20 +41,12 @@ def make_dataset(rows: list[dict], processor, max_label_length: int, augmenter=N
 
     kept, dropped = [], []
     for r in rows:
-        ids = label_ids(processor.tokenizer, r["transcript"], r["language"])
-        (kept if len(ids) <= max_label_length else dropped).append({**r, "labels": ids})
-    ds = Dataset.from_list(
-        [
-            {
-                "id": r["id"],
-                "audio": r["audio"],
-                "labels": r["labels"],
-                "language": r["language"],
-                "length": len(r["labels"]),
-            }
-            for r in kept
-        ]
-    )
+        ids = label_ids(processor.tokenizer, r.transcript, r.language)
+        if len(ids) <= max_label_length:
+            kept.append({"id": r.id, "audio": r.audio, "labels": ids, "language": r.language, "length": len(ids)})
+        else:
+            dropped.append(r.id)
+    ds = Dataset.from_list(kept)
 
     def transform(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
         audio = [load_audio_16k(p) for p in batch["audio"]]
@@ -61,7 +55,7 @@ def make_dataset(rows: list[dict], processor, max_label_length: int, augmenter=N
         feats = processor.feature_extractor(audio, sampling_rate=16000, return_tensors="np").input_features
         return {"input_features": list(feats), "labels": batch["labels"]}
 
-    return ds.with_transform(transform), [r["id"] for r in dropped]
+    return ds.with_transform(transform), dropped
 
 
 @dataclass

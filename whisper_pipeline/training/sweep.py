@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from whisper_pipeline.data.manifests import ManifestLine
 from whisper_pipeline.io import atomic_path, write_json
 from whisper_pipeline.training.settings import TrainSettings
 from whisper_pipeline.workspace import LANGUAGES
@@ -98,8 +99,8 @@ def run_sweep(
     study_name: str,
     db: Path,
     base_model: str,
-    train_rows: list[dict],
-    validation_rows: list[dict],
+    train_rows: list[ManifestLine],
+    validation_rows: list[ManifestLine],
     trials_dir: Path,
     n_trials: int,
     trial_settings: TrainSettings,

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from transformers import Seq2SeqTrainer, TrainerCallback
 
+from whisper_pipeline.data.manifests import ManifestLine
 from whisper_pipeline.device import pick_device
 from whisper_pipeline.training.data import SpeechSeq2SeqCollator, make_dataset
 from whisper_pipeline.training.settings import TrainSettings
@@ -149,8 +150,8 @@ class MultilingualTrainer(Seq2SeqTrainer):
 
 def train_whisper(
     base_model: str,
-    train_rows: list[dict],
-    validation_rows: list[dict],
+    train_rows: list[ManifestLine],
+    validation_rows: list[ManifestLine],
     run_dir: str | Path,
     settings: TrainSettings,
     on_log: Callable[[dict], None] | None = None,
@@ -264,7 +265,7 @@ def train_whisper(
     model = trainer.model
     model.generation_config.forced_decoder_ids = None
     model.generation_config.task = "transcribe"
-    languages = sorted({r["language"] for r in train_rows})
+    languages = sorted({r.language for r in train_rows})
     if len(languages) == 1:  # a one-language model decodes that language by default
         model.generation_config.language = languages[0]
     trainer.save_model(str(run_dir))

@@ -94,9 +94,11 @@ def test_background_noise_from_a_folder(tmp_path, speech):
 def test_offline_copies_on_a_small_subset(tmp_path, speech):
     path, _ = speech
     manifest = tmp_path / "train.jsonl"
-    manifest.write_text(json.dumps({"id": "u1", "audio": str(path), "transcript": "x", "duration": 3.0}) + "\n")
+    line = {"id": "u1", "audio": str(path), "transcript": "x", "duration": 3.0, "language": "hr", "speaker": "s"}
+    manifest.write_text(json.dumps({**line, "split": "train", "source": "upload", "notes": "kept"}) + "\n")
     main([str(manifest), str(tmp_path / "out"), "--copies", "2"])
     lines = [json.loads(l) for l in (tmp_path / "out" / "augmented.jsonl").read_text().splitlines()]
     assert [l["id"] for l in lines] == ["u1-aug0", "u1-aug1"] and all(l["augmented_from"] == "u1" for l in lines)
     assert all(sf.info(l["audio"]).samplerate == 16000 for l in lines)
+    assert all(l["notes"] == "kept" and l["speaker"] == "s" and l["split"] == "train" for l in lines)
     assert augment_offline([], Augmenter(only()), tmp_path) == []

@@ -59,7 +59,8 @@ def never_resolve():
 
 
 def test_a_sweep_without_validation_data_is_an_error(workspace):
-    write_jsonl(workspace.training_manifest("hr", "train"), [{"id": "u1"}])
+    line = {"id": "u1", "audio": "u1.wav", "transcript": "x", "duration": 1.0, "language": "hr", "speaker": "s"}
+    write_jsonl(workspace.training_manifest("hr", "train"), [{**line, "split": "train"}])
     with pytest.raises(StageError, match="^A sweep needs train and validation manifests"):
         sweep_stage(workspace, SweepSettings(languages=["hr"]), never_resolve, "cpu")
     assert not workspace.sweep_best("sweep1").exists()
@@ -73,7 +74,17 @@ def clips(tmp_path_factory) -> list[dict]:
         audio = d / f"u{i}.wav"
         raw = espeak_wav(text, "hr", d / f"raw{i}.wav")
         subprocess.run(["ffmpeg", "-v", "error", "-i", str(raw), "-ar", "16000", "-ac", "1", str(audio)], check=True)
-        lines.append({"id": f"u{i}", "audio": str(audio), "transcript": text, "duration": 1.0, "language": "hr"})
+        lines.append(
+            {
+                "id": f"u{i}",
+                "audio": str(audio),
+                "transcript": text,
+                "duration": 1.0,
+                "language": "hr",
+                "speaker": "s",
+                "split": "train" if i < 3 else "validation",
+            }
+        )
     return lines
 
 

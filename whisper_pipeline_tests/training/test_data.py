@@ -44,6 +44,7 @@ def test_on_the_fly_augmentation_differs_per_epoch_and_repeats_per_seed(tiny_mod
 
     from whisper_pipeline.audio.augment import Augmenter, load_augment_config
     from whisper_pipeline.audio.preprocess import PreprocessOptions, process_one
+    from whisper_pipeline.data.manifests import ManifestLine
     from whisper_pipeline.training.data import make_dataset
     from whisper_pipeline_tests.conftest import espeak_wav
 
@@ -54,12 +55,15 @@ def test_on_the_fly_augmentation_differs_per_epoch_and_repeats_per_seed(tiny_mod
         PreprocessOptions(),
     )
     rows = [
-        {
-            "id": "a",
-            "audio": str(tmp_path / "a16.wav"),
-            "transcript": "Laku noć.",
-            "language": "hr",
-        }
+        ManifestLine(
+            id="a",
+            audio=str(tmp_path / "a16.wav"),
+            transcript="Laku noć.",
+            duration=1.0,
+            language="hr",
+            speaker="s",
+            split="train",
+        )
     ]
     config = load_augment_config()
     config = config.model_copy(update={"noise": config.noise.model_copy(update={"p": 1.0})})

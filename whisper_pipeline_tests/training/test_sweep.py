@@ -12,7 +12,8 @@ import time
 
 import optuna
 
-from whisper_pipeline.io import read_jsonl, write_json
+from whisper_pipeline.data.manifests import line_dicts, read_lines
+from whisper_pipeline.io import write_json
 from whisper_pipeline.training.settings import TrainSettings
 from whisper_pipeline.training.sweep import (
     SEARCHED,
@@ -41,7 +42,7 @@ def params(trial: dict) -> tuple:
 
 
 def test_sweep_runs_prunes_resumes_and_feeds_training(tmp_path, tiny_model_dir, manifest):
-    rows = read_jsonl(manifest)
+    rows = read_lines(manifest)
     train, validation = rows[:4], rows[4:]
     db = tmp_path / "sweeps.db"
     first = run_sweep(
@@ -118,11 +119,13 @@ def test_sweep_runs_prunes_resumes_and_feeds_training(tmp_path, tiny_model_dir, 
 SWEEP_PROCESS = """
 import json, sys
 from pathlib import Path
+from whisper_pipeline.data.manifests import ManifestLine
 from whisper_pipeline.training.settings import TrainSettings
 from whisper_pipeline.training.sweep import SearchSpace, run_sweep
 a = json.loads(Path(sys.argv[1]).read_text())
-run_sweep(study_name=a["study"], db=Path(a["db"]), base_model=a["model"], train_rows=a["train"],
-          validation_rows=a["validation"], trials_dir=Path(a["trials"]), n_trials=a["n_trials"],
+lines = {s: [ManifestLine.from_dict(d) for d in a[s]] for s in ("train", "validation")}
+run_sweep(study_name=a["study"], db=Path(a["db"]), base_model=a["model"], train_rows=lines["train"],
+          validation_rows=lines["validation"], trials_dir=Path(a["trials"]), n_trials=a["n_trials"],
           trial_settings=TrainSettings(**a["settings"]), space=SearchSpace(**a["space"]), device="cpu")
 """
 
@@ -130,14 +133,14 @@ run_sweep(study_name=a["study"], db=Path(a["db"]), base_model=a["model"], train_
 def test_a_crashed_trial_is_retried_with_its_parameters(tmp_path, tiny_model_dir, manifest):
     """The sweep process is killed (SIGKILL) in the middle of trial 1; the next run of the study marks
     that trial failed, runs its parameters again, and ends with as many finished trials as asked for."""
-    rows = read_jsonl(manifest)
+    rows = read_lines(manifest)
     db, trials = tmp_path / "sweeps.db", tmp_path / "trials"
     args = {
         "study": "crash",
         "db": str(db),
         "model": tiny_model_dir,
-        "train": rows[:4],
-        "validation": rows[4:],
+        "train": line_dicts(rows[:4]),
+        "validation": line_dicts(rows[4:]),
         "trials": str(trials),
         "n_trials": 3,
         "settings": SETTINGS.__dict__,
