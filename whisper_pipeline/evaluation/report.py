@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from whisper_pipeline.data.balance import duration_bucket
+from whisper_pipeline.data.manifests import ManifestLine
 from whisper_pipeline.evaluation.metrics import breakdown, paired_comparison, summarize, utterance_errors
 from whisper_pipeline.evaluation.transcribe import WhisperTranscriber
 
@@ -30,7 +31,7 @@ class EvalSettings:
 
 def evaluate_models(
     models: dict[str, str],
-    test_lines: list[dict],
+    test_lines: list[ManifestLine],
     language: str,
     batch_size: int = 8,
     num_beams: int = 1,
@@ -38,24 +39,24 @@ def evaluate_models(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict:
     """``models`` maps a label (``finetuned``, ``base``, ``production``) to a model path."""
-    refs = [l["transcript"] for l in test_lines]
+    refs = [l.transcript for l in test_lines]
     result: dict = {
         "schema_version": SCHEMA_VERSION,
         "language": language,
         "utterances": len(test_lines),
         "decoding": {"num_beams": num_beams},
-        "audio_seconds": round(sum(l["duration"] for l in test_lines), 2),
+        "audio_seconds": round(sum(l.duration for l in test_lines), 2),
         "models": {},
         "comparisons": {},
     }
     per_utt = [
         {
-            "id": l["id"],
-            "speaker": l["speaker"],
-            "duration": l["duration"],
-            "source": l.get("source", "upload"),
-            "audio": l["audio"],
-            "reference": l["transcript"],
+            "id": l.id,
+            "speaker": l.speaker,
+            "duration": l.duration,
+            "source": l.source,
+            "audio": l.audio,
+            "reference": l.transcript,
         }
         for l in test_lines
     ]
@@ -64,7 +65,7 @@ def evaluate_models(
         transcriber = WhisperTranscriber(path, device)
         started = time.time()
         hyps = transcriber.transcribe(
-            [l["audio"] for l in test_lines],
+            [l.audio for l in test_lines],
             language,
             batch_size,
             num_beams,
@@ -82,9 +83,9 @@ def evaluate_models(
     scorable = [i for i, r in enumerate(refs) if all(errors[m][i] is not None for m in errors)]
     result["scored_utterances"] = len(scorable)
     groups = {
-        "by_speaker": [test_lines[i]["speaker"] for i in scorable],
-        "by_duration": [duration_bucket(test_lines[i]["duration"]) for i in scorable],
-        "by_source": [test_lines[i].get("source", "upload") for i in scorable],
+        "by_speaker": [test_lines[i].speaker for i in scorable],
+        "by_duration": [duration_bucket(test_lines[i].duration) for i in scorable],
+        "by_source": [test_lines[i].source for i in scorable],
     }
     for label in errors:
         items = [errors[label][i] for i in scorable]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+from whisper_pipeline.data.manifests import read_lines
 from whisper_pipeline.evaluation.dashboard import build_dashboard, summary_png_path
 from whisper_pipeline.evaluation.report import SCHEMA_VERSION, EvalSettings, evaluate_models
-from whisper_pipeline.io import read_jsonl
 from whisper_pipeline.models import registry
 from whisper_pipeline.models.source import BUILTIN_BASE, resolve_model_source
 from whisper_pipeline.stages import DEFAULT_LOG, Log, Markdown, StageError, StageResult
@@ -41,7 +41,7 @@ def evaluate_stage(
     run = settings.run_name or registry.latest_run(ws)
     if not registry.has_model_config(ws, run):
         raise StageError(f"No trained model for run {run or '(latest)'}: materialize checkpoint first")
-    test_lines = read_jsonl(ws.ready_manifest(lang, "test"))
+    test_lines = read_lines(ws.ready_manifest(lang, "test"))
     if not test_lines:
         raise StageError(f"{lang}: the test split is empty (needs at least 2 speakers)")
     production = registry.production_run(ws)

@@ -3,6 +3,7 @@
 import pytest
 
 from whisper_pipeline.audio.preprocess import PreprocessOptions, process_one
+from whisper_pipeline.data.manifests import ManifestLine
 from whisper_pipeline.evaluation.dashboard import build_dashboard
 from whisper_pipeline.evaluation.report import evaluate_models
 from whisper_pipeline_tests.conftest import CHROMIUM_ARGS as ARGS
@@ -24,14 +25,15 @@ def evals(tmp_path_factory, tiny_model_dir):
                 str(espeak_wav(text, lang, d / f"raw{lang}{i}.wav")), str(wav), PreprocessOptions(trim_silence=False)
             )
             lines.append(
-                {
-                    "id": f"{lang}-u{i}",
-                    "audio": str(wav),
-                    "transcript": text,
-                    "duration": 1.5 + i,
-                    "speaker": f"{lang}_spk{i % 2}",
-                    "language": lang,
-                }
+                ManifestLine(
+                    id=f"{lang}-u{i}",
+                    audio=str(wav),
+                    transcript=text,
+                    duration=1.5 + i,
+                    language=lang,
+                    speaker=f"{lang}_spk{i % 2}",
+                    split="test",
+                )
             )
         out[lang] = evaluate_models(
             {"finetuned": tiny_model_dir, "base": tiny_model_dir}, lines, lang, batch_size=2, device="cpu"

@@ -4,12 +4,13 @@ import subprocess
 
 import pytest
 
+from whisper_pipeline.data.manifests import ManifestLine
 from whisper_pipeline.evaluation.report import evaluate_models
 from whisper_pipeline_tests.conftest import espeak_wav
 
 
 @pytest.fixture(scope="module")
-def test_lines(tmp_path_factory) -> list[dict]:
+def test_lines(tmp_path_factory) -> list[ManifestLine]:
     d = tmp_path_factory.mktemp("eval-audio")
     texts = ["Dobar dan svima.", "Kiša pada cijeli dan.", "Idemo u grad sutra."]
     lines = []
@@ -20,14 +21,16 @@ def test_lines(tmp_path_factory) -> list[dict]:
             check=True,
         )
         lines.append(
-            {
-                "id": f"u{i}",
-                "speaker": f"s{i % 2}",
-                "duration": 1.5 + 4 * i,
-                "source": "upload" if i else "yt:abc",
-                "audio": str(audio),
-                "transcript": text,
-            }
+            ManifestLine(
+                id=f"u{i}",
+                audio=str(audio),
+                transcript=text,
+                duration=1.5 + 4 * i,
+                language="hr",
+                speaker=f"s{i % 2}",
+                split="test",
+                source="upload" if i else "yt:abc",
+            )
         )
     return lines
 

@@ -57,7 +57,17 @@ def test_lines(tmp_path_factory) -> list[dict]:
         audio = d / f"u{i}.wav"
         raw = espeak_wav(text, "hr", d / f"raw{i}.wav")
         subprocess.run(["ffmpeg", "-v", "error", "-i", str(raw), "-ar", "16000", "-ac", "1", str(audio)], check=True)
-        lines.append({"id": f"u{i}", "speaker": f"s{i % 2}", "duration": 1.5, "audio": str(audio), "transcript": text})
+        lines.append(
+            {
+                "id": f"u{i}",
+                "speaker": f"s{i % 2}",
+                "duration": 1.5,
+                "audio": str(audio),
+                "transcript": text,
+                "language": "hr",
+                "split": "test",
+            }
+        )
     return lines
 
 
