@@ -11,7 +11,7 @@ import argparse
 import time
 from collections import Counter
 
-from whisper_pipeline.io import read_jsonl
+from whisper_pipeline.data.manifests import read_lines
 from whisper_pipeline.serving.catalog import ModelCatalog
 from whisper_pipeline.serving.engine import TranscriptionEngine
 from whisper_pipeline.training.data import load_audio_16k
@@ -29,25 +29,25 @@ def main() -> None:
         l
         for lang in LANGUAGES
         if ws.training_manifest(lang, "test").is_file()
-        for l in read_jsonl(ws.training_manifest(lang, "test"))
+        for l in read_lines(ws.training_manifest(lang, "test"))
     ]
     if not lines:
-        raise SystemExit(f"no test split under {ws.manifests / 'training'}: run `make demo` first")
-    audio = {l["id"]: load_audio_16k(l["audio"]) for l in lines}
+        raise SystemExit(f"no test split ({ws.training_manifest('<lang>', 'test')}): run `make demo` first")
+    audio = {l.id: load_audio_16k(l.audio) for l in lines}
     engine = TranscriptionEngine("cpu", max_loaded=1)
     rows = []
     for label, model_id in (("baseline", args.baseline), ("model", args.model)):
         resolved, path = catalog.resolve(model_id or None)
         started = time.perf_counter()
-        guesses = {l["id"]: engine.detect_language(path, audio[l["id"]]) for l in lines}
+        guesses = {l.id: engine.detect_language(path, audio[l.id]) for l in lines}
         elapsed = time.perf_counter() - started
         picked = {i: max(p, key=p.get) for i, p in guesses.items()}
-        per_lang = {lang: [picked[l["id"]] == lang for l in lines if l["language"] == lang] for lang in LANGUAGES}
-        confusion = Counter((l["language"], picked[l["id"]]) for l in lines)
+        per_lang = {lang: [picked[l.id] == lang for l in lines if l.language == lang] for lang in LANGUAGES}
+        confusion = Counter((l.language, picked[l.id]) for l in lines)
         rows.append(
             (
                 f"{label} ({resolved})",
-                sum(picked[l["id"]] == l["language"] for l in lines) / len(lines),
+                sum(picked[l.id] == l.language for l in lines) / len(lines),
                 {k: (sum(v) / len(v) if v else None) for k, v in per_lang.items()},
                 confusion,
                 elapsed / len(lines),

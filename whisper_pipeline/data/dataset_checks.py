@@ -82,7 +82,11 @@ def inventory_rows(ws: Workspace, lang: str) -> list[dict]:
 def split_lines(ws: Workspace, languages: Iterable[str] = LANGUAGES) -> list[ManifestLine]:
     """Every line of the languages' split manifests (those written so far)."""
     return [
-        line for l in languages for s in SPLITS if (p := ws.split_manifest(l, s)).is_file() for line in read_lines(p)
+        line
+        for l in languages
+        for s in SPLITS
+        if (p := ws.split_manifest(l, s)).is_file()
+        for line in read_lines(p, skip_invalid=True)
     ]
 
 

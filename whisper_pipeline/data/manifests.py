@@ -83,9 +83,22 @@ _ALWAYS_WRITTEN = (*REQUIRED_LINE_FIELDS, "source")
 _OPTIONAL = tuple(f.name for f in fields(ManifestLine) if f.name not in _ALWAYS_WRITTEN and f.name != "extra")
 
 
-def read_lines(path: str | Path) -> list[ManifestLine]:
-    """The lines of a manifest file (JSON lines), as ``ManifestLine``."""
-    return [ManifestLine.from_dict(d) for d in read_jsonl(path)]
+def read_lines(path: str | Path, *, skip_invalid: bool = False) -> list[ManifestLine]:
+    """The lines of a manifest file (JSON lines), as ``ManifestLine``. A line without a required field
+    raises ``ManifestError`` naming the file and every such line; with ``skip_invalid`` those lines are
+    left out instead (for the dataset checks: ``manifest_lines_valid`` reports them)."""
+    lines, problems = [], []
+    for n, data in enumerate(read_jsonl(path), 1):
+        if not isinstance(data, dict):
+            problems.append(f"{path}: entry {n}: not a JSON object")
+            continue
+        try:
+            lines.append(ManifestLine.from_dict(data))
+        except KeyError as exc:
+            problems.append(f"{path}: entry {n}: {exc.args[0]}")
+    if problems and not skip_invalid:
+        raise ManifestError(Path(path), problems)
+    return lines
 
 
 def line_dicts(lines: Iterable[ManifestLine]) -> list[dict[str, Any]]:

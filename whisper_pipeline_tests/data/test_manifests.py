@@ -140,3 +140,13 @@ def test_the_dataclass_and_the_validation_schema_agree():
     typed = {f.name for f in fields(ManifestLine)} - {"extra"}
     assert set(schema["properties"]) <= typed
     assert schema["properties"]["source"]["default"] == ManifestLine.__dataclass_fields__["source"].default
+
+
+def test_reading_typed_lines_names_the_file_and_every_incomplete_line(tmp_path):
+    path = tmp_path / "train.jsonl"
+    incomplete = {k: v for k, v in line(id="hr-ana-u2").items() if k != "transcript"}
+    write_jsonl(path, [line(), incomplete, line(id="hr-ana-u3")])
+    with pytest.raises(ManifestError) as err:
+        read_lines(path)
+    assert str(path) in str(err.value) and "entry 2" in str(err.value) and "transcript" in str(err.value)
+    assert [l.id for l in read_lines(path, skip_invalid=True)] == ["hr-ana-u1", "hr-ana-u3"]
