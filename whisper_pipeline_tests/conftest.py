@@ -123,3 +123,12 @@ def espeak_wav(text: str, voice: str, path: Path) -> Path:
 
     subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True, capture_output=True)
     return path
+
+
+def espeak_16k(text: str, voice: str, path: Path) -> Path:
+    """Speech as ``processed_audio`` leaves it: 16 kHz mono WAV (espeak-ng speaks at 22.05 kHz)."""
+    import subprocess
+
+    raw = espeak_wav(text, voice, path.with_name(f"{path.stem}.raw.wav"))
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(raw), "-ar", "16000", "-ac", "1", str(path)], check=True)
+    return path

@@ -3,7 +3,6 @@
 import base64
 import json
 import shutil
-import subprocess
 
 import pytest
 
@@ -13,7 +12,7 @@ from whisper_pipeline.models import registry
 from whisper_pipeline.stages import Markdown, StageError
 from whisper_pipeline.stages.evaluate import evaluate_stage, models_to_compare
 from whisper_pipeline.workspace import Workspace
-from whisper_pipeline_tests.conftest import espeak_wav
+from whisper_pipeline_tests.conftest import espeak_16k
 
 TEXTS = ["Dobar dan svima.", "Kiša pada cijeli dan.", "Idemo u grad sutra."]
 KEYS = {
@@ -54,9 +53,7 @@ def test_lines(tmp_path_factory) -> list[dict]:
     d = tmp_path_factory.mktemp("eval-clips")
     lines = []
     for i, text in enumerate(TEXTS):
-        audio = d / f"u{i}.wav"
-        raw = espeak_wav(text, "hr", d / f"raw{i}.wav")
-        subprocess.run(["ffmpeg", "-v", "error", "-i", str(raw), "-ar", "16000", "-ac", "1", str(audio)], check=True)
+        audio = espeak_16k(text, "hr", d / f"u{i}.wav")
         lines.append(
             {
                 "id": f"u{i}",

@@ -5,7 +5,6 @@ at the layout's paths."""
 import csv
 import dataclasses
 import json
-import subprocess
 
 import pytest
 
@@ -15,7 +14,7 @@ from whisper_pipeline.stages.sweep import sweep_stage
 from whisper_pipeline.training.settings import TrainSettings
 from whisper_pipeline.training.sweep import SEARCHED, SearchSpace, SweepSettings
 from whisper_pipeline.workspace import LANGUAGES, Workspace
-from whisper_pipeline_tests.conftest import espeak_wav
+from whisper_pipeline_tests.conftest import espeak_16k
 from whisper_pipeline_tests.stages.test_preprocess import ListLog
 
 TEXTS = ["Dobar dan.", "Laku noć.", "Kiša pada.", "Hvala lijepa."]
@@ -71,9 +70,7 @@ def clips(tmp_path_factory) -> list[dict]:
     d = tmp_path_factory.mktemp("sweep-clips")
     lines = []
     for i, text in enumerate(TEXTS):
-        audio = d / f"u{i}.wav"
-        raw = espeak_wav(text, "hr", d / f"raw{i}.wav")
-        subprocess.run(["ffmpeg", "-v", "error", "-i", str(raw), "-ar", "16000", "-ac", "1", str(audio)], check=True)
+        audio = espeak_16k(text, "hr", d / f"u{i}.wav")
         lines.append(
             {
                 "id": f"u{i}",
