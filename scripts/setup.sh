@@ -5,9 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for pair in ffmpeg:ffmpeg espeak-ng:espeak-ng sox:sox chromium:chromium; do
+for pair in ffmpeg:ffmpeg espeak-ng:espeak-ng sox:sox chromium:chromium shellcheck:shellcheck; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair##*:}")
 done
+# PostgreSQL server binaries (initdb, pg_ctl) for the instance test; Debian keeps them off PATH.
+command -v pg_ctl >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   echo "installing system packages: ${missing[*]}"
