@@ -3,11 +3,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo lint test test-fast dev serve validate clean-workspace
+.PHONY: setup demo lint test test-fast dev serve validate doctor lock clean-workspace
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/setup.sh
+$(STAMP): pyproject.toml requirements.lock scripts/setup.sh
 	bash scripts/setup.sh
 	touch $@
 
@@ -33,6 +33,15 @@ dev: setup
 
 serve: setup
 	$(PY) -m whisper_pipeline.serving
+
+# The smoke check: Python, torch/CUDA/GPU, ffmpeg, espeak-ng, the base model's digest, the workspace, the instance.
+doctor: setup
+	$(PY) -m whisper_pipeline.doctor
+
+# Re-compile requirements.lock from pyproject.toml (existing pins kept; UPGRADE=1 moves all to the newest allowed).
+# Order-only: a stale lock must not force a set-up from it first.
+lock: | $(STAMP)
+	$(PY) -m whisper_pipeline.lockfile $(if $(UPGRADE),--upgrade)
 
 clean-workspace:
 	@echo "This deletes data/workspace (generated data, models, Dagster history). Ctrl-C to stop."; sleep 3

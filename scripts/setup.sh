@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-time set-up on a fresh Debian/Ubuntu machine: system tools (apt-get, only when missing),
-# a .venv, and the package with its test extras. Safe to run again.
+# a .venv with the locked dependencies (requirements.lock), and the package. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +21,8 @@ PYTHON="${PYTHON:-python3}"
 "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 required"'
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/pip install -q --upgrade pip
-# torch==2.11.0 comes from PyPI (a CUDA build that also runs on CPU); torchaudio needs exactly it.
-.venv/bin/pip install -q -e ".[test]"
+# The exact, hashed versions the team tests (requirements.lock, `make lock`; torch==2.11.0 is PyPI's CUDA build,
+# which also runs on CPU), then the project itself, editable, without re-resolving its dependencies.
+.venv/bin/pip install -q --require-hashes -r requirements.lock
+.venv/bin/pip install -q --no-deps -e .
 echo "set-up done: .venv ready"
