@@ -34,6 +34,10 @@ dev: setup
 serve: setup
 	$(PY) -m whisper_pipeline.serving
 
+.PHONY: planning
+planning: setup  # PLANNING.md from bench/measured.yaml and configs/train/
+	$(PY) -m whisper_pipeline.planning --write
+
 # The smoke check: Python, torch/CUDA/GPU, ffmpeg, espeak-ng, the base model's digest, the workspace, the instance.
 doctor: setup
 	$(PY) -m whisper_pipeline.doctor
