@@ -212,14 +212,15 @@ def check_instance() -> Check:
     import yaml
 
     from whisper_pipeline import instance
-    from whisper_pipeline.workspace import Workspace
+    from whisper_pipeline.workspace import CONFIGS, Workspace
 
     home = Path(os.environ.get("DAGSTER_HOME") or Workspace.at().dagster_home)
     prepared = home / "dagster.yaml"
+    select = getattr(instance, "instance_config", lambda: CONFIGS / "dagster.yaml")  # older instance.py: SQLite only
     try:
-        config_path = prepared if prepared.is_file() else instance.instance_config()
+        config_path = prepared if prepared.is_file() else select()
         config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
-    except (instance.InstanceConfigError, OSError, yaml.YAMLError) as exc:
+    except (ValueError, OSError, yaml.YAMLError) as exc:  # instance.InstanceConfigError is a ValueError
         return Check("instance", FAIL, str(exc), "set WHISPER_PIPELINE_INSTANCE to sqlite, postgres or a dagster.yaml")
     kind = _storage_kind(config)
     details = {"dagster_home": str(home), "config": str(config_path), "storage": kind, "prepared": prepared.is_file()}
