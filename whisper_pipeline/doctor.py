@@ -48,6 +48,19 @@ def check_python() -> Check:
     return Check("python", OK, f"Python {version} ({sys.executable})", details=details)
 
 
+def check_package() -> Check:
+    """The pipeline's own modules import here (``whisper_pipeline.io`` locks files with POSIX ``fcntl``)."""
+    import importlib
+
+    try:
+        for module in ("whisper_pipeline.io", "whisper_pipeline.models.source", "whisper_pipeline.instance"):
+            importlib.import_module(module)
+    except ImportError as exc:
+        hint = "on Windows run the pipeline under WSL2 (Ubuntu) until whisper_pipeline.io supports native Windows"
+        return Check("package", FAIL, f"{module} does not import: {exc}", hint)
+    return Check("package", OK, f"whisper_pipeline imports ({Path(__file__).parent})")
+
+
 def check_torch() -> list[Check]:
     """torch imports; CUDA and the GPUs it sees (optional: everything also runs on CPU, slowly)."""
     try:
@@ -103,7 +116,9 @@ def _tool(name: str, args: list[str], hint: str) -> Check:
 
 def check_ffmpeg() -> Check:
     return _tool(
-        "ffmpeg", ["-version"], "install ffmpeg (Debian: apt-get install ffmpeg; Windows: winget install ffmpeg)"
+        "ffmpeg",
+        ["-version"],
+        "install ffmpeg (Debian: apt-get install ffmpeg; Windows: winget install --id Gyan.FFmpeg, reopen the shell)",
     )
 
 
@@ -278,6 +293,7 @@ def check_lock() -> Check | None:
 
 CHECKS: list[Callable[[], Check | list[Check] | None]] = [
     check_python,
+    check_package,
     check_torch,
     check_torchaudio,
     check_ffmpeg,

@@ -22,7 +22,6 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from whisper_pipeline.io import write_text
 from whisper_pipeline.workspace import REPO_ROOT
 
 LOCK_PATH = REPO_ROOT / "requirements.lock"
@@ -122,6 +121,8 @@ def read_lock(path: Path = LOCK_PATH) -> tuple[str | None, dict[str, list[Pin]]]
 
 def compile_lock(upgrade: bool = False, lock: Path = LOCK_PATH) -> Path:
     """Run uv (keeping existing pins as preferences unless ``upgrade``) and write the lock with its header."""
+    from whisper_pipeline.io import write_text  # POSIX-only (fcntl); reading the lock works on Windows too
+
     uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
     if uv is None:
         raise LockError("uv not found; it is in the test extra (`make setup`)")

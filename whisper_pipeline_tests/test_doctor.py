@@ -43,10 +43,19 @@ def test_doctor_on_this_machine_is_ready(tmp_path):
     report = json.loads(proc.stdout)
     checks = {c["name"]: c for c in report["checks"]}
     assert report["ok"] is True and report["failed"] == []
-    assert list(checks) == [
-        "python", "torch", "cuda", "torchaudio", "ffmpeg", "espeak-ng", "base_model", "workspace", "instance", "lock",
-    ]  # fmt: skip
-    for name in ("python", "torch", "torchaudio", "ffmpeg", "espeak-ng", "base_model", "workspace", "instance", "lock"):
+    required = [
+        "python",
+        "package",
+        "torch",
+        "torchaudio",
+        "ffmpeg",
+        "espeak-ng",
+        "base_model",
+        "workspace",
+        "instance",
+    ]
+    assert list(checks) == required[:3] + ["cuda"] + required[3:] + ["lock"]
+    for name in [*required, "lock"]:
         assert checks[name]["status"] == "OK", checks[name]
     assert checks["torch"]["details"]["version"] == torch.__version__
     if torch.cuda.is_available():
@@ -80,7 +89,7 @@ def test_doctor_fails_without_ffmpeg_a_writable_workspace_or_postgres_settings(t
     assert any(line.startswith("OK    espeak-ng") for line in lines)
     assert any(line.startswith("FAIL  workspace") and "not writable" in line for line in lines)
     assert any(line.startswith("FAIL  instance") and "DAGSTER_PG_USERNAME" in line for line in lines)
-    assert any("→ install ffmpeg" in line for line in lines)
+    assert any("→ install ffmpeg (Debian: apt-get install ffmpeg" in line for line in lines)
     assert lines[-1] == "FAILED: ffmpeg, workspace, instance"
 
 
