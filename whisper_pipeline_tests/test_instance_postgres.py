@@ -14,6 +14,7 @@ import re
 import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -200,3 +201,25 @@ def test_runs_and_materializations_survive_reopening_the_postgres_instance(
             (result.run_id,),
         ).fetchone()
         assert count == 1
+
+
+@pytest.mark.parametrize("ci,outcome", [("true", "1 error"), ("", "1 skipped")])
+def test_missing_server_binaries_fail_only_on_ci(tmp_path, ci, outcome):
+    (tmp_path / "test_no_server.py").write_text(
+        "import whisper_pipeline_tests.test_instance_postgres as pg\n"
+        "from whisper_pipeline_tests.test_instance_postgres import postgres_server  # noqa: F401  (the fixture)\n\n"
+        "pg.server_bin_dir = lambda: None  # as on a machine without Debian's postgresql\n\n"
+        "def test_server(postgres_server):\n    assert postgres_server\n"
+    )
+    env = {**os.environ, "CI": ci, "PYTHONPATH": str(SQLITE.parent.parent)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path / "test_no_server.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert outcome in proc.stdout, proc.stdout[-2000:]
+    if ci:
+        assert "initdb/pg_ctl are not installed, and CI=true" in proc.stdout

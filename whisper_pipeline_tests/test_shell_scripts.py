@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,3 +51,24 @@ def test_shellcheck_catches_a_planted_mistake(shellcheck, tmp_path):
     script.write_text("#!/usr/bin/env bash\nrm -rf $1/build\n")  # unquoted: SC2086
     proc = run_shellcheck(shellcheck, script)
     assert proc.returncode != 0 and "SC2086" in proc.stdout
+
+
+@pytest.mark.parametrize("ci,outcome", [("true", "1 error"), ("", "1 skipped")])
+def test_missing_shellcheck_fails_only_on_ci(tmp_path, ci, outcome):
+    (tmp_path / "test_no_shellcheck.py").write_text(
+        "from whisper_pipeline_tests.test_shell_scripts import shellcheck  # noqa: F401  (the fixture)\n\n"
+        "def test_lint(shellcheck):\n    assert shellcheck\n"
+    )
+    no_shellcheck = str(Path(sys.executable).parent)  # a PATH without /usr/bin: shutil.which finds no shellcheck
+    env = {**os.environ, "CI": ci, "PATH": no_shellcheck, "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path / "test_no_shellcheck.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert outcome in proc.stdout, proc.stdout[-2000:]
+    if ci:
+        assert "shellcheck is not installed, and CI=true" in proc.stdout
