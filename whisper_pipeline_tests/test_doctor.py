@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from whisper_pipeline.doctor import MIN_FREE_GB
 from whisper_pipeline.instance import POSTGRES_ENV_VARS
 from whisper_pipeline.models import source
 from whisper_pipeline.workspace import REPO_ROOT
@@ -56,7 +57,10 @@ def test_doctor_on_this_machine_is_ready(tmp_path):
     ]
     assert list(checks) == required[:3] + ["cuda"] + required[3:] + ["lock"]
     for name in [*required, "lock"]:
-        assert checks[name]["status"] == "OK", checks[name]
+        if name == "workspace" and checks[name]["details"]["free_gb"] < MIN_FREE_GB:
+            assert checks[name]["status"] == "WARN", checks[name]  # a small disk is a warning, not a failure
+        else:
+            assert checks[name]["status"] == "OK", checks[name]
     assert checks["torch"]["details"]["version"] == torch.__version__
     if torch.cuda.is_available():
         assert checks["cuda"]["status"] == "OK" and checks["cuda"]["details"]["gpus"][0]["total_gb"] > 0
