@@ -22,6 +22,7 @@ CONFIGS = REPO_ROOT / "configs"
 DEFAULT_HOME = REPO_ROOT / "data" / "workspace"
 HOME_ENV_VAR = "WHISPER_PIPELINE_HOME"
 RUN_MANIFEST = "run_manifest.json"  # in every packaged run directory (``Workspace.run_manifest``)
+RUN_TRAINING_DATA = "training_data.json"  # beside it (``Workspace.run_training_data``)
 
 
 def default_root() -> Path:
@@ -269,6 +270,12 @@ class Workspace:
         """What a run was trained on and with (data hashes, settings, code version, hardware)."""
         return self.run_dir(run) / RUN_MANIFEST
 
+    @shared("checkpoint", "governance", "data_licenses")
+    def run_training_data(self, run: str) -> Path:
+        """What a run's data came from: utterances and seconds per language and source, and the SHA-256 of
+        every source recording (so a removal knows which models were trained on what it removes)."""
+        return self.run_dir(run) / RUN_TRAINING_DATA
+
     @property
     @shared("checkpoint", "eval_report", "production_model", "serving")
     def latest_run_marker(self) -> Path:
@@ -311,6 +318,22 @@ class Workspace:
     def registry(self) -> Path:
         """Which run is in production, and every promotion."""
         return self.models / "registry.json"
+
+    # --- governance: data_licenses, removals ------------------------------------------------------------
+
+    @property
+    @shared("data_licenses")
+    def data_licenses(self) -> Path:
+        """Per source: URL, channel/uploader, licence, language, files, hours, first/last download, and the
+        runs trained on it; generated from the provenance sidecars (``python -m whisper_pipeline.governance``)."""
+        return self.root / "DATA_LICENSES.md"
+
+    @property
+    @shared("governance", "raw_audio", "governance")
+    def removals(self) -> Path:
+        """One JSON line per removal: selector, reason, time, files, manifest lines, affected runs, and the
+        content hashes, sources and paths the intake must not take back."""
+        return self.manifests / "removals.jsonl"
 
     # --- evaluation: eval_report ---------------------------------------------------------------------
 

@@ -30,7 +30,8 @@ EXPECTED = [
 EXTRA = [
     "hyperparameter_sweep",
     "production_model",
-]  # beside the main line: sweeps feed checkpoint, promotion follows eval
+    "data_licenses",
+]  # beside the main line: sweeps feed checkpoint, promotion follows eval, licences follow the intake
 
 
 def test_eight_assets_in_order_with_language_partitions():

@@ -116,14 +116,27 @@ def find_orphan_transcripts(uploads: str | Path, lang: str, items: list[SourceIt
     )
 
 
-def _provenance_source(audio: Path) -> str:
-    """``<extractor>:<id>`` from a harvested file's provenance sidecar, else ``upload``."""
-    sidecar = audio.with_suffix(".source.json")
+def provenance_sidecar(audio: str | Path) -> Path:
+    """Where the harvest wrote an audio file's provenance (URL, uploader/channel, licence, time)."""
+    return Path(audio).with_suffix(".source.json")
+
+
+def read_provenance(audio: str | Path) -> dict | None:
+    """The provenance of a harvested file, or None (a local upload, or an unreadable sidecar)."""
+    sidecar = provenance_sidecar(audio)
     if not sidecar.is_file():
-        return "upload"
+        return None
     try:
         meta = json.loads(sidecar.read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def _provenance_source(audio: Path) -> str:
+    """``<extractor>:<id>`` from a harvested file's provenance sidecar, else ``upload``."""
+    meta = read_provenance(audio)
+    if meta is None:
         return "upload"
     extractor = meta.get("extractor_key") or meta.get("extractor") or "source"
     return f"{extractor}:{meta['id']}" if meta.get("id") else str(meta.get("source_url") or "upload")

@@ -173,3 +173,34 @@ def _read_json_or_empty(path: Path) -> dict:
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     except json.JSONDecodeError:
         return {}
+
+
+# --- models trained on removed data --------------------------------------------------------------------
+
+
+def mark_needs_retraining(ws: Workspace, run: str, reason: str, removal: str = "") -> dict:
+    """Record in the registry that ``run`` was trained on data since removed (``removal``: when, as the
+    removal record says), so the service can say so; marks accumulate. Returns the run's mark."""
+    path = ws.registry
+    with file_lock(path):
+        registry = load_registry(ws)
+        marks = registry.setdefault("needs_retraining", {})
+        mark = marks.get(run) or {"reasons": [], "removals": []}
+        if reason not in mark["reasons"]:
+            mark["reasons"].append(reason)
+        if removal and removal not in mark["removals"]:
+            mark["removals"].append(removal)
+        mark.update(reason="; ".join(mark["reasons"]), removal=mark["removals"][-1] if mark["removals"] else "")
+        marks[run] = mark
+        write_json(path, registry)
+    return mark
+
+
+def needs_retraining(ws: Workspace, run: str) -> dict | None:
+    """``{reason, removal, …}`` when ``run`` was trained on data since removed, else None."""
+    return (load_registry(ws).get("needs_retraining") or {}).get(run)
+
+
+def runs_needing_retraining(ws: Workspace) -> dict[str, dict]:
+    """Every marked run and its mark: one registry read."""
+    return dict(load_registry(ws).get("needs_retraining") or {})

@@ -25,6 +25,8 @@ class ModelInfo:
     wer: dict[str, float | None] = field(default_factory=dict)
     production: bool = False
     created: str = ""
+    # trained on data since removed (``python -m whisper_pipeline.governance remove``): {reason, removal}
+    needs_retraining: dict | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -38,6 +40,7 @@ class ModelCatalog:
     def runs(self) -> list[ModelInfo]:
         """Packaged runs (a crashed run without its final model is left out), newest first."""
         prod = registry.production_run(self.ws) or {}
+        marked = registry.runs_needing_retraining(self.ws)
         found = [
             ModelInfo(
                 run,
@@ -46,6 +49,7 @@ class ModelCatalog:
                 registry.evaluated_wer(self.ws, run),
                 production=prod.get("run") == run,
                 created=registry.model_created(self.ws.run_dir(run)),
+                needs_retraining=_mark(marked.get(run)),
             )
             for run in registry.servable_runs(self.ws)
         ]
@@ -94,3 +98,8 @@ class ModelCatalog:
 
     def _available(self) -> str:
         return ", ".join([a for a in ALIASES if self._alias_target(a)] + [m.id for m in self.runs()])
+
+
+def _mark(mark: dict | None) -> dict | None:
+    """What ``/models`` says about a run trained on removed data: why, and which removal."""
+    return {"reason": mark.get("reason", ""), "removal": mark.get("removal", "")} if mark else None

@@ -6,9 +6,10 @@ Incremental: unchanged files are only stat'ed; known content (by SHA-256) is nev
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 
-from whisper_pipeline.data.discovery import discover, find_orphan_transcripts
+from whisper_pipeline.data.discovery import SourceItem, discover, find_orphan_transcripts
 from whisper_pipeline.data.inventory import (
     INVENTORY_COLUMNS,
     IntakeCache,
@@ -18,6 +19,7 @@ from whisper_pipeline.data.inventory import (
     summarize_inventory,
 )
 from whisper_pipeline.data.manifests import write_language_part
+from whisper_pipeline.governance.removal import excluded, load_exclusions
 from whisper_pipeline.harvest.sources import HarvestOptions, load_sources
 from whisper_pipeline.harvest.ytdlp import HarvestedItem, append_harvest_log, harvest
 from whisper_pipeline.io import write_jsonl
@@ -31,6 +33,11 @@ def harvest_sources(ws: Workspace, lang: str, options: HarvestOptions, run_id: s
     if not options.harvest:
         return []
     sources = load_sources(options.sources_file)
+    removed = load_exclusions(ws).sources
+    for s in sources.sources:
+        if s.language == lang and s.url in removed:
+            log.warning(f"{s.url}: not harvested: {removed[s.url]}")
+    sources = sources.model_copy(update={"sources": [s for s in sources.sources if s.url not in removed]})
     mine = sum(s.language == lang for s in sources.sources)
     if not mine:
         return []
@@ -41,6 +48,24 @@ def harvest_sources(ws: Workspace, lang: str, options: HarvestOptions, run_id: s
         if h.status == "failed":
             log.warning(f"harvest failed for {h.source_url}: {h.reason}")
     return harvested
+
+
+def skip_removed(ws: Workspace, items: list[SourceItem], cache: IntakeCache, log: Log) -> tuple[list[SourceItem], int]:
+    """The items whose path, source or content was not removed (``ws.removals``), and how many were: data
+    removed on purpose never comes back through a re-upload or a new harvest; each refusal is a warning."""
+    exclusions = load_exclusions(ws)
+    if not exclusions:
+        return items, 0
+    kept = []
+    for item in items:
+        known = cache.by_path.get(item.audio)
+        stat = os.stat(item.audio)
+        sha = known[2] if known and known[:2] == [stat.st_size, stat.st_mtime_ns] else None
+        if why := excluded(item, exclusions, sha):
+            log.warning(f"{item.audio}: not taken in: its data was {why}")
+        else:
+            kept.append(item)
+    return kept, len(items) - len(kept)
 
 
 def intake(
@@ -61,6 +86,7 @@ def intake(
         log.warning(problem)
     orphans = find_orphan_transcripts(ws.uploads, lang, items)
     cache = IntakeCache(ws.intake_cache(lang))
+    items, refused = skip_removed(ws, items, cache, log)
     rows = build_inventory(items, ws.uploads, cache, rules, orphans, progress=progress)
     cache.save()
     table = [inventory_table_row(r) for r in rows]
@@ -79,6 +105,7 @@ def intake(
             "decoded_this_run": cache.decoded,
             "harvested": dict(Counter(h.status for h in harvested)),
             "hashed_this_run": cache.hashed,
+            "refused_as_removed": refused,
             "inventory": ws.dataset_inventory_csv.combined,
             "metadata_problems": Markdown("\n".join(f"- {p}" for p in problems) or "_none_"),
             "not_usable": markdown_table(bad, ["filename", "status", "reason"]),

@@ -11,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 
 from whisper_pipeline.io import write_json, write_text
-from whisper_pipeline.workspace import REPO_ROOT, RUN_MANIFEST
+from whisper_pipeline.workspace import REPO_ROOT, RUN_MANIFEST, RUN_TRAINING_DATA
 
 
 def file_sha256(path: str | Path) -> str:
@@ -69,7 +69,35 @@ def write_run_manifest(run_dir: Path, summary: dict, data_manifests: list[str], 
         **{k: v for k, v in summary.items() if k not in ("settings",)},
     }
     write_json(run_dir / RUN_MANIFEST, manifest)
+    write_json(run_dir / RUN_TRAINING_DATA, training_data_record(data_manifests))
     return manifest
+
+
+def training_data_record(data_manifests: list[str]) -> dict:
+    """What the data of a run came from, kept beside its manifest (the manifests themselves change as the
+    corpus grows or data is removed): utterances and seconds per language and source, and the SHA-256 of
+    every source recording, which is how a removal finds the models trained on what it removes."""
+    from whisper_pipeline.data.manifests import read_lines
+
+    sources: dict[tuple[str, str], dict] = {}
+    digests: set[str] = set()
+    unhashed = 0
+    for path in data_manifests:
+        if not Path(path).is_file():
+            continue
+        for line in read_lines(path):
+            entry = sources.setdefault((line.language, line.source), {"utterances": 0, "seconds": 0.0})
+            entry["utterances"] += 1
+            entry["seconds"] = round(entry["seconds"] + line.duration, 3)
+            if line.sha256:
+                digests.add(line.sha256)
+            else:
+                unhashed += 1
+    return {
+        "sources": [{"language": l, "source": s, **v} for (l, s), v in sorted(sources.items())],
+        "audio_sha256": sorted(digests),
+        "lines_without_sha256": unhashed,
+    }
 
 
 def write_model_card(run_dir: Path, manifest: dict) -> Path:
