@@ -17,6 +17,7 @@ import yaml
 from whisper_pipeline.evaluation.dashboard import page_path
 from whisper_pipeline.instance import prepare_dagster_home
 from whisper_pipeline.models import registry
+from whisper_pipeline.retraining import ChainError, in_process_runner, run_chain
 from whisper_pipeline.workspace import CONFIGS, LANGUAGES, Workspace
 
 
@@ -37,42 +38,14 @@ def run_demo(
     print(generate_corpus(ws.uploads, languages, speakers=speakers, sentences_per_speaker=sentences))
     timings["sample corpus"] = time.time() - started
 
-    def execute(job: str, partition: str | None = None, run_config: dict | None = None, must_succeed: bool = True):
-        t = time.time()
-        result = defs.get_job_def(job).execute_in_process(
-            instance=instance, partition_key=partition, run_config=run_config or {}, raise_on_error=False
-        )
-        if must_succeed and not result.success:
-            raise SystemExit(f"{job}{f'[{partition}]' if partition else ''} failed; see the run in `make dev`")
-        timings[f"{job}{f' [{partition}]' if partition else ''}"] = time.time() - t
-        return result
-
-    for lang in languages:
-        execute("data_prep_job", lang)
-    config = yaml.safe_load(train_config.read_text())
-    config["ops"]["checkpoint"]["config"]["languages"] = list(languages)
-    execute("training_job", run_config=config)
-    run = config["ops"]["checkpoint"]["config"]["run_name"]
-    gate_failures = {}
-    for lang in languages:
-        # the job also runs the blocking gate checks: a model that fails them is still reported, not an error
-        result = execute(
-            "evaluation_job", lang, {"ops": {"eval_report": {"config": {"run_name": run}}}}, must_succeed=False
-        )
-        if not result.get_asset_materialization_events():
-            raise SystemExit(f"evaluation_job[{lang}] failed; see the run in `make dev`")
-        gate_failures[lang] = [c.check_name for c in result.get_asset_check_evaluations() if not c.passed]
-    promotion = execute(
-        "promotion_job", run_config={"ops": {"production_model": {"config": {"run_name": run}}}}, must_succeed=False
-    )
-    refusal = next(
-        (
-            e.step_failure_data.error.message.strip().removeprefix("dagster._core.definitions.events.Failure: ")
-            for e in promotion.all_events
-            if e.is_step_failure
-        ),
-        "",
-    )
+    execute = in_process_runner(defs.resolve_job_def, instance)
+    try:
+        chain = run_chain(ws, execute, yaml.safe_load(train_config.read_text()), list(languages))
+    except ChainError as exc:
+        where = f"{exc.job}[{exc.partition}]" if exc.partition else exc.job
+        raise SystemExit(f"{where} failed; see the run in `make dev`") from exc
+    timings.update(chain.timings)
+    run, gate_failures = chain.run, chain.gate_failures
     return {
         "report": ws.evaluation(run).combined,
         "eval": registry.evaluations(ws, run),
@@ -80,7 +53,7 @@ def run_demo(
         "total_s": time.time() - started,
         "dashboard": page_path(ws.report_dir(run)),
         "gate_failures": gate_failures,
-        "promotion": f"{run} is the production model" if promotion.success else f"not promoted: {refusal}",
+        "promotion": f"{run} is the production model" if chain.promoted else f"not promoted: {chain.refusal}",
     }
 
 

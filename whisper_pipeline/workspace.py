@@ -216,6 +216,12 @@ class Workspace:
     def processed_audio(self, lang: str, file_id: str) -> Path:
         return self.processed_audio_dir(lang) / f"{file_id}.wav"
 
+    @shared("retraining", "retraining")
+    def prepared_uploads(self, lang: str) -> Path:
+        """Fingerprint of the uploads the language's last successful data preparation saw (``retraining.py``):
+        the retraining schedule re-runs the data stages of the languages whose uploads changed since."""
+        return self.lang_manifests(lang) / "prepared_uploads.json"
+
     @shared("alignments", "alignments")
     def alignments(self, lang: str) -> Path:
         """One alignment result per processed file (status, reason, paths of its outputs)."""
@@ -347,6 +353,12 @@ class Workspace:
     def last_evaluated_marker(self) -> Path:
         """The run evaluated last: what the gate checks judge."""
         return self.manifests / "eval" / "LAST_EVALUATED"
+
+    @property
+    @shared("alert_on_run_failure")
+    def alerts_log(self) -> Path:
+        """One JSON line per failed Dagster run: run id, job, partition, failed steps, error, time."""
+        return self.logs / "alerts.jsonl"
 
     @shared("eval_report")
     def report_dir(self, run: str) -> Path:

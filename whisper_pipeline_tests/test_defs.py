@@ -150,3 +150,41 @@ def test_training_runs_through_accelerate_launch():
     )
     multi = accelerate_command(Path("job.json"), 4, "cuda")
     assert "--multi_gpu" in multi and multi[multi.index("--num_processes") + 1] == "4"
+
+
+def test_retraining_schedule_alerts_and_freshness_are_wired():
+    schedule = defs.resolve_schedule_def("retraining_schedule")
+    assert (schedule.cron_schedule, schedule.execution_timezone, schedule.job_name) == (
+        "0 3 * * 0",
+        "UTC",
+        "retraining_job",
+    ), "weekly by default"
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED, "shipped stopped, like the uploads sensor"
+    assert defs.resolve_sensor_def("alert_on_run_failure").default_status == dg.DefaultSensorStatus.RUNNING
+    assert defs.resolve_sensor_def("freshness_checks_sensor").default_status == dg.DefaultSensorStatus.STOPPED
+    assert (
+        dg.AssetCheckKey(dg.AssetKey("production_model"), "freshness_check")
+        in defs.resolve_asset_graph().asset_check_keys
+    )
+    assert defs.resolve_job_def("retraining_job").graph.node_names() == ["retrain"]
+    for name in ("raw_audio", "checkpoint"):
+        policy = defs.resolve_assets_def(name).op.retry_policy
+        assert policy.max_retries >= 1 and policy.backoff == dg.Backoff.EXPONENTIAL, name
+
+
+def test_schedule_cron_and_timezone_come_from_the_environment():
+    code = (
+        "from whisper_pipeline.definitions import defs; s = defs.resolve_schedule_def('retraining_schedule'); "
+        "from whisper_pipeline.assets.freshness import production_model_freshness as f; "
+        "bound = next(iter(f.check_specs)).metadata['dagster/freshness_params'].data['lower_bound_delta_seconds']; "
+        "print(s.cron_schedule, s.execution_timezone, bound)"
+    )
+    env = {
+        **os.environ,
+        "WHISPER_PIPELINE_RETRAIN_CRON": "30 2 * * *",
+        "WHISPER_PIPELINE_RETRAIN_TIMEZONE": "Europe/Zagreb",
+    }
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split()[-7:] == ["30", "2", "*", "*", "*", "Europe/Zagreb", "172800.0"], proc.stdout
+    # daily → the freshness check warns after one day plus the one-day margin

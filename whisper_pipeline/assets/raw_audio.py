@@ -1,31 +1,61 @@
 import dagster as dg
+from pydantic import Field
 
-from whisper_pipeline.assets.common import config_from, language_partitions, progress_logger, run_stage
+from whisper_pipeline.assets.common import (
+    config_from,
+    language_partitions,
+    materialize,
+    progress_logger,
+    stage_failures,
+)
 from whisper_pipeline.data.inventory import IntakeRules
 from whisper_pipeline.harvest.sources import HarvestOptions
 from whisper_pipeline.resources import WorkspaceResource
 from whisper_pipeline.stages import settings_from
 from whisper_pipeline.stages.intake import intake
 
-IntakeConfig = config_from("IntakeConfig", IntakeRules, HarvestOptions)
+IntakeConfig = config_from(
+    "IntakeConfig",
+    IntakeRules,
+    HarvestOptions,
+    harvest_retries=(
+        int,
+        Field(default=2, description="Run again when harvested items failed (network), up to this many times"),
+    ),
+    harvest_retry_delay_s=(float, Field(default=30.0, description="First wait before such a retry; doubles each time")),
+)
+
+# an exception (yt-dlp crashing on a network error, a full disk) is retried with backoff; the intake is
+# incremental, so a retry only redoes what was not finished
+HARVEST_RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
-@dg.asset(partitions_def=language_partitions, group_name="intake", kinds={"python", "audio"})
+@dg.asset(
+    partitions_def=language_partitions, group_name="intake", kinds={"python", "audio"}, retry_policy=HARVEST_RETRY
+)
 def raw_audio(
     context: dg.AssetExecutionContext, config: IntakeConfig, workspace: WorkspaceResource
 ) -> dg.MaterializeResult:
     """Inventory of ``uploads/<lang>/``: every file decoded and classified; problems named, never fatal.
 
     Incremental: unchanged files are only stat'ed; known content (by SHA-256) is never decoded twice.
+    Harvested items that failed to download are tried again (``harvest_retries``; the download archive
+    skips those already fetched) before the inventory is accepted with them missing.
     """
     lang = context.partition_key
-    return run_stage(
-        intake,
-        workspace.get(),
-        lang,
-        settings_from(config, IntakeRules),
-        settings_from(config, HarvestOptions),
-        run_id=context.run_id,
-        log=context.log,
-        progress=progress_logger(context, f"checked audio ({lang})"),
-    )
+    with stage_failures():
+        result = intake(
+            workspace.get(),
+            lang,
+            settings_from(config, IntakeRules),
+            settings_from(config, HarvestOptions),
+            run_id=context.run_id,
+            log=context.log,
+            progress=progress_logger(context, f"checked audio ({lang})"),
+        )
+    failed = result.metadata.get("harvested", {}).get("failed", 0)
+    if failed and context.retry_number < config.harvest_retries:
+        wait = config.harvest_retry_delay_s * 2**context.retry_number
+        context.log.warning(f"{failed} harvested item(s) failed ({lang}); trying again in {wait:.0f} s")
+        raise dg.RetryRequested(max_retries=config.harvest_retries, seconds_to_wait=wait)
+    return materialize(result)

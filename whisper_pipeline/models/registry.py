@@ -164,6 +164,24 @@ def promote(ws: Workspace, run: str, wer_by_language: dict[str, float], reason: 
     return entry
 
 
+def record_refusal(ws: Workspace, run: str, reason: str) -> dict:
+    """Record that ``run`` was judged and not promoted (its gates failed): appended to the registry's
+    ``refused`` list, so a refusal is on record next to the promotions; production is untouched."""
+    path = ws.registry
+    with file_lock(path):
+        registry = load_registry(ws)
+        entry = {"run": run, "refused_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "reason": reason}
+        registry.setdefault("refused", []).append(entry)
+        write_json(path, registry)
+    return entry
+
+
+def last_refusal(ws: Workspace) -> dict | None:
+    """The most recent refusal (``run``, ``refused_at``, ``reason``), or None."""
+    refused = load_registry(ws).get("refused") or []
+    return refused[-1] if refused else None
+
+
 def _has_config(path: Path) -> bool:
     return (path / MODEL_CONFIG).is_file()
 

@@ -74,3 +74,71 @@ def test_training_copies_checkpoints_and_final_model(s3, tmp_path, tiny_model_di
     } <= found
     assert f"runs/remote/checkpoints/checkpoint-2/{COMPLETE_MARKER}" in found
     assert "runs/remote/checkpoints/checkpoint-4/trainer_state.json" in found
+
+
+def test_a_copy_is_retried_while_the_endpoint_is_down(tmp_path, monkeypatch, caplog):
+    """A real transient failure: nothing listens on the endpoint at first; moto's server comes up during
+    the backoff, and the copy goes through on a later attempt."""
+    import threading
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    endpoint = f"http://127.0.0.1:{port}"
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint,
+    }.items():
+        monkeypatch.setenv(key, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+
+    def come_up() -> None:
+        server.start()
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="models")
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.bin").write_bytes(b"x" * 100)
+    later = threading.Timer(0.5, come_up)
+    later.start()
+    try:
+        with caplog.at_level("WARNING", logger="whisper_pipeline.training.artifacts"):
+            upload_dir(tmp_path / "a", "s3://models/retried")
+        later.join()
+        assert keys(boto3.client("s3", endpoint_url=endpoint), "retried/") == {
+            "retried/x.bin",
+            f"retried/{COMPLETE_MARKER}",
+        }
+        assert "attempt 1/4" in caplog.text and "Could not connect" in caplog.text
+    finally:
+        later.join()
+        server.stop()
+
+
+def test_permanent_errors_are_not_retried(tmp_path):
+    from whisper_pipeline.training.artifacts import with_retries
+
+    calls, waits = [], []
+
+    def missing():
+        calls.append(1)
+        raise FileNotFoundError("no such file: x.bin")
+
+    with pytest.raises(FileNotFoundError):
+        with_retries(missing, "copy x.bin", sleep=waits.append)
+    assert (len(calls), waits) == (1, [])
+
+    calls.clear()
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 4:
+            raise ConnectionResetError("reset by peer")
+        return "ok"
+
+    assert with_retries(flaky, "copy y.bin", first_delay_s=1.0, sleep=waits.append) == "ok"
+    assert waits == [1.0, 2.0], "exponential backoff"
