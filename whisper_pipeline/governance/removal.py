@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import io
 import json
 import os
 import re
@@ -34,6 +35,7 @@ from whisper_pipeline.data.manifests import write_language_part
 from whisper_pipeline.data.validation import validate_and_dedupe
 from whisper_pipeline.io import file_lock, read_jsonl, write_csv, write_json, write_text
 from whisper_pipeline.models import registry
+from whisper_pipeline.text.transcripts import read_transcript
 from whisper_pipeline.workspace import LANGUAGES, SPLITS, LanguageParts, Workspace
 
 TEXT_SUFFIXES = {".txt", ".md", ".html", ".htm", ".log", ".srt", ".vtt", ".lrc", ".yaml", ".yml", ".tsv", ".xml"}
@@ -62,7 +64,7 @@ class Rewrite:
     """A file that keeps its other entries: ``content`` is what it becomes (lines, rows or a document)."""
 
     path: Path
-    kind: str  # jsonl | csv | parquet | json | metadata
+    kind: str  # jsonl | csv | parquet | json | metadata (a user's audiofolder file) | licences
     removed: int
     content: Any
     columns: list[str] | None = None
@@ -245,9 +247,10 @@ def _jsonl_rewrite(path: Path, needles: Needles, ids: set[str]) -> Rewrite | Non
 
 
 def _csv_rewrite(path: Path, needles: Needles, kind: str = "csv") -> Rewrite | None:
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        rows, columns = list(reader), list(reader.fieldnames or [])
+    # a user's metadata.csv may be in a legacy code page: read it as the intake does
+    text = read_transcript(path).text if kind == "metadata" else path.read_text(encoding="utf-8")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows, columns = list(reader), list(reader.fieldnames or [])
     if kind == "metadata":  # an audiofolder file: a row names its audio relative to the file
         kept = [r for r in rows if str((path.parent / (r.get("file_name") or "")).resolve()) not in needles.exact]
     else:
@@ -266,7 +269,7 @@ def _metadata_jsonl_rewrite(path: Path, needles: Needles) -> Rewrite | None:
             removed += 1
             continue
         kept.append(raw)
-    return Rewrite(path, "jsonl", 0, kept) if removed else None
+    return Rewrite(path, "metadata", removed, kept) if removed else None
 
 
 def _parquet_rewrite(path: Path, needles: Needles) -> Rewrite | None:
@@ -366,35 +369,61 @@ def _affected_runs(ws: Workspace, shas: set[str], ids: set[str]) -> dict[str, st
 def plan_removal(ws: Workspace, selector: str) -> RemovalPlan:
     """Everything ``apply_removal`` would delete and rewrite for ``selector``; changes nothing."""
     recordings, items = select_recordings(ws, selector)
-    by_audio = {i.audio: i for i in items}
     plan = RemovalPlan(selector, recordings)
-    removed_audio = {r.audio for r in recordings}
-    survivors = [i for i in items if i.audio not in removed_audio]
+    by_audio = {i.audio: i for i in items}
+    plan.delete += [f for r in recordings for f in _upload_files(r, by_audio.get(r.audio))]
+    needles = _needles(ws, plan, items)
+    ids = {r.file_id for r in recordings}
+
+    skip = {ws.removals.resolve(), ws.data_licenses.resolve(), ws.registry.resolve()}
+    files = [p.resolve() for p in sorted(ws.root.rglob("*")) if p.is_file() and not p.name.endswith(".lock")]
+    files = [p for p in files if p not in skip]
+    uploads, models, dagster = ws.uploads.resolve(), ws.models.resolve(), ws.dagster_home.resolve()
+    own = [p for p in files if not {uploads, models, dagster} & set(p.parents)]
+
+    rewrites = _manifest_closure([p for p in own if p.suffix == ".jsonl"], needles, ids)
+    plan.needles = needles | ids
+    matcher = Needles(plan.needles)
+    _derived(ws, plan, [p for p in own if p not in rewrites], rewrites, matcher, ids)
+    for p in files:
+        if uploads in p.parents and p.name in METADATA_NAMES:  # an audiofolder file lists the transcripts
+            rewrite = (
+                _csv_rewrite(p, matcher, kind="metadata") if p.suffix == ".csv" else _metadata_jsonl_rewrite(p, matcher)
+            )
+            if rewrite is not None:
+                rewrites[p] = rewrite
+        elif models in p.parents and p.suffix in {".json", ".jsonl", ".txt", ".md"} and _mentions(p, matcher):
+            plan.untouched.append((p, "a model's own record: the model is marked as needing retraining"))
+    if dagster.is_dir():
+        plan.untouched.append((dagster, "Dagster's run history may name the removed files in its metadata"))
+    if ws.data_licenses.is_file() and _mentions(ws.data_licenses, matcher):
+        rewrites[ws.data_licenses.resolve()] = Rewrite(ws.data_licenses.resolve(), "licences", 0, None)
+    plan.rewrite = [rewrites[p] for p in sorted(rewrites)]
+    _refresh_validation_reports(ws, plan)
+    plan.runs = _affected_runs(ws, {r.sha256 for r in recordings}, ids)
+    return plan
+
+
+def _needles(ws: Workspace, plan: RemovalPlan, items: list[SourceItem]) -> set[str]:
+    """The strings that name the removed data: files, paths, content hashes, and the speakers and sources
+    left with no recording (``plan.speakers``, ``plan.sources`` are set here)."""
+    recordings = plan.recordings
+    removed = {r.audio for r in recordings}
+    survivors = [i for i in items if i.audio not in removed]
     plan.speakers = sorted({r.speaker for r in recordings} - {i.speaker for i in survivors})
     gone_sources = {r.source for r in recordings if r.source != "upload"} - {i.source for i in survivors}
     urls = {str((read_provenance(r.audio) or {}).get("source_url") or "") for r in recordings} - {""}
     urls -= {str((read_provenance(i.audio) or {}).get("source_url") or "") for i in survivors}
     plan.sources = sorted(gone_sources | urls)
-
-    upload_files = [f for r in recordings for f in _upload_files(r, by_audio.get(r.audio))]
-    plan.delete += upload_files
-    ids = {r.file_id for r in recordings}
-    needles = {r.audio for r in recordings} | {r.sha256 for r in recordings} | {str(p) for p, _ in upload_files}
+    needles = removed | {r.sha256 for r in recordings} | {str(p) for p, _ in plan.delete}
     needles |= {os.path.relpath(r.audio, ws.uploads.resolve()) for r in recordings}
     needles |= set(plan.speakers) | set(plan.sources)
-    needles |= {f"speaker:{s}" for s in plan.speakers} | {f"source:{s}" for s in gone_sources}
+    return needles | {f"speaker:{s}" for s in plan.speakers} | {f"source:{s}" for s in gone_sources}
 
-    skip = {ws.removals.resolve(), ws.data_licenses.resolve(), ws.registry.resolve()}
-    files = [
-        p.resolve()
-        for p in sorted(ws.root.rglob("*"))
-        if p.is_file() and p.resolve() not in skip and not p.name.endswith(".lock")
-    ]
-    uploads, models, dagster = ws.uploads.resolve(), ws.models.resolve(), ws.dagster_home.resolve()
-    own = [p for p in files if not {uploads, models, dagster} & set(p.parents)]
-    jsonl = [p for p in own if p.suffix == ".jsonl"]
 
-    # the JSON-lines manifests first, to a fixed point: a dropped line's id names segments and copies
+def _manifest_closure(jsonl: list[Path], needles: set[str], ids: set[str]) -> dict[Path, Rewrite]:
+    """The JSON-lines files without the lines that name removed data, to a fixed point: a dropped line's id
+    (a segment's, an augmented copy's) names more lines; ``needles`` and ``ids`` grow with them."""
     rewrites: dict[Path, Rewrite] = {}
     while True:
         before = set(ids)
@@ -405,51 +434,34 @@ def plan_removal(ws: Workspace, selector: str) -> RemovalPlan:
             if rewrite is not None:
                 rewrites[p] = rewrite
         if ids == before:
-            break
-    plan.needles = needles | ids
-    matcher = Needles(plan.needles)
-    derived = re.compile(rf"^(?:{'|'.join(re.escape(i) for i in sorted(ids, key=len, reverse=True))}){_DERIVED_ID}$")
+            return rewrites
 
+
+def _derived(
+    ws: Workspace, plan: RemovalPlan, files: list[Path], rewrites: dict[Path, Rewrite], matcher: Needles, ids: set[str]
+) -> None:
+    """The derived files outside the uploads and models: named after a removed utterance (deleted), tables,
+    caches and reports that hold entries about it (rewritten), other text that mentions it (deleted)."""
+    derived = re.compile(rf"^(?:{'|'.join(re.escape(i) for i in sorted(ids, key=len, reverse=True))}){_DERIVED_ID}$")
+    per_utterance = {ws.processed.resolve(), ws.outputs.resolve()}
     archives = {ws.harvest_archive(lang).resolve() for lang in LANGUAGES}
-    for p in own:
-        if p in rewrites:
-            continue
+    items = Needles({r.source.split(":", 1)[-1] for r in plan.recordings if r.source != "upload"})
+    for p in files:
         if derived.match(p.name.split(".", 1)[0]) or derived.match(p.parent.name):
             plan.delete.append((p, _derived_kind(ws, p)))
-            continue
-        if p in archives:
-            if _mentions(p, Needles({r.source.split(":", 1)[-1] for r in recordings if r.source != "upload"})):
+        elif p in archives:
+            if _mentions(p, items):
                 plan.untouched.append(
                     (p, "yt-dlp's download archive: keeps the removed items from being fetched again")
                 )
-            continue
-        rewrite = None
-        if p.suffix == ".csv":
-            rewrite = _csv_rewrite(p, matcher)
-        elif p.suffix == ".parquet":
-            rewrite = _parquet_rewrite(p, matcher)
-        elif p.suffix == ".json":
-            rewrite = _json_rewrite(p, matcher)
-        elif p.suffix in TEXT_SUFFIXES and _mentions(p, matcher):
-            plan.delete.append((p, f"{_derived_kind(ws, p)} mentioning the removed data"))
-        if rewrite is not None:
-            rewrites[p] = rewrite
-    for p in files:  # an audiofolder metadata file in the uploads lists the removed files' transcripts
-        if uploads in p.parents and p.name in METADATA_NAMES:
-            rewrite = (
-                _csv_rewrite(p, matcher, kind="metadata") if p.suffix == ".csv" else _metadata_jsonl_rewrite(p, matcher)
-            )
+        elif per_utterance & set(p.parents):
+            continue  # one file per utterance, named after it: what holds removed data was matched by name
+        elif p.suffix in (".csv", ".parquet", ".json"):
+            rewrite = {".csv": _csv_rewrite, ".parquet": _parquet_rewrite, ".json": _json_rewrite}[p.suffix](p, matcher)
             if rewrite is not None:
                 rewrites[p] = rewrite
-        elif (models in p.parents or dagster in p.parents) and p.suffix in {".json", ".jsonl", ".txt", ".md"}:
-            if models in p.parents and _mentions(p, matcher):
-                plan.untouched.append((p, "a model's own record: the model is marked as needing retraining"))
-    if dagster.is_dir():
-        plan.untouched.append((dagster, "Dagster's run history may name the removed files in its metadata"))
-    plan.rewrite = [rewrites[p] for p in sorted(rewrites)]
-    _refresh_validation_reports(ws, plan)
-    plan.runs = _affected_runs(ws, {r.sha256 for r in recordings}, ids)
-    return plan
+        elif p.suffix in TEXT_SUFFIXES and _mentions(p, matcher):
+            plan.delete.append((p, f"{_derived_kind(ws, p)} mentioning the removed data"))
 
 
 def _refresh_validation_reports(ws: Workspace, plan: RemovalPlan) -> None:
@@ -471,7 +483,9 @@ def _refresh_validation_reports(ws: Workspace, plan: RemovalPlan) -> None:
 # --- doing it ----------------------------------------------------------------------------------------
 
 
-def _write(rewrite: Rewrite, parts: dict[Path, tuple[LanguageParts, str | None]], rewritten: set[Path]) -> None:
+def _write(
+    ws: Workspace, rewrite: Rewrite, parts: dict[Path, tuple[LanguageParts, str | None]], rewritten: set[Path]
+) -> None:
     """Write one rewrite atomically: a language's part through ``write_language_part`` (which rebuilds the
     combined file; a combined file whose parts are rewritten is left to that), anything else directly."""
     path = rewrite.path
@@ -489,11 +503,15 @@ def _write(rewrite: Rewrite, parts: dict[Path, tuple[LanguageParts, str | None]]
         return
     if family is not None and any(p.resolve() in rewritten for p in family[0].parts.values()):
         return  # a combined file: rebuilt from its parts
-    if rewrite.kind == "jsonl":
+    if rewrite.kind == "jsonl" or (rewrite.kind == "metadata" and path.suffix == ".jsonl"):
         with file_lock(path):
             write_text(path, "".join(rewrite.content))
     elif rewrite.kind in ("csv", "metadata"):
         write_csv(path, rewrite.content, rewrite.columns or [])
+    elif rewrite.kind == "licences":  # regenerated from what is left in the uploads
+        from whisper_pipeline.governance.licenses import write_licences
+
+        write_licences(ws)
     elif rewrite.kind == "parquet":
         from whisper_pipeline.data.manifests import write_parquet
 
@@ -540,14 +558,14 @@ def apply_removal(ws: Workspace, plan: RemovalPlan, reason: str) -> dict:
     parts = {p.resolve(): v for p, v in _language_parts(ws).items()}
     rewritten = {r.path for r in plan.rewrite}
     for rewrite in plan.rewrite:
-        _write(rewrite, parts, rewritten)
+        if rewrite.kind != "licences":
+            _write(ws, rewrite, parts, rewritten)
     for path, _ in plan.delete:
         path.unlink(missing_ok=True)
     _remove_empty_dirs(ws, [p for p, _ in plan.delete])
-    if ws.data_licenses.is_file():
-        from whisper_pipeline.governance.licenses import write_licences
-
-        write_licences(ws)
+    for rewrite in plan.rewrite:  # last: it describes the uploads as they are now
+        if rewrite.kind == "licences":
+            _write(ws, rewrite, parts, rewritten)
     return record
 
 

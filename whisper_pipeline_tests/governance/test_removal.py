@@ -185,3 +185,31 @@ def test_a_selector_that_matches_nothing_is_a_clear_error(governed, capsys):
     assert main(["--workspace", str(governed.root), "remove", "no/such/*.wav", "--apply"]) == 2
     assert "matches nothing" in capsys.readouterr().err
     assert snapshot(governed) == before
+
+
+def test_a_path_glob_takes_copies_along_and_an_audiofolder_row_goes_with_its_file(governed):
+    ws = governed
+    speaker = speaker_of(ws)
+    plan = plan_removal(ws, f"{LANG}/{speaker}/utt000.*")
+    whys = sorted(r.why for r in plan.recordings)
+    assert [r.file_id for r in plan.recordings if r.why.startswith("path")] == [f"{LANG}-{speaker}-utt000"]
+    assert len(whys) == 2 and whys[0].startswith("copy of a removed recording"), whys
+
+    # bs is uploaded as an audiofolder: the transcripts are rows of the user's metadata.csv
+    metadata = ws.language_uploads("bs") / "metadata.csv"
+    rows = metadata.read_text(encoding="utf-8").splitlines()
+    bs_speaker = rows[1].split(",")[0].split("/")[0]
+    assert main(["--workspace", str(ws.root), "remove", bs_speaker, "--apply"]) == 0
+    left = metadata.read_text(encoding="utf-8").splitlines()
+    assert len(left) == len(rows) - 2 and not any(bs_speaker in l for l in left), left
+    assert not (ws.language_uploads("bs") / bs_speaker).exists()
+
+
+def test_the_licences_document_is_regenerated_by_a_removal(governed):
+    ws = governed
+    assert main(["--workspace", str(ws.root), "licenses"]) == 0
+    assert HARVESTED_URL in ws.data_licenses.read_text()
+    plan = plan_removal(ws, HARVESTED_URL)
+    assert str(ws.data_licenses.relative_to(ws.root)) in plan.summary(ws)["rewritten"]
+    assert main(["--workspace", str(ws.root), "remove", HARVESTED_URL, "--apply"]) == 0
+    assert HARVESTED_URL not in ws.data_licenses.read_text() and "local uploads (hr)" in ws.data_licenses.read_text()
