@@ -15,7 +15,8 @@ from pathlib import Path
 
 from whisper_pipeline.data.discovery import discover, read_provenance
 from whisper_pipeline.io import read_jsonl, write_text
-from whisper_pipeline.models.registry import run_dirs
+from whisper_pipeline.models.registry import run_dirs, run_manifest
+from whisper_pipeline.training.package import file_sha256, training_data_record
 from whisper_pipeline.workspace import LANGUAGES, Workspace
 
 UNKNOWN = "licence unknown"
@@ -63,15 +64,26 @@ def _local_key(lang: str, source: str) -> str:
     return label if source == "upload" else f"{label}, source {source}"
 
 
+def training_record(ws: Workspace, run: str) -> dict:
+    """The run's training-data record; for a run packaged before runs kept one, rebuilt from the data
+    manifests its run manifest names when they are still byte for byte what it trained on; else ``{}``."""
+    path = ws.run_training_data(run)
+    try:
+        if path.is_file():
+            return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return {}
+    recorded = run_manifest(ws, run).get("data_manifests") or {}
+    if recorded and all(Path(p).is_file() and file_sha256(p) == digest for p, digest in recorded.items()):
+        return training_data_record(list(recorded))
+    return {}
+
+
 def run_sources(ws: Workspace) -> dict[str, set[tuple[str, str]]]:
-    """Per run: the (language, source) pairs its training data came from (runs without a record: none)."""
+    """Per run: the (language, source) pairs its training data came from (unknown: none)."""
     found = {}
     for run_dir in sorted(run_dirs(ws)):
-        path = ws.run_training_data(run_dir.name)
-        try:
-            record = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-        except ValueError:
-            record = {}
+        record = training_record(ws, run_dir.name)
         found[run_dir.name] = {(s["language"], s["source"]) for s in record.get("sources", [])}
     return found
 

@@ -33,6 +33,7 @@ from whisper_pipeline.audio.inspect import sha256_file
 from whisper_pipeline.data.discovery import METADATA_NAMES, SourceItem, discover, read_provenance
 from whisper_pipeline.data.manifests import write_language_part
 from whisper_pipeline.data.validation import validate_and_dedupe
+from whisper_pipeline.governance.licenses import training_record, write_licences
 from whisper_pipeline.io import file_lock, read_jsonl, write_csv, write_json, write_text
 from whisper_pipeline.models import registry
 from whisper_pipeline.text.transcripts import read_transcript
@@ -336,33 +337,17 @@ def _derived_kind(ws: Workspace, path: Path) -> str:
     return "derived file"
 
 
-def _affected_runs(ws: Workspace, shas: set[str], ids: set[str]) -> dict[str, str]:
-    """Runs trained on a removed recording: by the content hashes of their training-data record; a run
-    without one is checked against the data manifests it names, when they are still what it trained on."""
+def _affected_runs(ws: Workspace, shas: set[str]) -> dict[str, str]:
+    """Runs trained on a removed recording, by the content hashes of their training-data record
+    (``licenses.training_record``); a run whose data is not known is assumed to be one of them."""
     runs = {}
     for run_dir in sorted(registry.run_dirs(ws)):
-        run = run_dir.name
-        record_path = ws.run_training_data(run)
-        if record_path.is_file():
-            record = json.loads(record_path.read_text(encoding="utf-8"))
-            hit = len(shas & set(record.get("audio_sha256", [])))
-            if hit:
-                runs[run] = f"trained on {hit} removed recording(s)"
-            elif record.get("lines_without_sha256"):
-                runs[run] = "its training data has lines without a content hash: assumed to include the removed data"
-            continue
-        manifest = registry.run_manifest(ws, run)
-        data = manifest.get("data_manifests") or {}
-        if not data:
-            runs[run] = "its training data was not recorded: assumed to include the removed data"
-            continue
-        for path, digest in data.items():
-            if not Path(path).is_file() or sha256_file(path) != digest:
-                runs[run] = f"{path} changed since training: assumed to include the removed data"
-                break
-            if any((r.get("sha256") in shas or r.get("id") in ids) for r in read_jsonl(path)):
-                runs[run] = "trained on removed recordings"
-                break
+        record = training_record(ws, run_dir.name)
+        hit = len(shas & set(record.get("audio_sha256", [])))
+        if hit:
+            runs[run_dir.name] = f"trained on {hit} removed recording(s)"
+        elif not record or record.get("lines_without_sha256"):
+            runs[run_dir.name] = "what it was trained on is not fully known: assumed to include the removed data"
     return runs
 
 
@@ -400,7 +385,7 @@ def plan_removal(ws: Workspace, selector: str) -> RemovalPlan:
         rewrites[ws.data_licenses.resolve()] = Rewrite(ws.data_licenses.resolve(), "licences", 0, None)
     plan.rewrite = [rewrites[p] for p in sorted(rewrites)]
     _refresh_validation_reports(ws, plan)
-    plan.runs = _affected_runs(ws, {r.sha256 for r in recordings}, ids)
+    plan.runs = _affected_runs(ws, {r.sha256 for r in recordings})
     return plan
 
 
@@ -509,8 +494,6 @@ def _write(
     elif rewrite.kind in ("csv", "metadata"):
         write_csv(path, rewrite.content, rewrite.columns or [])
     elif rewrite.kind == "licences":  # regenerated from what is left in the uploads
-        from whisper_pipeline.governance.licenses import write_licences
-
         write_licences(ws)
     elif rewrite.kind == "parquet":
         from whisper_pipeline.data.manifests import write_parquet

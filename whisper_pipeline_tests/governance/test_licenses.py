@@ -3,13 +3,15 @@ uploads without provenance as "licence unknown", and the run trained on each; by
 
 from __future__ import annotations
 
+import shutil
+
 import dagster as dg
 
 from whisper_pipeline.assets.data_licenses import data_licenses
 from whisper_pipeline.governance.__main__ import main
 from whisper_pipeline.governance.licenses import UNKNOWN, licence_table
 from whisper_pipeline.resources import WorkspaceResource
-from whisper_pipeline_tests.governance.conftest import HARVESTED_URL, LANG, RUN
+from whisper_pipeline_tests.governance.conftest import HARVESTED_URL, LANG, RUN, package_run
 
 
 def table_rows(markdown: str) -> list[list[str]]:
@@ -41,3 +43,13 @@ def test_the_asset_writes_the_same_document(governed):
     assert meta["sources"].value == len(expected) == 4
     assert meta["files_licence_unknown"].value == sum(r["files"] for r in expected if r["licence"] == UNKNOWN)
     assert governed.data_licenses.is_file()
+
+
+def test_a_run_packaged_without_a_training_data_record_is_traced_through_its_manifests(governed, tiny_model_dir):
+    ws = governed
+    shutil.rmtree(ws.run_dir(RUN))
+    package_run(ws, tiny_model_dir)  # the manifests as they are in this workspace
+    ws.run_training_data(RUN).unlink()
+    assert {r["source"]: r["runs"] for r in licence_table(ws)}[HARVESTED_URL] == RUN
+    (ws.training_manifest(LANG, "train")).write_text("")  # changed since: no longer evidence
+    assert {r["source"]: r["runs"] for r in licence_table(ws)}[HARVESTED_URL] == "—"

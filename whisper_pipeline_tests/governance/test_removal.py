@@ -14,6 +14,7 @@ import pytest
 from whisper_pipeline.governance.__main__ import main
 from whisper_pipeline.governance.removal import RemovalError, plan_removal
 from whisper_pipeline.harvest.sources import HarvestOptions
+from whisper_pipeline.io import write_json
 from whisper_pipeline.models.registry import needs_retraining
 from whisper_pipeline.serving.catalog import ModelCatalog
 from whisper_pipeline.stages.intake import harvest_sources
@@ -213,3 +214,13 @@ def test_the_licences_document_is_regenerated_by_a_removal(governed):
     assert str(ws.data_licenses.relative_to(ws.root)) in plan.summary(ws)["rewritten"]
     assert main(["--workspace", str(ws.root), "remove", HARVESTED_URL, "--apply"]) == 0
     assert HARVESTED_URL not in ws.data_licenses.read_text() and "local uploads (hr)" in ws.data_licenses.read_text()
+
+
+def test_a_run_whose_data_is_unknown_is_assumed_affected_and_one_without_the_data_is_not(governed, tiny_model_dir):
+    ws = governed
+    shutil.copytree(tiny_model_dir, ws.run_dir("legacy"))
+    write_json(ws.run_manifest("legacy"), {"run": "legacy"})  # packaged before runs recorded their data
+    shutil.copytree(tiny_model_dir, ws.run_dir("other-data"))
+    write_json(ws.run_training_data("other-data"), {"sources": [], "audio_sha256": ["0" * 64]})
+    runs = plan_removal(ws, speaker_of(ws)).runs
+    assert set(runs) == {RUN, "legacy"} and "assumed" in runs["legacy"] and runs[RUN].startswith("trained on ")
