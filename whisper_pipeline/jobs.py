@@ -1,6 +1,7 @@
 """Jobs for the CLI, scripts and schedules: data preparation (per language), training, evaluation, promotion,
 and the scheduled retraining that runs them in order."""
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ promotion_job = dg.define_asset_job(
 )
 
 DEFAULT_PRESET = "configs/train/base.yaml"
+PARENT_TAG = "whisper_pipeline/retraining_run_id"
 
 RetrainConfig = config_from(
     "RetrainConfig",
@@ -109,9 +111,10 @@ def retrain(
     the old model); a failing data, training or evaluation step fails it."""
     ws = workspace.get()
     steps = pipeline_definitions({"workspace": workspace, "base_model": base_model, "compute": compute})
-    execute = in_process_runner(steps.resolve_job_def, context.instance, tags={RUN_TAG: config.run_name})
+    tags = {RUN_TAG: config.run_name, PARENT_TAG: context.run_id}  # find every step's run from either end
+    execute = in_process_runner(steps.resolve_job_def, context.instance, tags=tags)
     training = training_run_config(config.train_preset, config.run_name, dict(config.train_overrides))
-    gates = {k: v for k, v in vars(settings_from(config, GateSettings)).items()}
+    gates = asdict(settings_from(config, GateSettings))
     before = (registry.production_run(ws) or {}).get("run", "")
     try:
         chain = run_chain(

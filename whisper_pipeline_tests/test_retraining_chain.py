@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from whisper_pipeline.jobs import pipeline_definitions
+from whisper_pipeline.jobs import PARENT_TAG, pipeline_definitions
 from whisper_pipeline.models import registry
 from whisper_pipeline.retraining import RUN_TAG, prepared_fingerprint, uploads_fingerprint
 from whisper_pipeline.schedules import retraining_schedule
@@ -56,7 +56,7 @@ def test_scheduled_retraining_promotes_then_refuses(workspace, tiny_model_dir, t
         result = retrain(defs, instance, first, preset, wer_ceiling=100.0)
         first_s = time.time() - started
         assert result.success, [e.message for e in result.all_events if e.is_failure]
-        meta = outcome(result)
+        meta = first_meta = outcome(result)
         assert meta["outcome"] == "promoted" and meta["run"] == "retrain-2026-11-29-0300"
         assert meta["prepared"] == list(LANGUAGES) and meta["production_after"] == "retrain-2026-11-29-0300"
         assert registry.production_run(workspace)["run"] == "retrain-2026-11-29-0300"
@@ -67,6 +67,7 @@ def test_scheduled_retraining_promotes_then_refuses(workspace, tiny_model_dir, t
         assert jobs == sorted(
             ["retraining_job", "training_job", "promotion_job"] + ["data_prep_job", "evaluation_job"] * 3
         ), jobs
+        assert all(r.tags[PARENT_TAG] == result.run_id for r in children if r.run_id != result.run_id)
         assert all(prepared_fingerprint(workspace, l) == uploads_fingerprint(workspace, l) for l in LANGUAGES)
 
         # nothing changed → skip, with the reason
@@ -103,6 +104,6 @@ def test_scheduled_retraining_promotes_then_refuses(workspace, tiny_model_dir, t
         again = tick(workspace, instance, datetime(2026, 12, 13, 3, 0, tzinfo=UTC))
         assert isinstance(again, str) and again.startswith("nothing changed since retrain-2026-12-06-0300"), again
     print(
-        f"\nscheduled chain on the tiny corpus: first (3 languages prepared) {first_s:.1f} s, "
-        f"second (sr prepared) {second_s:.1f} s; steps {meta['step_seconds']}"
+        f"\nscheduled chain on the tiny corpus: first run {first_s:.1f} s {first_meta['step_seconds']}; "
+        f"second run {second_s:.1f} s {meta['step_seconds']}"
     )
