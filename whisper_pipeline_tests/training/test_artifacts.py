@@ -136,9 +136,17 @@ def test_permanent_errors_are_not_retried(tmp_path):
 
     def flaky():
         calls.append(1)
-        if len(calls) < 4:
+        if len(calls) < 3:  # fails twice, then goes through
             raise ConnectionResetError("reset by peer")
         return "ok"
 
     assert with_retries(flaky, "copy y.bin", first_delay_s=1.0, sleep=waits.append) == "ok"
     assert waits == [1.0, 2.0], "exponential backoff"
+
+    def down():
+        raise ConnectionRefusedError("connection refused")
+
+    waits.clear()
+    with pytest.raises(OSError, match="^copy z.bin: failed after 4 attempts: connection refused"):
+        with_retries(down, "copy z.bin", first_delay_s=1.0, sleep=waits.append)
+    assert waits == [1.0, 2.0, 4.0], "bounded: four attempts, three waits"
