@@ -120,8 +120,8 @@ class RetrainPlan:
 def plan_retraining(ws: Workspace) -> RetrainPlan:
     """Retrain when there is no production model yet, or when uploads changed since a language's last data
     preparation (those languages are prepared again), or when the training manifests differ from the hashes
-    the production run's manifest records. Not when the latest refused run was trained on exactly today's
-    data (it would be refused again)."""
+    the production run's manifest records, or when production is marked as trained on removed data. Not when
+    the latest refused run was trained on exactly today's data (it would be refused again)."""
     fingerprints = {l: uploads_fingerprint(ws, l) for l in LANGUAGES}
     languages = [l for l in LANGUAGES if fingerprints[l]]
     if not languages:
@@ -136,6 +136,9 @@ def plan_retraining(ws: Workspace) -> RetrainPlan:
         )
     current = data_hashes(ws, languages)
     changes = _differences(recorded_hashes(ws, production["run"]), current)
+    removed = registry.needs_retraining(ws, production["run"])  # governance: trained on data since removed
+    if removed:
+        changes.append(f"production was trained on data since removed ({removed.get('reason', '')})")
     if not changes:
         return RetrainPlan(
             False,

@@ -146,3 +146,14 @@ def test_production_model_freshness_warns_after_the_period_plus_a_margin(tmp_pat
         instance.report_runless_asset_event(dg.AssetMaterialization(production_model.key))
         assert verdict(instance).passed
     assert production_model_freshness.check_keys == {dg.AssetCheckKey(production_model.key, "freshness_check")}
+
+
+def test_production_trained_on_removed_data_is_retrained(workspace, instance):
+    prepared_and_trained(workspace)
+    registry.mark_needs_retraining(workspace, "prod", "trained on yt:abc, removed on request")
+    request = tick(workspace, instance)
+    assert isinstance(request, dg.RunRequest), request
+    assert request.tags["whisper_pipeline/retrain_reason"] == (
+        "training data differs from production prod's: production was trained on data since removed "
+        "(trained on yt:abc, removed on request)"
+    )
