@@ -28,7 +28,7 @@ validate: setup
 	$(VENV)/bin/dagster definitions validate -w workspace.yaml
 
 dev: setup
-	DAGSTER_HOME=$$($(PY) -c "from whisper_pipeline.instance import prepare_dagster_home; from whisper_pipeline.workspace import Workspace; print(prepare_dagster_home(Workspace.at().ensure()))") \
+	DAGSTER_HOME=$$($(PY) -m whisper_pipeline.instance) \
 		$(VENV)/bin/dagster dev -w workspace.yaml
 
 serve: setup

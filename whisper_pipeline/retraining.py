@@ -293,7 +293,6 @@ def run_chain(
     result = ChainResult(
         run, prepare, list(languages), gate_failures, promotion.success, promotion.failure, timings, run_ids
     )
-    if result.refused_by_gates:
-        registry.record_refusal(ws, run, promotion.failure)
+    if result.refused_by_gates:  # the promotion stage recorded the refusal in the registry
         log.warning(f"{promotion.failure}; production stays {(registry.production_run(ws) or {}).get('run', '(none)')}")
     return result

@@ -14,6 +14,8 @@ from whisper_pipeline.sample_data import generate_corpus
 from whisper_pipeline.workspace import LANGUAGES, Workspace
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The tests choose their own instance: a developer's exported choice must not put them on a team's PostgreSQL
+os.environ.pop("WHISPER_PIPELINE_INSTANCE", None)
 
 # Debian's chromium for the browser tests (scripts/setup.sh installs it); flags keep it off the network
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

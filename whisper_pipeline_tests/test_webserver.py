@@ -83,7 +83,7 @@ def test_ui_lists_assets_and_materializes_a_partition(dagster_dev, workspace):
             break
         time.sleep(1)
     partitions = {n["assetKey"]["path"][-1]: n["partitionKeys"] for n in nodes}
-    assert len(partitions) == 10
+    assert len(partitions) == 11  # ten pipeline assets and data_licenses
     assert partitions["raw_audio"] == ["bs", "hr", "sr"] and partitions["checkpoint"] == []
 
     client = DagsterGraphQLClient("127.0.0.1", port_number=port)

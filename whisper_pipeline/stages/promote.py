@@ -24,15 +24,18 @@ class PromoteSettings(GateSettings):
 
 def promote_stage(ws: Workspace, settings: PromoteSettings, log: Log = DEFAULT_LOG) -> StageResult:
     """Judge ``settings.run_name`` (default: the latest run) by the gates on every evaluated language;
-    promote it when both pass, else raise ``StageError`` with the failures (the registry is untouched)."""
+    promote it when both pass, else record the refusal in the registry and raise ``StageError`` with the failures
+    (production is untouched)."""
     run = settings.run_name or registry.latest_run(ws)
     evals = registry.evaluations(ws, run)
     if not evals:
         raise StageError(f"run {run or '(none)'} has no evaluation: materialize eval_report first")
     ceiling, regression = settings.ceiling(evals), settings.regression(evals)
     if not (ceiling.passed and regression.passed):
+        message = f"{run} not promoted: " + "; ".join(ceiling.failures + regression.failures)
+        registry.record_refusal(ws, run, message)  # on record next to the promotions; production untouched
         raise StageError(
-            f"{run} not promoted: " + "; ".join(ceiling.failures + regression.failures),
+            message,
             metadata={"ceiling": ceiling.details, "regression": regression.details},
         )
     entry = registry.promote(

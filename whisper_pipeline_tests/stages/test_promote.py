@@ -65,7 +65,7 @@ def test_a_run_that_passes_the_gates_becomes_production(ws):
     assert registry.production_run(ws)["reason"] == "gates passed (ceiling 0.5, WER margin 0.02, CER margin 0.02)"
 
 
-def test_a_run_that_fails_a_gate_is_refused_and_the_registry_untouched(ws):
+def test_a_run_that_fails_a_gate_is_refused_on_record_and_production_untouched(ws):
     evaluated(ws, "good", {"hr": (0.30, 0.10)})
     promote_stage(ws, PromoteSettings())
     before = ws.registry.read_bytes()
@@ -93,7 +93,10 @@ def test_a_run_that_fails_a_gate_is_refused_and_the_registry_untouched(ws):
             "sr": {"production": None},
         },
     }
-    assert ws.registry.read_bytes() == before, "a refused run leaves the registry as it was"
+    after = registry.load_registry(ws)
+    assert after["production"] == json.loads(before)["production"], "a refused run leaves production as it was"
+    assert after["history"] == json.loads(before)["history"]
+    assert registry.last_refusal(ws)["run"] == "worse" and registry.last_refusal(ws)["reason"] == str(err.value)
 
     # a per-language ceiling and wider margins let it through
     lenient = PromoteSettings(run_name="worse", wer_ceiling_per_language={"sr": 1.0}, regression_margin=0.2)
@@ -105,7 +108,7 @@ def test_the_cer_gate_and_turning_it_off(ws):
     evaluated(ws, "silent", {"hr": (1.0, 1.0)}, production={"hr": (1.05, 0.46)})
     with pytest.raises(StageError, match=r"^silent not promoted: hr: CER 1.0 is worse than production 0.46 by"):
         promote_stage(ws, PromoteSettings(wer_ceiling=1.5))
-    assert not ws.registry.exists()
+    assert registry.production_run(ws) is None and registry.last_refusal(ws)["run"] == "silent"
     promote_stage(ws, PromoteSettings(wer_ceiling=1.5, cer_regression_margin=-1))
     assert registry.production_run(ws)["reason"].endswith("CER margin -1)")
 
