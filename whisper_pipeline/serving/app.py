@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from whisper_pipeline.alignment.formats import to_lrc, to_srt, to_vtt
 from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE
+from whisper_pipeline.serving.admission import Admission
 from whisper_pipeline.serving.catalog import ModelCatalog, UnknownModel
 from whisper_pipeline.serving.engine import TranscriptionEngine
 from whisper_pipeline.workspace import LANGUAGES
@@ -68,6 +69,7 @@ def create_app(
     engine: TranscriptionEngine,
     max_upload_mb: float = 200.0,
     max_audio_minutes: float = 60.0,
+    admission: Admission | None = None,
 ) -> FastAPI:
     """The service; ``max_upload_mb`` bounds a request body (file and form fields),
     ``max_audio_minutes`` the decoded audio (a small compressed file can hold days of it)."""
@@ -80,6 +82,8 @@ def create_app(
     # is counted by FastAPI's max_body_size as it streams and refused once past the limit, before
     # Starlette has spooled it all to disk
     body_limit = int(max_upload_mb * CHUNK)
+    # every inference call goes through it (routes added elsewhere too): bounded queue, 503 when full
+    app.state.admission = admission = admission or Admission()
     max_seconds = max_audio_minutes * 60
 
     too_large = f"upload larger than the {max_upload_mb:g} MB limit (--max-upload-mb)"
@@ -125,7 +129,7 @@ def create_app(
         model_id, path = _resolve(catalog, model, name)
         audio = decode_upload(file, name, max_seconds)
         lang = language.value if language else None
-        result = _run(name, lambda: engine.transcribe(path, audio, lang, num_beams))
+        result = admission.run(name, lambda: _run(name, lambda: engine.transcribe(path, audio, lang, num_beams)))
         return _respond(result, model_id, path, name, format)
 
     @app.post("/align", max_body_size=body_limit)
@@ -140,7 +144,7 @@ def create_app(
         model_id, path = _resolve(catalog, model, name)
         audio = decode_upload(file, name, max_seconds)
         lang = language.value if language else None
-        result = _run(name, lambda: engine.align(path, audio, text, lang))
+        result = admission.run(name, lambda: _run(name, lambda: engine.align(path, audio, text, lang)))
         return _respond(result, model_id, path, name, format)
 
     return app

@@ -1,0 +1,132 @@
+"""Back-pressure: a bounded queue in front of the model. Every call that runs inference goes through
+``app.state.admission`` (``Admission.run``), so at most ``concurrency`` calls run and at most
+``max_queue`` wait; one more is refused at once with 503 and a ``Retry-After`` estimated from recent
+processing times, and one that waited longer than ``queue_timeout`` seconds is refused with 503 too.
+Before this, every request waited its turn: 8 clients sending a 3 s clip saw a p95 of 16.7 s, and the
+wait grew with the queue with no bound.
+
+Call it from a plain (``def``) route, which FastAPI runs in a worker thread; it blocks while waiting.
+``ticket`` reserves a place first, for a route that wants to decode the upload while it waits.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from fastapi import HTTPException
+
+from whisper_pipeline.serving import request_log
+
+T = TypeVar("T")
+
+
+class Busy(HTTPException):
+    """503 with ``Retry-After``: the queue is full, or the request waited past the timeout."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(503, message, headers={"Retry-After": str(retry_after)})
+
+
+class Ticket:
+    """A place in the queue; ``run`` waits for a slot (up to what is left of the timeout) and runs."""
+
+    def __init__(self, admission: Admission, name: str) -> None:
+        self.admission, self.name = admission, name
+        self.since = time.monotonic()
+
+    def run(self, call: Callable[[], T]) -> T:
+        adm = self.admission
+        left = adm.queue_timeout - (time.monotonic() - self.since)
+        if left <= 0 or not adm._slots.acquire(timeout=left):
+            waited = time.monotonic() - self.since
+            request_log.note(queue_wait_s=round(waited, 3))
+            with adm._lock:
+                adm.timed_out += 1
+            raise Busy(
+                f"{self.name}: waited {waited:.1f} s for the model, longer than the {adm.queue_timeout:g} s "
+                "limit (--queue-timeout); try again later",
+                adm.retry_after(),
+            )
+        started = time.monotonic()
+        request_log.note(queue_wait_s=round(started - self.since, 3))
+        try:
+            return call()
+        finally:
+            took = time.monotonic() - started
+            request_log.note(processing_s=round(took, 3))
+            adm._slots.release()
+            with adm._lock:
+                adm._recent = 0.8 * adm._recent + 0.2 * took if adm._recent else took
+
+
+class Admission:
+    """At most ``concurrency`` calls running and ``max_queue`` waiting, each for at most ``queue_timeout``
+    seconds. Thread-safe; one per process (the model runs one inference at a time anyway)."""
+
+    def __init__(self, max_queue: int = 4, queue_timeout: float = 120.0, concurrency: int = 1) -> None:
+        if max_queue < 0 or concurrency < 1 or queue_timeout <= 0:
+            raise ValueError("max_queue must be ≥ 0, concurrency ≥ 1 and queue_timeout > 0")
+        self.max_queue, self.queue_timeout, self.concurrency = max_queue, queue_timeout, concurrency
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._lock = threading.Lock()
+        self._inside = 0  # tickets held: running + waiting
+        self._recent = 0.0  # moving average of processing seconds, for Retry-After
+        self.refused = 0
+        self.timed_out = 0
+
+    def run(self, name: str, call: Callable[[], T]) -> T:
+        """``call()`` once a slot is free; ``Busy`` (503) when the queue is full or the wait too long.
+        ``name`` (the upload's name) starts the message."""
+        with self.ticket(name) as ticket:
+            return ticket.run(call)
+
+    @contextmanager
+    def ticket(self, name: str) -> Iterator[Ticket]:
+        """A place in the queue, refused (``Busy``) at once when ``concurrency + max_queue`` are taken."""
+        with self._lock:
+            if self._inside >= self.concurrency + self.max_queue:
+                self.refused += 1
+                full = True
+            else:
+                self._inside += 1
+                full = False
+        if full:
+            raise Busy(
+                f"{name}: the service is busy ({self.max_queue} requests already waiting, --max-queue); "
+                "try again later",
+                self.retry_after(),
+            )
+        try:
+            yield Ticket(self, name)
+        finally:
+            with self._lock:
+                self._inside -= 1
+
+    def full(self) -> bool:
+        """Whether a new request would be refused now (checked before reading an upload's body)."""
+        with self._lock:
+            return self._inside >= self.concurrency + self.max_queue
+
+    def retry_after(self) -> int:
+        """Whole seconds until a place is likely free: the queue ahead times the recent processing time."""
+        with self._lock:
+            ahead = max(1, self._inside - self.concurrency + 1)
+            per_call = self._recent or 5.0
+        return max(1, min(600, math.ceil(per_call * ahead / self.concurrency)))
+
+    def stats(self) -> dict:
+        """For ``/health``: how many are inside now, and refusals since start."""
+        with self._lock:
+            return {
+                "inside": self._inside,
+                "max_queue": self.max_queue,
+                "concurrency": self.concurrency,
+                "queue_timeout_s": self.queue_timeout,
+                "refused_full": self.refused,
+                "refused_timeout": self.timed_out,
+            }
