@@ -23,6 +23,8 @@ DEFAULT_HOME = REPO_ROOT / "data" / "workspace"
 HOME_ENV_VAR = "WHISPER_PIPELINE_HOME"
 RUN_MANIFEST = "run_manifest.json"  # in every packaged run directory (``Workspace.run_manifest``)
 RUN_TRAINING_DATA = "training_data.json"  # beside it (``Workspace.run_training_data``)
+RUN_CT2 = "ct2"  # a packaged run's CTranslate2 export, a directory beside its weights (``Workspace.run_ct2``)
+KARAOKE_LRC = "karaoke.lrc"  # in a file's output directory (``Workspace.file_karaoke``), beside its alignments
 
 
 def default_root() -> Path:
@@ -232,6 +234,47 @@ class Workspace:
         """Word timestamps of one file: ``transcription_base.json`` (+ .txt, .srt, .vtt) and ``karaoke.lrc``."""
         return self.outputs / file_id
 
+    # --- serving: the file store (POST /files) and what /process writes ------------------------------
+
+    @property
+    @shared("serving", "serving")
+    def file_store(self) -> Path:
+        """Audio uploaded to the service (``POST /files``), kept once per content; not under ``uploads/``, so
+        the intake never takes it for training data."""
+        return self.root / "files"
+
+    @property
+    @shared("serving", "serving")
+    def file_store_index(self) -> Path:
+        """The stored uploads by ``file_id`` (their SHA-256): original name, bytes, duration, format, when stored."""
+        return self.file_store / "index.json"
+
+    @property
+    @shared("serving", "serving")
+    def file_store_incoming(self) -> Path:
+        """Uploads being received and checked; moved into the store once they decode as audio, else deleted."""
+        return self.file_store / "incoming"
+
+    @shared("serving", "serving")
+    def stored_audio(self, file_id: str) -> Path:
+        """One stored upload, byte for byte, named by its SHA-256 (``file_id``)."""
+        return self.file_store / "audio" / file_id
+
+    @shared("serving")
+    def file_transcription(self, file_id: str, model: str) -> Path:
+        """``POST /process/whisper/<file_id>``'s answer (text, segments, word timestamps) per model."""
+        return self.alignment_outputs(file_id) / f"transcription_{model}.json"
+
+    @shared("serving")
+    def file_alignment(self, file_id: str, model: str) -> Path:
+        """``POST /process/align/<file_id>``'s answer (a given text placed word by word) per model."""
+        return self.alignment_outputs(file_id) / f"alignment_{model}.json"
+
+    @shared("alignments", "serving")
+    def file_karaoke(self, file_id: str) -> Path:
+        """Enhanced LRC of a file's latest alignment or transcription (``GET /files/<file_id>/lrc``)."""
+        return self.alignment_outputs(file_id) / KARAOKE_LRC
+
     @shared("alignments", "checkpoint")
     def segment_audio(self, lang: str, segment_id: str) -> Path:
         """Segments of at most 30 s cut from longer recordings at word boundaries."""
@@ -281,6 +324,12 @@ class Workspace:
         """What a run's data came from: utterances and seconds per language and source, and the SHA-256 of
         every source recording (so a removal knows which models were trained on what it removes)."""
         return self.run_dir(run) / RUN_TRAINING_DATA
+
+    @shared("production_model", "serving")
+    def run_ct2(self, run: str) -> Path:
+        """A run's CTranslate2 (faster-whisper) export: written when the run is promoted (or by training with
+        ``ct2_export``); the service decodes with it when it is there."""
+        return self.run_dir(run) / RUN_CT2
 
     @property
     @shared("checkpoint", "eval_report", "production_model", "serving")

@@ -16,6 +16,7 @@ from whisper_pipeline.alignment.formats import to_lrc, to_srt, to_vtt
 from whisper_pipeline.alignment.segment import MAX_SEGMENT_S
 from whisper_pipeline.device import pick_device
 from whisper_pipeline.io import write_json, write_text
+from whisper_pipeline.workspace import KARAOKE_LRC
 
 # Which snapping rule an alignment on disk was made with: a saved alignment made with another rule is
 # aligned again, so a changed rule reaches every file (2: the adaptive margin, 2026-11-29).
@@ -120,7 +121,6 @@ def result_segments(result, audio=None) -> list[dict]:
 
 
 ALIGNMENT_JSON = "transcription_base.json"  # in each file's output directory, with .txt/.srt/.vtt beside it
-KARAOKE_LRC = "karaoke.lrc"
 
 
 def align_file(

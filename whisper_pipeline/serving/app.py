@@ -147,6 +147,9 @@ def create_app(
         result = admission.run(name, lambda: _run(name, lambda: engine.align(path, audio, text, lang)))
         return _respond(result, model_id, path, name, format)
 
+    from whisper_pipeline.serving.files import files_router  # imported here: it uses this module's helpers
+
+    app.include_router(files_router(catalog, engine, catalog.ws, max_upload_mb, max_audio_minutes))
     return app
 
 
