@@ -67,8 +67,8 @@ def join_continuations(lines: list[str]) -> list[str]:
 
 
 @cache
-def dockerfile() -> Dockerfile:
-    lines = DOCKERFILE.read_text(encoding="utf-8").splitlines()
+def dockerfile(path: Path = DOCKERFILE) -> Dockerfile:
+    lines = path.read_text(encoding="utf-8").splitlines()
     first = next(i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#"))
     header = [line.lstrip("#").strip() for line in lines[:first]]
     usage = []
@@ -293,3 +293,47 @@ def test_the_entry_module_prepares_a_postgres_home(tmp_path):
 def test_the_checks_catch_a_broken_reference(line, problem):
     with pytest.raises(AssertionError, match=re.escape(problem)):
         assert_references_exist(References().scan(shlex.split(line)), "planted")
+
+
+SERVE_DOCKERFILE = REPO_ROOT / "Dockerfile.serve"
+
+
+def test_the_serving_image_copies_existing_files_and_installs_the_lock():
+    serve = dockerfile(SERVE_DOCKERFILE)
+    ignored = [
+        p.strip() for p in (REPO_ROOT / ".dockerignore").read_text().splitlines() if p.strip() and not p.startswith("#")
+    ]
+    assert {"requirements.lock", "whisper_pipeline"} <= set(serve.copied())
+    for source in serve.copied():
+        assert (REPO_ROOT / source).exists(), f"Dockerfile.serve: COPY {source}: no such file"
+        assert not any(fnmatch.fnmatch(source, pattern) for pattern in ignored), f".dockerignore drops {source}"
+    runs = " ".join(serve.args("RUN"))
+    assert "pip install --require-hashes -r requirements.lock" in runs and "pip install --no-deps -e ." in runs
+    assert serve.args("USER") and serve.args("WORKDIR") == ["/app"]
+    assert serve.env()[HOME_ENV_VAR] == image_home(), "the same workspace path as the training image"
+
+
+def test_the_serving_command_parses_and_listens_where_it_is_published():
+    from whisper_pipeline.serving.__main__ import build_parser
+
+    serve = dockerfile(SERVE_DOCKERFILE)
+    (cmd,) = serve.args("CMD")
+    tokens = command_tokens(cmd)
+    assert tokens[:3] == ["python", "-m", "whisper_pipeline.serving"]
+    args = build_parser().parse_args(tokens[3:])  # every option the image passes exists
+    assert args.host == "0.0.0.0" and args.log_format == "json"
+    assert serve.args("EXPOSE") == [str(args.port)]
+    (health,) = serve.args("HEALTHCHECK")
+    assert f"127.0.0.1:{args.port}/health" in health, "the health check uses the open /health"
+    usage = serve.header
+    assert any(line.startswith("docker build -f Dockerfile.serve ") for line in usage)
+    runs = [shlex.split(line) for line in usage if line.startswith("docker run")]
+    assert runs, "the header documents a run command"
+    for line in runs:
+        refs = References().scan(line)
+        assert any(v.split(":")[1] == image_home() for v in refs.volumes), "docker run mounts the workspace"
+        assert f"{args.port}:{args.port}" in line, "the port is published"
+        for module in refs.modules:
+            assert importlib.util.find_spec(module) is not None, module
+        if "whisper_pipeline.serving" in line:  # an overridden command must parse too
+            build_parser().parse_args(line[line.index("whisper_pipeline.serving") + 1 :])

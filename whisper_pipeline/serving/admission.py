@@ -19,10 +19,13 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 from fastapi import HTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from whisper_pipeline.serving import request_log
 
 T = TypeVar("T")
+ErrorBuilder = Callable[[str, int, str, dict[str, str]], Response]  # (path, status, message, headers)
 
 
 class Busy(HTTPException):
@@ -107,6 +110,11 @@ class Admission:
             with self._lock:
                 self._inside -= 1
 
+    def count_refusal(self) -> None:
+        """A request refused for a full queue before it got to ``ticket`` (``RefuseWhenFull``)."""
+        with self._lock:
+            self.refused += 1
+
     def full(self) -> bool:
         """Whether a new request would be refused now (checked before reading an upload's body)."""
         with self._lock:
@@ -130,3 +138,27 @@ class Admission:
                 "refused_full": self.refused,
                 "refused_timeout": self.timed_out,
             }
+
+
+class RefuseWhenFull:
+    """503 for an inference request that arrives while the queue is full, before its body (an upload of
+    up to ``--max-upload-mb``) is read, so a flood of refused uploads costs neither memory nor disk.
+    ``Admission.ticket`` still decides for the requests that pass (this is only the cheap early check)."""
+
+    def __init__(self, app: ASGIApp, admission: Admission, paths: tuple[str, ...], error: ErrorBuilder) -> None:
+        self.app, self.admission, self.paths, self.error = app, admission, paths, error
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"].startswith(self.paths)
+            and self.admission.full()
+        ):
+            self.admission.count_refusal()
+            waiting = self.admission.max_queue
+            message = f"the service is busy ({waiting} requests already waiting, --max-queue); try again later"
+            headers = {"Retry-After": str(self.admission.retry_after()), "Connection": "close"}
+            await self.error(scope["path"], 503, message, headers)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -32,9 +32,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from whisper_pipeline.alignment.formats import to_lrc, to_srt, to_vtt
 from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE
-from whisper_pipeline.serving.admission import Admission
+from whisper_pipeline.serving import request_log
+from whisper_pipeline.serving.admission import Admission, RefuseWhenFull
+from whisper_pipeline.serving.auth import ApiKeyMiddleware, KeyChecker
 from whisper_pipeline.serving.catalog import ModelCatalog, UnknownModel
 from whisper_pipeline.serving.engine import TranscriptionEngine
+from whisper_pipeline.serving.openai_api import OpenAIError, create_router, error_response, is_openai_path
+from whisper_pipeline.serving.request_log import RequestLogMiddleware
 from whisper_pipeline.workspace import LANGUAGES
 
 Language = Enum("Language", {lang: lang for lang in LANGUAGES}, type=str)
@@ -70,9 +74,11 @@ def create_app(
     max_upload_mb: float = 200.0,
     max_audio_minutes: float = 60.0,
     admission: Admission | None = None,
+    api_keys: list[str] | None = None,
 ) -> FastAPI:
     """The service; ``max_upload_mb`` bounds a request body (file and form fields),
-    ``max_audio_minutes`` the decoded audio (a small compressed file can hold days of it)."""
+    ``max_audio_minutes`` the decoded audio (a small compressed file can hold days of it), ``admission``
+    the requests running and waiting for the model; ``api_keys``: none → open."""
     # the /docs and /redoc pages with their JS and CSS served from the package, not a CDN (offline machines)
     app = FastAPIOffline(
         title="whisper-pipeline transcription service",
@@ -87,19 +93,31 @@ def create_app(
     max_seconds = max_audio_minutes * 60
 
     too_large = f"upload larger than the {max_upload_mb:g} MB limit (--max-upload-mb)"
+    # outermost last: request id and access log → API key → busy before the body → declared size
     app.add_middleware(RefuseDeclaredLargeBodies, max_bytes=body_limit, message=too_large)
+    app.add_middleware(RefuseWhenFull, admission=admission, paths=INFERENCE_PATHS, error=_error_with_headers)
+    app.add_middleware(ApiKeyMiddleware, checker=KeyChecker(api_keys or []), error=_auth_error)
+    app.add_middleware(RequestLogMiddleware)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 413 and exc.detail == BODY_TOO_LARGE:
-            return too_large_response(too_large)
+            return too_large_response(too_large, request.url.path)
+        if is_openai_path(request.url.path):
+            param, code = (exc.param, exc.code) if isinstance(exc, OpenAIError) else (None, None)
+            return error_response(request.url.path, exc.status_code, str(exc.detail), code, param, exc.headers)
         return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        message = validation_message(exc)
+        if is_openai_path(request.url.path):  # OpenAI answers a bad parameter with 400
+            loc = next((e.get("loc", ()) for e in exc.errors()), ())
+            param = ".".join(str(p) for p in loc if p != "body") or None
+            return error_response(request.url.path, 400, message, "invalid_value", param)
         return JSONResponse(
             {
-                "detail": validation_message(exc),
+                "detail": message,
                 "errors": [{k: e.get(k) for k in ("loc", "msg", "type")} for e in exc.errors()],
             },
             422,
@@ -111,6 +129,7 @@ def create_app(
             "status": "ok",
             "default_model": catalog.default_id(),
             "loaded_models": engine.loaded(),
+            "queue": admission.stats(),
         }
 
     @app.get("/models")
@@ -127,9 +146,10 @@ def create_app(
     ) -> Response:
         name = display_name(file.filename)
         model_id, path = _resolve(catalog, model, name)
-        audio = decode_upload(file, name, max_seconds)
         lang = language.value if language else None
-        result = admission.run(name, lambda: _run(name, lambda: engine.transcribe(path, audio, lang, num_beams)))
+        with admission.ticket(name) as ticket:  # a place in the queue first, then decode while waiting
+            audio = decode_upload(file, name, max_seconds)
+            result = ticket.run(lambda: _run(name, lambda: engine.transcribe(path, audio, lang, num_beams)))
         return _respond(result, model_id, path, name, format)
 
     @app.post("/align", max_body_size=body_limit)
@@ -142,15 +162,40 @@ def create_app(
     ) -> Response:
         name = display_name(file.filename)
         model_id, path = _resolve(catalog, model, name)
-        audio = decode_upload(file, name, max_seconds)
         lang = language.value if language else None
-        result = admission.run(name, lambda: _run(name, lambda: engine.align(path, audio, text, lang)))
+        with admission.ticket(name) as ticket:
+            audio = decode_upload(file, name, max_seconds)
+            result = ticket.run(lambda: _run(name, lambda: engine.align(path, audio, text, lang)))
         return _respond(result, model_id, path, name, format)
+
+    app.include_router(
+        create_router(
+            catalog,
+            engine,
+            admission,
+            lambda upload, name: decode_upload(upload, name, max_seconds),
+            _run,
+            display_name,
+            body_limit,
+        )
+    )
 
     from whisper_pipeline.serving.files import files_router  # imported here: it uses this module's helpers
 
     app.include_router(files_router(catalog, engine, catalog.ws, max_upload_mb, max_audio_minutes))
     return app
+
+
+# routes that run the model: refused before their body is read while the queue is full
+INFERENCE_PATHS = ("/transcribe", "/align", "/v1/audio/", "/process/")
+
+
+def _error_with_headers(path: str, status: int, message: str, headers: dict[str, str]) -> Response:
+    return error_response(path, status, message, headers=headers)
+
+
+def _auth_error(path: str, status: int, message: str, code: str) -> Response:
+    return error_response(path, status, message, code)
 
 
 class RefuseDeclaredLargeBodies:
@@ -166,14 +211,14 @@ class RefuseDeclaredLargeBodies:
         if scope["type"] == "http":
             length = Headers(scope=scope).get("content-length", "")
             if length.isdigit() and int(length) > self.max_bytes:
-                await too_large_response(self.message)(scope, receive, send)
+                await too_large_response(self.message, scope["path"])(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
 
-def too_large_response(message: str) -> JSONResponse:
+def too_large_response(message: str, path: str = "") -> JSONResponse:
     """413 with ``Connection: close``, so the server stops receiving a body it will never read."""
-    return JSONResponse({"detail": message}, 413, headers={"Connection": "close"})
+    return error_response(path, 413, message, headers={"Connection": "close"})
 
 
 def display_name(filename: str | None) -> str:
@@ -215,6 +260,7 @@ def _run(name: str, call: Callable[[], dict]) -> dict:
 
 def _resolve(catalog: ModelCatalog, model: str, name: str) -> tuple[str, str]:
     """(model id, path); an unknown model → 404 that names the upload and lists the models."""
+    request_log.note(model=model.strip() or catalog.default_id())
     try:
         return catalog.resolve(model.strip() or None)
     except UnknownModel as exc:
@@ -275,6 +321,7 @@ def decode_capped(path: Path, name: str, max_seconds: float) -> np.ndarray:
             413,
             f"{name}: longer than the {max_seconds / 60:g} min limit (--max-audio-minutes); split it",
         )
+    request_log.note(audio_seconds=round(audio.size / SAMPLE_RATE, 3))
     return audio.copy()
 
 

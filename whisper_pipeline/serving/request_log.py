@@ -18,10 +18,12 @@ import time
 import uuid
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HEADER = "X-Request-ID"
 ACCESS = logging.getLogger("whisper_pipeline.serving.access")
+ERRORS = logging.getLogger("whisper_pipeline.serving")
 VALID_ID = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII, no spaces: safe in a header and a log
 # the running request's record; a dict (not a value) so that a worker thread, which runs in a copy of
 # the context, fills in the same record the middleware logs
@@ -77,8 +79,15 @@ class RequestLogMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # logged here, with the request id, and answered with it (Starlette's own 500 page would be
+            # sent from outside this layer, without the header)
+            ERRORS.exception("unhandled error in %s %s", record["method"], record["path"])
+            if record["status"] is not None:
+                raise  # the answer has started: nothing more can be sent
+            body = {"detail": f"internal error (request id {record['request_id']})"}
+            await JSONResponse(body, 500)(scope, receive, send_with_id)
         finally:
-            record.setdefault("status", None)
             record["status"] = record["status"] or 500
             record["duration_s"] = round(time.perf_counter() - started, 3)
             processing, audio = record.get("processing_s"), record.get("audio_seconds")
@@ -115,17 +124,16 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """``time level [request id] message`` for a person reading a terminal."""
+    """``time level message [request id]`` for a person reading a terminal."""
 
     def format(self, record: logging.LogRecord) -> str:
-        rid = getattr(record, "request_id", None)
         access = getattr(record, "access", None)
-        if access is not None:
-            rid = access.get("request_id")
-            extra = " ".join(f"{k}={access[k]}" for k in (*FIELDS, "duration_s") if access.get(k) is not None)
-            record.msg, record.args = f"%s %s %s {extra}".rstrip(), record.args
         line = super().format(record)
-        return f"[{rid}] {line}" if rid else line
+        if access is None:
+            rid = getattr(record, "request_id", None)
+            return f"{line} [{rid}]" if rid else line
+        extra = " ".join(f"{k}={access[k]}" for k in (*FIELDS, "duration_s") if access.get(k) is not None)
+        return f"{line} {extra} [{access['request_id']}]"
 
 
 class RequestIdFilter(logging.Filter):

@@ -115,6 +115,8 @@ def tiny_server(tmp_path_factory, tiny_model_dir) -> Iterator[Service]:
         str(UPLOAD_MB),
         "--max-audio-minutes",
         str(AUDIO_MINUTES),
+        "--max-queue",  # the concurrency tests send 6 at once; back-pressure is tested in test_admission.py
+        "8",
     ]
     proc, url = start_service(ws.root, tiny_model_dir, *limits, "--max-loaded", "1", env=env)
     yield Service(url, tmpdir, proc)
