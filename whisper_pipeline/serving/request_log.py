@@ -104,6 +104,8 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, the request id when there is one, the
     access record's fields on access lines, and the traceback on errors."""
 
+    converter = time.gmtime  # the "Z" in the time stamp
+
     def format(self, record: logging.LogRecord) -> str:
         doc: dict = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
