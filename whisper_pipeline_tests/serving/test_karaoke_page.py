@@ -7,10 +7,12 @@ screenshot there."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
+from whisper_pipeline.models.registry import set_latest_run
 from whisper_pipeline.sample_data import sentences, speak
 from whisper_pipeline.workspace import Workspace
 from whisper_pipeline_tests.conftest import CHROMIUM_ARGS
@@ -152,6 +154,48 @@ def test_page_with_whisper_base_transcribes_and_follows_the_audio(tmp_path, real
                 shot = Path(os.environ.get("KARAOKE_SCREENSHOT") or tmp_path / "karaoke.png")
                 k.page.screenshot(path=str(shot), full_page=True)
                 assert shot.stat().st_size > 10_000
+                k.assert_offline_and_clean()
+            finally:
+                k.close()
+    finally:
+        stop(proc)
+
+
+def test_page_sends_the_api_key_and_plays_audio_it_fetched_with_it(tmp_path, tiny_model_dir, chromium):
+    """With WHISPER_PIPELINE_API_KEYS set the page itself opens without a key, says a key is needed, and
+    once one is typed sends it as ``Authorization: Bearer`` on every call (the audio too: fetched with the
+    header, played from a blob URL); the key is kept in the tab's sessionStorage and never put in a URL."""
+    from playwright.sync_api import expect, sync_playwright
+
+    key = "karaoke-test-key-7f3a"
+    ws = Workspace.at(tmp_path / "ws").ensure()
+    shutil.copytree(tiny_model_dir, ws.run_dir("tiny"))
+    set_latest_run(ws, "tiny")
+    clip = tmp_path / "pjesma.wav"
+    speak(SENTENCE, "hr+m3", 150, 45, clip)
+    env = {"WHISPER_PIPELINE_API_KEYS": key, "OMP_NUM_THREADS": "1"}
+    proc, url = start_service(ws.root, tiny_model_dir, env=env)
+    try:
+        with sync_playwright() as p:
+            k = KaraokePage(p, chromium, url)
+            try:
+                sent: list[str | None] = []
+                k.page.on(
+                    "request", lambda r: sent.append(r.headers.get("authorization")) if "/files" in r.url else None
+                )
+                expect(k.page.locator("#status")).to_contain_text("enter the API key above")
+                k.errors.clear()  # the browser logs the 401s of the calls made before the key was typed
+                sent.clear()
+                k.page.fill("#key", key)
+                k.page.dispatch_event("#key", "change")
+                expect(k.page.locator("#model option")).to_have_count(4)  # default, latest → tiny, base, tiny
+                k.upload(clip)
+                assert k.page.evaluate("document.getElementById('player').src").startswith("blob:" + url)
+                words = k.run("tiny", "hr", lyrics=SENTENCE)
+                k.check_highlight(words)
+                assert k.page.evaluate("sessionStorage.getItem('whisper-key')") == key
+                assert sent and all(h == f"Bearer {key}" for h in sent), sent
+                assert not any(key in u for u in k.requests), "the key is never in a URL"
                 k.assert_offline_and_clean()
             finally:
                 k.close()
