@@ -183,7 +183,25 @@ def create_app(
     from whisper_pipeline.serving.files import files_router  # imported here: it uses this module's helpers
 
     app.include_router(files_router(catalog, engine, catalog.ws, max_upload_mb, max_audio_minutes))
+    if api_keys:
+        declare_bearer_keys(app)
     return app
+
+
+def declare_bearer_keys(app: FastAPI) -> None:
+    """Say in the OpenAPI description that every route takes ``Authorization: Bearer <key>``, so the
+    ``/docs`` page has an Authorize button and its "Try it out" calls send the key (checked by
+    ``ApiKeyMiddleware``, not here)."""
+    plain = app.openapi
+
+    def openapi() -> dict:
+        schema = plain()
+        schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes["apiKey"] = {"type": "http", "scheme": "bearer", "description": "a key of WHISPER_PIPELINE_API_KEYS"}
+        schema["security"] = [{"apiKey": []}]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 # routes that run the model: refused before their body is read while the queue is full

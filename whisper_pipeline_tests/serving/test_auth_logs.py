@@ -97,6 +97,9 @@ def auth(key: str) -> dict[str, str]:
 def test_keys_are_required_except_for_health(keyed):
     assert requests.get(keyed.url + "/health").json()["status"] == "ok"
     assert requests.get(keyed.url + "/docs").status_code == 200  # the page; the data behind it needs the key
+    described = requests.get(keyed.url + "/openapi.json").json()  # /docs offers an Authorize button
+    assert described["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+    assert described["security"] == [{"apiKey": []}]
 
     missing = requests.get(keyed.url + "/models")
     assert missing.status_code == 401 and missing.headers["WWW-Authenticate"] == "Bearer"
