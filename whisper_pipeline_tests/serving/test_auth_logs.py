@@ -34,6 +34,7 @@ class KeyedService:
     tmpdir: Path
     log: Path
     proc: subprocess.Popen
+    ws: Workspace
 
     def lines(self) -> list[dict]:
         return [json.loads(line) for line in self.log.read_text().splitlines() if line.startswith("{")]
@@ -83,7 +84,7 @@ def keyed(tmp_path_factory, tiny_model_dir) -> Iterator[KeyedService]:
                 break
         except requests.ConnectionError:
             time.sleep(0.3)
-    service = KeyedService(url, tmpdir, log, proc)
+    service = KeyedService(url, tmpdir, log, proc, ws)
     yield service
     stop(proc)
     text = log.read_text()
@@ -118,10 +119,13 @@ def test_keys_are_required_except_for_health(keyed):
 
 
 def test_wrong_key_upload_leaves_nothing_behind(keyed, audio):
-    with open(audio["wav"], "rb") as f:
-        r = requests.post(keyed.url + "/transcribe", files={"file": ("pozdrav.wav", f)}, headers=auth(WRONG))
-    assert r.status_code == 401
+    for path in ("/transcribe", "/v1/audio/transcriptions", "/files"):
+        with open(audio["wav"], "rb") as f:
+            r = requests.post(keyed.url + path, files={"file": ("pozdrav.wav", f)}, headers=auth(WRONG))
+        assert r.status_code == 401, (path, r.text)
     assert list(keyed.tmpdir.iterdir()) == []
+    store = keyed.ws.file_store
+    assert not store.exists() or not [p for p in store.rglob("*") if p.is_file()], "nothing stored"
 
 
 def test_request_ids_on_every_answer(keyed, audio):
