@@ -181,6 +181,11 @@ def test_upload_list_and_play_back(tiny_server, clips):
     assert {doc["file_id"], mp3["file_id"]} <= {f["file_id"] for f in listed}
     info = requests.get(f"{url}/files/{doc['file_id']}", timeout=30).json()
     assert info == {**doc, "karaoke": False}
+    lrc = requests.get(f"{url}/files/{doc['file_id']}/lrc", timeout=30)
+    assert (lrc.status_code, lrc.json()["detail"]) == (
+        404,
+        "pjesma.wav: not transcribed or aligned yet (POST /process/…)",
+    )
 
     audio = requests.get(f"{url}/files/{doc['file_id']}/audio", timeout=30)
     assert audio.status_code == 200 and audio.content == data
@@ -337,3 +342,20 @@ def test_file_ids_that_are_paths_are_not_found(tiny_server, clips):
     assert detail.status_code == 404
     shown = requests.get(f"{url}/files/nope", timeout=30).json()["detail"]
     assert shown == "no stored file 'nope' (a file_id is the 64 hex digits POST /files answered)"
+
+
+def test_a_file_name_is_only_a_label(tiny_server, clips):
+    """The client's name (a path, a NUL) is kept cleaned in the index; the bytes go under their hash only."""
+    from whisper_pipeline_tests.serving.test_api_inputs import multipart, post_raw
+
+    ws = service_workspace(tiny_server)
+    data = clips["wav"].read_bytes() + b"\0\0"  # a content no other test stores
+    before = {p for p in ws.root.rglob("*")}
+    r = post_raw(tiny_server.url + "/files", multipart(b"../../../etc/x\x00y.wav", data))
+    assert r.status_code == 201, r.text
+    doc = r.json()
+    assert doc["filename"] == "x y.wav" and doc["file_id"] == hashlib.sha256(data).hexdigest()
+    added = {p.relative_to(ws.root).as_posix() for p in set(ws.root.rglob("*")) - before}
+    store = {"files", "files/audio", "files/incoming", "files/index.json", "files/index.json.lock"}
+    assert added <= store | {f"files/audio/{doc['file_id']}"}, added
+    assert ws.stored_audio(doc["file_id"]).read_bytes() == data
