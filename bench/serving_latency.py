@@ -1,23 +1,26 @@
-"""Benchmark: what the transcription service costs over plain transcription, in the same run.
+"""Benchmark: the transcription service against faster-whisper called directly, in the same run.
 
-Baseline: the plain ``transformers`` ASR pipeline (what a quick script does: segment timestamps,
-which long-form needs, but no word timestamps) on the same 16 kHz clips, one clip per call, in
-process. Ours: ``POST /transcribe`` to the service started as a process (upload, ffmpeg decode,
-Whisper with word timestamps through stable-ts, snapping, JSON), and ``POST /align`` with the known
-text (karaoke). Real whisper-base (or ``--model``), real espeak-ng speech: short clips and one ≈45 s
-clip (past Whisper's 30 s window).
+Baseline: faster-whisper (CTranslate2) called in process on the same whisper-base weights (the built-in
+model is a CT2 model), int8, word timestamps, greedy, the language given: what a team would write
+instead of running our service. Ours: ``POST /transcribe`` over HTTP to the service started as a
+process with ``--backend ct2`` and with ``--backend transformers`` (upload, ffmpeg decode, language
+restriction, word timestamps, snapping to speech, JSON). Every system gets the same thread count
+(``--threads``, default 2). Clips: short espeak-ng sentences in bs, hr and sr with their known text,
+and one long clip (twelve hr sentences with pauses, ≈ 57 s: past Whisper's 30 s window).
 
-Each repetition times every clip group with both; the order alternates (baseline first, then the
-service first), so a machine that warms up or gets busier during the run does not favour one side.
-Reported: the median over repetitions with its min–max, and the ratio of the medians.
+Each repetition times every clip group on every system; the order rotates from one repetition to the
+next, so a machine that warms up or gets busier during the run favours no system. Reported: the median
+over repetitions with its min–max, RTF = median / audio seconds, the ratio of medians to the baseline,
+and WER (and CER) of each system's text against what was said.
 
-    .venv/bin/python bench/serving_latency.py [--model builtin:whisper-base] [--clips 6] [--repeats 3]
-    .venv/bin/python bench/serving_latency.py --clips 1 --long-sentences 0 --repeats 2   # smoke run
+    .venv/bin/python bench/serving_latency.py [--threads 2] [--clips 3] [--repeats 3]
+    .venv/bin/python bench/serving_latency.py --clips 1 --long-sentences 0 --repeats 1 --systems ct2  # smoke
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import statistics
 import subprocess
@@ -27,180 +30,153 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import requests
-import soundfile as sf
 
-from whisper_pipeline.models.source import BUILTIN_BASE, resolve_model_source
+from whisper_pipeline.audio.ffmpeg import decode
+from whisper_pipeline.evaluation.metrics import score
+from whisper_pipeline.models.source import BUILTIN_BASE, assemble_builtin_ct2, resolve_model_source
 from whisper_pipeline.sample_data import sentences, speak
-from whisper_pipeline.workspace import Workspace
+from whisper_pipeline.workspace import LANGUAGES, Workspace
 
-METHODS = ("baseline", "transcribe", "align")
+VOICES = {"bs": "bs+m3", "hr": "hr+f2", "sr": "sr+m1"}
+PAUSE_S = 1.5
 
 
-def make_clips(d: Path, n: int, long_sentences: int) -> list[tuple[Path, str]]:
-    texts = sentences("hr")
-    clips = []
-    for i in range(n):
-        raw = d / f"raw{i}.wav"
-        speak(texts[i], "hr+m3", 150, 50, raw)
-        clips.append((raw, texts[i]))
+def make_clips(d: Path, per_language: int, long_sentences: int) -> dict[str, list[tuple[Path, str, str]]]:
+    """{group: [(16 kHz wav, language, text)]}: short sentences per language, and the long clip."""
+    groups: dict[str, list] = {"short clips": []}
+    for lang in LANGUAGES:
+        for i, text in enumerate(sentences(lang)[:per_language]):
+            wav = d / f"{lang}{i}.wav"
+            speak(text, VOICES[lang], 150, 50, d / f"raw_{wav.name}")
+            to_16k(d / f"raw_{wav.name}", wav)
+            groups["short clips"].append((wav, lang, text))
     if long_sentences:
-        long_text = " ".join(texts[n : n + long_sentences])
-        speak(long_text, "hr+f2", 130, 50, d / "long_raw.wav")
-        clips.append((d / "long_raw.wav", long_text))
-    out = []
-    for (
-        raw,
-        text,
-    ) in clips:  # the baseline reads processed (16 kHz mono) audio, as in evaluation
-        wav = raw.with_name(raw.name.replace("raw", "clip"))
-        subprocess.run(
-            [
-                "ffmpeg",
-                "-v",
-                "error",
-                "-y",
-                "-i",
-                str(raw),
-                "-ar",
-                "16000",
-                "-ac",
-                "1",
-                str(wav),
-            ],
-            check=True,
-        )
-        out.append((wav, text))
-    return out
+        said = sentences("hr")[per_language : per_language + long_sentences]
+        parts = []
+        for i, text in enumerate(said):
+            speak(text, "hr+f2", 140, 50, d / f"long{i}.wav")
+            parts += [decode(str(d / f"long{i}.wav")), np.zeros(int(PAUSE_S * 16000), np.float32)]
+        import soundfile as sf
+
+        sf.write(d / "long.wav", np.concatenate(parts), 16000, subtype="PCM_16")
+        groups["long clip"] = [(d / "long.wav", "hr", " ".join(said))]
+    return groups
 
 
-def timed(fn: Callable[[], list[str]]) -> tuple[float, list[str]]:
-    t = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t, out
+def to_16k(src: Path, dst: Path) -> None:
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(src), "-ar", "16000", "-ac", "1", str(dst)], check=True)
 
 
-def spread(values: list[float]) -> str:
-    """median [min–max]"""
-    return f"{statistics.median(values):.3f} [{min(values):.3f}–{max(values):.3f}]"
-
-
-def start_service(ws: Workspace, model: str) -> tuple[subprocess.Popen, str]:
+def start_service(ws: Workspace, model: str, backend: str, threads: int) -> tuple[subprocess.Popen, str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    cmd = [sys.executable, "-m", "whisper_pipeline.serving", "--port", str(port)]
-    cmd += [
-        "--workspace",
-        str(ws.root),
-        "--base-model",
-        model,
-        "--device",
-        "cpu",
-        "--preload",
-        "base",
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd = [sys.executable, "-m", "whisper_pipeline.serving", "--port", str(port), "--workspace", str(ws.root)]
+    cmd += ["--base-model", model, "--device", "cpu", "--preload", "base", "--backend", backend]
+    cmd += ["--cpu-threads", str(threads), "--max-queue", "8", "--queue-timeout", "3600"]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "false"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(240):
+    for _ in range(600):
         try:
             if requests.get(url + "/health", timeout=1).ok:
                 return proc, url
         except requests.ConnectionError:
             time.sleep(0.5)
+        if proc.poll() is not None:
+            raise RuntimeError(f"the {backend} service exited with {proc.returncode}")
     proc.kill()
-    raise TimeoutError("the service did not start within 2 minutes")
+    raise TimeoutError(f"the {backend} service did not start within 5 minutes")
+
+
+def spread(values: list[float]) -> str:
+    """median [min–max]"""
+    return f"{statistics.median(values):.2f} [{min(values):.2f}–{max(values):.2f}]"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default=BUILTIN_BASE)
-    ap.add_argument("--clips", type=int, default=6, help="short clips (one sentence each)")
-    ap.add_argument(
-        "--long-sentences",
-        type=int,
-        default=14,
-        help="sentences in the long clip; 0: none",
-    )
-    ap.add_argument("--repeats", type=int, default=3, help="repetitions, the order alternating")
+    ap.add_argument("--threads", type=int, default=2, help="CPU threads for every system")
+    ap.add_argument("--clips", type=int, default=3, help="short clips per language (one sentence each)")
+    ap.add_argument("--long-sentences", type=int, default=12, help="sentences in the long clip; 0: none")
+    ap.add_argument("--repeats", type=int, default=3, help="repetitions, the order rotating")
+    ap.add_argument("--systems", default="baseline,ct2,transformers", help="which to run, comma-separated")
     args = ap.parse_args()
+    wanted = args.systems.split(",")
+    cache = Workspace.at().ensure().models / "base"
+    ct2_dir = assemble_builtin_ct2(cache)  # whisper-base as shipped: CTranslate2
+    hf_dir = resolve_model_source(BUILTIN_BASE, cache)  # and its transformers copy (the service's "base")
+    procs: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        ws = Workspace.at(tmp / "ws").ensure()
-        model = resolve_model_source(args.model, Workspace.at().ensure().models / "base")
-        clips = make_clips(tmp, args.clips, args.long_sentences)
-        groups = [("short clips", clips[: args.clips])]
-        if args.long_sentences:
-            groups.append(("long clip", clips[args.clips :]))
-        dur = {c: sf.info(str(c)).duration for c, _ in clips}
-
-        from transformers import pipeline
-
-        pipe = pipeline("automatic-speech-recognition", model=model, device="cpu")
-
-        def plain(path: Path) -> str:
-            audio, sr = sf.read(str(path), dtype="float32")
-            return pipe(
-                {"raw": audio, "sampling_rate": sr},
-                return_timestamps=True,
-                generate_kwargs={"language": "hr", "task": "transcribe"},
-            )["text"]
-
-        plain(clips[0][0])  # warm-up
-        proc, url = start_service(ws, model)
+        groups = make_clips(tmp, args.clips, args.long_sentences)
+        audio = {wav: decode(str(wav)) for group in groups.values() for wav, _, _ in group}
+        systems: dict[str, Callable[[Path, str], str]] = {}
         try:
+            if "baseline" in wanted:
+                from faster_whisper import WhisperModel
 
-            def post(endpoint: str, path: Path, **form: str) -> str:
-                with open(path, "rb") as f:
-                    r = requests.post(
-                        url + endpoint,
-                        files={"file": (path.name, f)},
-                        data={"language": "hr", **form},
-                        timeout=3600,
-                    )
-                r.raise_for_status()
-                return r.json()["text"]
+                direct = WhisperModel(str(ct2_dir), device="cpu", compute_type="int8", cpu_threads=args.threads)
 
-            post("/transcribe", clips[0][0])  # warm-up
-            times: dict[tuple[str, str], list[float]] = {(g, m): [] for g, _ in groups for m in METHODS}
+                def baseline(wav: Path, lang: str) -> str:
+                    segments, _ = direct.transcribe(audio[wav], language=lang, beam_size=1, word_timestamps=True)
+                    return " ".join(s.text.strip() for s in segments)
+
+                systems["baseline"] = baseline
+            for backend in ("ct2", "transformers"):
+                if backend not in wanted:
+                    continue
+                proc, url = start_service(Workspace.at(tmp / f"ws-{backend}").ensure(), hf_dir, backend, args.threads)
+                procs.append(proc)
+
+                def service(wav: Path, lang: str, url: str = url, backend: str = backend) -> str:
+                    with open(wav, "rb") as f:
+                        r = requests.post(
+                            url + "/transcribe", files={"file": (wav.name, f)}, data={"language": lang}, timeout=3600
+                        )
+                    r.raise_for_status()
+                    assert r.json()["backend"] == backend, r.json()["backend"]
+                    return r.json()["text"]
+
+                systems[f"service {backend}"] = service
+            first = groups["short clips"][0]
+            for call in systems.values():
+                call(first[0], first[1])  # warm-up
+            names = list(systems)
+            times = {(g, n): [] for g in groups for n in names}
             heard: dict[tuple[str, str], list[str]] = {}
             for rep in range(args.repeats):
-                order = METHODS if rep % 2 == 0 else METHODS[1:] + METHODS[:1]
-                for label, group in groups:
-                    runs = {
-                        "baseline": lambda g=group: [plain(c) for c, _ in g],
-                        "transcribe": lambda g=group: [post("/transcribe", c) for c, _ in g],
-                        "align": lambda g=group: [post("/align", c, text=t) for c, t in g],
-                    }
-                    for method in order:
-                        seconds, heard[(label, method)] = timed(runs[method])
-                        times[(label, method)].append(seconds)
-                print(
-                    f"repetition {rep + 1}/{args.repeats} done (order: {', '.join(order)})",
-                    flush=True,
-                )
+                order = names[rep % len(names) :] + names[: rep % len(names)]
+                for label, group in groups.items():
+                    for name in order:
+                        t = time.perf_counter()
+                        heard[(label, name)] = [systems[name](wav, lang) for wav, lang, _ in group]
+                        times[(label, name)].append(time.perf_counter() - t)
+                print(f"repetition {rep + 1}/{args.repeats} done (order: {', '.join(order)})", flush=True)
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            for proc in procs:
+                proc.terminate()
+                proc.wait(timeout=30)
 
-    print(f"\nmodel {args.model}; CPU; {args.repeats} repetitions, order alternating")
+    print(f"\nwhisper-base; CPU, {args.threads} threads ({os.cpu_count()} cores); {args.repeats} repetitions")
     print("seconds per group: median [min–max]; RTF = median / audio seconds; ratio = median / baseline median")
-    for label, group in groups:
-        audio = sum(dur[c] for c, _ in group)
-        base = statistics.median(times[(label, "baseline")])
-        said = sum(len(t.split()) for _, t in group)
-        words = {m: sum(len(t.split()) for t in heard[(label, m)]) for m in ("baseline", "transcribe")}
-        print(f"\n{label}: {len(group)} clip(s), {audio:.1f} s of audio; words said {said}, "
-              f"baseline {words['baseline']}, service {words['transcribe']}")  # fmt: skip
-        print(f"  {'':<12} {'seconds':>24} {'RTF':>7} {'ratio':>6}")
-        for method in METHODS:
-            values = times[(label, method)]
-            med = statistics.median(values)
-            print(f"  {method:<12} {spread(values):>24} {med / audio:>7.3f} {med / base:>6.2f}")
-    print(
-        "\nbaseline: transformers ASR pipeline in process, segment timestamps only; "
-        "transcribe/align: the service over HTTP, word timestamps"
-    )
+    base_name = "baseline" if "baseline" in names else names[0]
+    print("\n| audio | system | seconds | RTF | ratio | WER | CER |\n|---|---|---|---|---|---|---|")
+    for label, group in groups.items():
+        seconds = sum(audio[wav].size / 16000 for wav, _, _ in group)
+        base = statistics.median(times[(label, base_name)])
+        said = [t for _, _, t in group]
+        for name in names:
+            med = statistics.median(times[(label, name)])
+            quality = score(said, heard[(label, name)])
+            print(
+                f"| {label}: {len(group)}, {seconds:.1f} s | {name} | {spread(times[(label, name)])} | "
+                f"{med / seconds:.3f} | {med / base:.2f} | {quality['wer']:.3f} | {quality['cer']:.3f} |"
+            )
+    print(f"\nbaseline: faster-whisper in process (int8, greedy, word timestamps, {args.threads} threads); "
+          "service: POST /transcribe over HTTP (word timestamps snapped to speech)")  # fmt: skip
 
 
 if __name__ == "__main__":

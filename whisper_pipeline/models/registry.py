@@ -19,7 +19,7 @@ from pathlib import Path
 
 from whisper_pipeline.data.manifests import write_language_part
 from whisper_pipeline.io import file_lock, write_json, write_text
-from whisper_pipeline.workspace import Workspace
+from whisper_pipeline.workspace import RUN_CT2, Workspace
 
 MODEL_CONFIG = "config.json"
 MODEL_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
@@ -72,6 +72,14 @@ def latest_servable(ws: Workspace) -> tuple[str, str] | None:
     """(run name, model directory) of the latest run if it is servable."""
     run = latest_run(ws)
     return (run, str(ws.run_dir(run))) if run and is_servable(ws.run_dir(run)) else None
+
+
+def ct2_export(model_dir: str | Path) -> Path | None:
+    """The complete CTranslate2 export of the model in ``model_dir`` (a run directory, or any model
+    directory packaged the same way: its ``RUN_CT2`` subdirectory with ``model.bin`` and the tokenizer),
+    or None."""
+    export = Path(model_dir) / RUN_CT2
+    return export if (export / "model.bin").is_file() and (export / "tokenizer.json").is_file() else None
 
 
 def model_created(path: str | Path) -> str:

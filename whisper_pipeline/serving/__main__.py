@@ -1,7 +1,8 @@
 """Start the transcription service.
 
     python -m whisper_pipeline.serving [--host 127.0.0.1] [--port 8000] [--workspace DIR] [--preload production]
-        [--max-upload-mb 200] [--max-audio-minutes 60] [--max-loaded 2]
+        [--max-upload-mb 200] [--max-audio-minutes 60] [--max-loaded 2] [--backend auto|ct2|transformers]
+        [--compute-type auto] [--cpu-threads N]
         [--max-queue 4] [--queue-timeout 120] [--log-format text|json]
 
 Environment: ``WHISPER_PIPELINE_HOME`` (workspace), ``WHISPER_PIPELINE_BASE_MODEL`` (what ``base`` means),
@@ -49,6 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto | cuda | cpu",
     )
     parser.add_argument("--max-loaded", type=int, default=2, help="models kept in memory at once")
+    parser.add_argument(
+        "--backend",
+        choices=("auto", "ct2", "transformers"),
+        default="auto",
+        help="auto: faster-whisper where a model has a CTranslate2 export (production and base do), else transformers",
+    )
+    parser.add_argument(
+        "--compute-type", default="auto", help="CTranslate2 compute type; auto: int8 on CPU, float16 on GPU"
+    )
+    parser.add_argument("--cpu-threads", type=int, default=None, help="inference threads on CPU (default: every core)")
     parser.add_argument(
         "--max-upload-mb",
         type=float,
@@ -101,7 +112,13 @@ def main(argv: list[str] | None = None) -> None:
         log.warning("no API keys (%s): anyone who can reach %s:%s can use the service", KEYS_ENV, args.host, args.port)
 
     catalog = ModelCatalog(Workspace.at(args.workspace).ensure(), args.base_model)
-    engine = TranscriptionEngine(None if args.device == "auto" else args.device, args.max_loaded)
+    engine = TranscriptionEngine(
+        None if args.device == "auto" else args.device,
+        args.max_loaded,
+        backend=args.backend,
+        compute_type=args.compute_type,
+        cpu_threads=args.cpu_threads,
+    )
     if args.preload:
         engine.model(catalog.resolve(args.preload)[1])
     admission = Admission(args.max_queue, args.queue_timeout)

@@ -1,5 +1,7 @@
-"""Transcription and alignment for the service: loaded models kept in a small LRU cache, language
-identification restricted to Bosnian/Croatian/Serbian, word timestamps snapped to speech."""
+"""Transcription and alignment for the service: loaded models kept in a small LRU cache, each on the
+fastest backend it has (faster-whisper on a CTranslate2 export, else ``transformers``), language
+identification restricted to Bosnian/Croatian/Serbian, word timestamps snapped to speech. Every backend
+answers in the same shape (``backends/base.py``)."""
 
 from __future__ import annotations
 
@@ -9,56 +11,73 @@ from collections import OrderedDict
 
 import numpy as np
 
-from whisper_pipeline.alignment.align import load_aligner, result_segments
+from whisper_pipeline.alignment.align import snap_to_speech
 from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE
-from whisper_pipeline.workspace import LANGUAGES
+from whisper_pipeline.serving.backends import BACKENDS, Backend, choose_backend, load_backend
+
+SEGMENT_STATS = ("avg_logprob", "compression_ratio", "no_speech_prob")
 
 
 class TranscriptionEngine:
     """Thread-safe: one inference at a time (a CPU model already uses every core; on a GPU it keeps
-    memory bounded), loads outside the lock are not duplicated."""
+    memory bounded), loads are not duplicated.
 
-    def __init__(self, device: str | None = None, max_loaded: int = 2, batch_size: int = 8):
+    ``backend``: ``auto`` (CTranslate2 when the model has an export, else ``transformers``), ``ct2`` (a
+    model without an export is exported on first load) or ``transformers``. ``compute_type``: the CT2
+    compute type (``auto``: int8 on CPU, float16 on a GPU). ``cpu_threads``: threads for CT2 on CPU
+    (default: the cores this process may use) and, when given, for torch too."""
+
+    def __init__(
+        self,
+        device: str | None = None,
+        max_loaded: int = 2,
+        batch_size: int = 8,
+        backend: str = "auto",
+        compute_type: str = "auto",
+        cpu_threads: int | None = None,
+    ):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend {backend!r}: use one of {', '.join(BACKENDS)}")
         self.device = device
         self.max_loaded = max(1, max_loaded)
         self.batch_size = batch_size
-        self._models: OrderedDict[str, object] = OrderedDict()
+        self.backend = backend
+        self.compute_type = compute_type
+        self.cpu_threads = cpu_threads
+        self._models: OrderedDict[tuple[str, str], Backend] = OrderedDict()
         self._lock = threading.Lock()
 
     def loaded(self) -> list[str]:
-        return list(self._models)
+        return [path for path, _ in self._models]
 
-    def model(self, path: str):
-        """The stable-ts model for ``path``, loaded on first use; the least recently used is dropped."""
+    def model(self, path: str) -> Backend:
+        """The backend holding the model at ``path``, loaded on first use; the least recently used is
+        dropped. Asked again after a CT2 export appeared (a promotion), the model is loaded on CT2."""
         with self._lock:
-            if path in self._models:
-                self._models.move_to_end(path)
-                return self._models[path]
-            model = load_aligner(path, self.device)
-            self._models[path] = model
+            kind, ct2_dir = choose_backend(path, self.backend)
+            key = (path, f"{kind}:{ct2_dir or ''}")
+            if key in self._models:
+                self._models.move_to_end(key)
+                return self._models[key]
+            for old in [k for k in self._models if k[0] == path]:
+                del self._models[old]  # the same model on the backend it had before its export
+            model = load_backend(path, kind, ct2_dir, self.device, self.batch_size, self.compute_type, self.cpu_threads)
+            self._models[key] = model
             while len(self._models) > self.max_loaded:
                 self._models.popitem(last=False)
             return model
 
+    def backend_of(self, path: str) -> str:
+        """Which backend ``path`` is (or would be) served on: ``ct2`` or ``transformers``."""
+        return choose_backend(path, self.backend, export=False)[0]
+
     def detect_language(self, path: str, audio: np.ndarray) -> dict[str, float]:
         """Probabilities of bs/hr/sr from Whisper's language token on the first 30 s (the other 96
         languages are excluded: whisper would often say "ru" or "sl" for BCS speech)."""
-        import torch
-
-        pipe = self.model(path)._pipe
-        tokenizer, hf = pipe.tokenizer, pipe.model
-        feats = pipe.feature_extractor(
-            audio[: 30 * SAMPLE_RATE], sampling_rate=SAMPLE_RATE, return_tensors="pt"
-        ).input_features
-        ids = [tokenizer.convert_tokens_to_ids(f"<|{lang}|>") for lang in LANGUAGES]
-        start = torch.tensor(
-            [[tokenizer.convert_tokens_to_ids("<|startoftranscript|>")]],
-            device=hf.device,
-        )
-        with self._lock, torch.inference_mode():
-            logits = hf(input_features=feats.to(hf.device, hf.dtype), decoder_input_ids=start).logits[0, -1]
-        probs = torch.softmax(logits[ids].float(), dim=-1).tolist()
-        return {lang: round(p, 4) for lang, p in zip(LANGUAGES, probs)}
+        model = self.model(path)
+        with self._lock:
+            probabilities = model.detect_language(audio)
+        return {lang: round(p, 4) for lang, p in probabilities.items()}
 
     def transcribe(
         self,
@@ -66,74 +85,91 @@ class TranscriptionEngine:
         audio: np.ndarray,
         language: str | None = None,
         num_beams: int = 1,
+        *,
+        prompt: str | None = None,
+        temperature: float = 0.0,
     ) -> dict:
-        """Text with segments and word timestamps. ``language`` None: the run's own language if it was
-        trained on one, else identified among bs/hr/sr (unreliable between these three: see README)."""
+        """Text with segments and word timestamps, for audio of any length. ``language`` None: the run's
+        own language if it was trained on one, else identified among bs/hr/sr (unreliable between these
+        three: see README). ``prompt``: text the decoding continues from (names, spelling, style);
+        ``temperature`` 0: the most likely text, above 0: sampled."""
+        if temperature < 0 or temperature > 1:
+            raise ValueError(f"temperature {temperature}: use a value from 0 to 1")
         return self._run(
             path,
             audio,
             language,
-            lambda m, lang: m.transcribe(
-                audio,
-                language=lang,
-                verbose=None,
-                batch_size=self.batch_size,
-                num_beams=num_beams,
-            ),
+            lambda m, lang: m.transcribe(audio, lang, num_beams=num_beams, prompt=prompt, temperature=temperature),
         )
 
     def align(self, path: str, audio: np.ndarray, text: str, language: str | None = None) -> dict:
         """Word timestamps for a known text (lyrics, a script): karaoke without recognition errors."""
         if not text.strip():
             raise ValueError("text is empty: give the words to align")
-        return self._run(
-            path,
-            audio,
-            language,
-            lambda m, lang: m.align(audio, text, language=lang, verbose=None),
-            text,
-        )
+        return self._run(path, audio, language, lambda m, lang: m.align(audio, text, lang), text)
 
-    def _run(
-        self,
-        path: str,
-        audio: np.ndarray,
-        language: str | None,
-        call,
-        text: str | None = None,
-    ) -> dict:
+    def _run(self, path: str, audio: np.ndarray, language: str | None, call, text: str | None = None) -> dict:
         started = time.time()
         probabilities, source = None, "request"
         model = self.model(path)
         if language is None:
-            language, source = trained_language(model), "model"
+            language, source = model.trained_language(), "model"
         if language is None:
             probabilities, source = self.detect_language(path, audio), "identified"
             language = max(probabilities, key=probabilities.get)
         with self._lock:
-            result = call(model, language)
-        if result is None:
+            segments = call(model, language)
+        if segments is None:
             raise ValueError("the model could not align this text to this audio")
         duration = audio.size / SAMPLE_RATE
-        segments = clamp_to_audio(result_segments(result, audio), duration)
+        segments = in_order(clamp_to_audio(snap_segments(segments, audio), duration))
+        for seg in segments:
+            for stat in SEGMENT_STATS:
+                seg.setdefault(stat, None)
         elapsed = time.time() - started
         return {
-            "text": text if text is not None else " ".join(s["text"] for s in segments),
+            "text": text if text is not None else " ".join(s["text"] for s in segments if s["text"]),
             "language": language,
             "language_source": source,
             "language_probabilities": probabilities,
             "duration": round(duration, 3),
             "segments": segments,
+            "backend": model.name,
             "processing_seconds": round(elapsed, 3),
             "real_time_factor": round(elapsed / duration, 4) if duration else None,
         }
 
 
-def trained_language(model) -> str | None:
-    """The language a one-language run was trained on (its generation config says so), else None."""
-    lang = getattr(model._pipe.model.generation_config, "language", None)
-    lang = lang.strip("<|>") if isinstance(lang, str) else None
-    return lang if lang in LANGUAGES else None
+def snap_segments(segments: list[dict], audio: np.ndarray) -> list[dict]:
+    """Word starts moved out of the pauses before them (``alignment.align.snap_to_speech``, as in the
+    alignment stage); a segment then spans its first to its last word. Segments left without text and
+    words are dropped."""
+    flat = snap_to_speech([w for seg in segments for w in seg["words"]], audio)
+    k = 0
+    for seg in segments:
+        seg["words"], k = flat[k : k + len(seg["words"])], k + len(seg["words"])
+        if seg["words"]:
+            seg["start"], seg["end"] = seg["words"][0]["start"], seg["words"][-1]["end"]
+    return [seg for seg in segments if seg["text"] or seg["words"]]
+
+
+def in_order(segments: list[dict]) -> list[dict]:
+    """Words in time order without overlaps (a karaoke highlight and subtitle cues need it): a word
+    starting before the previous one ends cuts that one short; one starting before the previous one
+    starts is moved to it. Windows decoded apart can overlap by a few hundredths at their seams."""
+    previous = None
+    for seg in segments:
+        for w in seg["words"]:
+            if previous is not None:
+                w["start"] = max(w["start"], previous["start"])
+                w["end"] = max(w["end"], w["start"])
+                if previous["end"] > w["start"]:
+                    previous["end"] = w["start"]
+            previous = w
+    for seg in segments:
+        if seg["words"]:
+            seg["start"], seg["end"] = seg["words"][0]["start"], seg["words"][-1]["end"]
+    return segments
 
 
 def clamp_to_audio(segments: list[dict], duration: float) -> list[dict]:
@@ -141,7 +177,7 @@ def clamp_to_audio(segments: list[dict], duration: float) -> list[dict]:
     (seen with weak models), and a subtitle or karaoke cue after the audio ends is useless."""
 
     def clamp(t: float) -> float:
-        return round(min(max(t, 0.0), duration), 3)
+        return round(min(max(float(t), 0.0), duration), 3)
 
     for seg in segments:
         for w in seg["words"]:

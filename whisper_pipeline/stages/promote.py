@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from whisper_pipeline.evaluation.gates import GateSettings
 from whisper_pipeline.models import registry
@@ -38,6 +39,7 @@ def promote_stage(ws: Workspace, settings: PromoteSettings, log: Log = DEFAULT_L
             message,
             metadata={"ceiling": ceiling.details, "regression": regression.details},
         )
+    ct2 = export_for_serving(ws, run, log)
     entry = registry.promote(
         ws,
         run,
@@ -53,5 +55,22 @@ def promote_stage(ws: Workspace, settings: PromoteSettings, log: Log = DEFAULT_L
             "wer": entry["wer"],
             "registry": ws.registry,
             "serve": SERVE_HINT,
+            **({"ct2_export": ct2} if ct2 else {}),
         }
     )
+
+
+def export_for_serving(ws: Workspace, run: str, log: Log = DEFAULT_LOG) -> Path | None:
+    """The run's CTranslate2 export (``Workspace.run_ct2``), so the service decodes production with
+    faster-whisper. Written before the registry names the run, so a service never loads the new
+    production on the slower backend; a failed export is a warning (the service then uses
+    ``transformers``), not a refused promotion."""
+    from whisper_pipeline.training.package import export_ct2
+
+    if not registry.is_servable(ws.run_dir(run)):
+        return None  # nothing to export (a registry-only run, as in tests of the gates)
+    try:
+        return export_ct2(ws.run_dir(run), quantization="float16", target=ws.run_ct2(run))
+    except Exception as exc:  # noqa: BLE001 - the model itself is fine; serving falls back to transformers
+        log.warning(f"{run}: no CTranslate2 export for serving ({type(exc).__name__}: {exc})")
+        return None

@@ -11,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 
 from whisper_pipeline.io import write_json, write_text
-from whisper_pipeline.workspace import REPO_ROOT, RUN_MANIFEST, RUN_TRAINING_DATA
+from whisper_pipeline.workspace import REPO_ROOT, RUN_CT2, RUN_MANIFEST, RUN_TRAINING_DATA
 
 
 def file_sha256(path: str | Path) -> str:
@@ -166,17 +166,42 @@ def save_processor(base_model: str, target: Path) -> Path:
     return target
 
 
-def export_ct2(run_dir: Path, quantization: str = "int8") -> Path:
-    """A CTranslate2 copy under ``<run_dir>/ct2`` for faster-whisper (written to a temp dir, then renamed)."""
+def export_ct2(run_dir: Path, quantization: str = "int8", target: Path | None = None) -> Path:
+    """A CTranslate2 copy of the model in ``run_dir`` for faster-whisper, at ``target`` (default: its
+    ``ct2/`` subdirectory, ``Workspace.run_ct2``), with what faster-whisper reads beside ``model.bin``:
+    ``tokenizer.json`` and ``preprocessor_config.json`` (the mel settings; transformers 5 keeps them
+    inside ``processor_config.json``, which faster-whisper does not read, so it is written from the
+    feature extractor). Built in a temporary directory next to ``target`` and renamed into place, so a
+    failed export leaves nothing behind and a reader never sees half an export."""
     import shutil
+    import tempfile
 
     from ctranslate2.converters import TransformersConverter
+    from transformers import AutoTokenizer, WhisperFeatureExtractor
 
-    target, tmp = run_dir / "ct2", run_dir / ".ct2.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    TransformersConverter(str(run_dir), copy_files=["tokenizer.json", "preprocessor_config.json"]).convert(
-        str(tmp), quantization=quantization
-    )
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
+    run_dir = Path(run_dir)
+    target = Path(target) if target is not None else run_dir / RUN_CT2
+    if not (run_dir / "config.json").is_file():
+        raise FileNotFoundError(f"{run_dir}: no transformers model to export to CTranslate2 (config.json missing)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    old = tmp.with_name(tmp.name + ".old")
+    try:
+        TransformersConverter(str(run_dir)).convert(str(tmp / "model"), quantization=quantization, force=True)
+        out = tmp / "model"
+        if (run_dir / "tokenizer.json").is_file():
+            shutil.copyfile(run_dir / "tokenizer.json", out / "tokenizer.json")
+        else:  # a checkpoint saved with vocab.json/merges.txt only: faster-whisper needs the fast tokenizer's file
+            AutoTokenizer.from_pretrained(str(run_dir)).backend_tokenizer.save(str(out / "tokenizer.json"))
+        WhisperFeatureExtractor.from_pretrained(str(run_dir)).to_json_file(str(out / "preprocessor_config.json"))
+        if target.exists():
+            target.rename(old)
+        out.rename(target)
+    except BaseException:
+        if old.exists() and not target.exists():
+            old.rename(target)  # the previous export stays as it was
+        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
     return target
