@@ -1,12 +1,14 @@
 """Cutting long audio into windows Whisper decodes on its own (at most 30 s each), at pauses.
 
-Why we cut ourselves instead of handing ``transformers`` the whole recording: with word timestamps, its
-sequential long-form decoding stitches per-window token timestamps together in ``generate`` and takes
-them apart again in the pipeline's ``_decode_asr``; the two disagree on some inputs (a 57 s recording
-of ordinary speech failed with ``IndexError: list index out of range`` in ``_decode_asr``), and with a
-prompt the first "segment" has no token timestamps at all (``KeyError``). Each of our windows is a
-short-form decode, whose word timestamps are simple; the windows are independent, so they are decoded
-in batches as well.
+Why we cut ourselves instead of handing ``transformers`` the whole recording: its sequential long-form
+decoding concatenates the windows' tokens and per-token times in ``generate``, and the pipeline's
+``_decode_asr`` takes them apart again with a state machine over timestamp tokens that has to agree with
+``generate`` token for token. A 57 s recording of ordinary speech failed there (``IndexError: list index
+out of range``, issue 14; the clips we built could not reproduce that exact failure), and the same
+per-segment times break the pipeline's batching (``IndexError`` in ``loader_batch_item``, reproduced).
+Each of our windows is a short-form decode, whose word timestamps are simple; the windows are
+independent, so they are decoded in batches too. faster-whisper needs none of this: its own long-form
+loop keeps word timestamps (``ct2_backend.py``).
 """
 
 from __future__ import annotations
