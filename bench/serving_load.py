@@ -2,7 +2,7 @@
 whisper-base, or ``--model``), each sending a mix of short and long espeak-ng clips to
 ``POST /v1/audio/transcriptions`` for a fixed time. Bounded: loopback only, ``--seconds`` of sending
 and at most ``--max-requests`` requests per run; a client that gets 503 waits ``Retry-After`` (at most
-5 s) before its next request, as a well-behaved client does.
+5 s) and sends the same clip again, as a well-behaved client does.
 
 Reported per run: requests answered 200, deliberate 503s (queue full / waited too long), any other
 error (must be 0), latency p50/p95/max of the 200s, throughput in audio seconds transcribed per
@@ -115,8 +115,7 @@ def client(idx: int, url: str, clips: list[tuple[Path, float]], until: float, ca
                 return
             cap[0] -= 1
             t.sent += 1
-        path, seconds = clips[k % len(clips)]
-        k += 1
+        path, seconds = clips[k % len(clips)]  # the same clip again after a 503, so both runs serve one mix
         started = time.perf_counter()
         try:
             with open(path, "rb") as f:
@@ -146,6 +145,8 @@ def client(idx: int, url: str, clips: list[tuple[Path, float]], until: float, ca
                 t.errors.append(f"{r.status_code}: {r.text[:200]}")
         if r.status_code == 503:
             time.sleep(min(5.0, float(r.headers.get("Retry-After", "1"))))
+        else:
+            k += 1
 
 
 def run_load(args, model: str, clips, max_queue: int, queue_timeout: float, d: Path, label: str) -> dict:

@@ -121,11 +121,12 @@ class Admission:
             return self._inside >= self.concurrency + self.max_queue
 
     def retry_after(self) -> int:
-        """Whole seconds until a place is likely free: the queue ahead times the recent processing time."""
+        """Whole seconds until a place is likely free: a place frees when the running call ends, so about
+        one call's recent processing time (not the whole queue's: clients told to wait that long leave the
+        model idle once the queue drains; measured by ``bench/serving_load.py``)."""
         with self._lock:
-            ahead = max(1, self._inside - self.concurrency + 1)
             per_call = self._recent or 5.0
-        return max(1, min(600, math.ceil(per_call * ahead / self.concurrency)))
+        return max(1, min(600, math.ceil(per_call / self.concurrency)))
 
     def stats(self) -> dict:
         """For ``/health``: how many are inside now, and refusals since start."""
