@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,18 +40,21 @@ def start_service(
     port = free_port()
     cmd = [sys.executable, "-m", "whisper_pipeline.serving", "--port", str(port)]
     cmd += ["--workspace", str(workspace), "--base-model", base_model, *extra]
-    proc = subprocess.Popen(
-        cmd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "TOKENIZERS_PARALLELISM": "false", **(env or {})},
-    )
+    # its output goes to a file, not a pipe: nobody drains a pipe while tests run, and once its 64 KB
+    # buffer is full of access-log lines every write blocks and the whole service hangs
+    fd, log_name = tempfile.mkstemp(prefix="whisper-service-", suffix=".log")
+    with os.fdopen(fd, "w") as log:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "TOKENIZERS_PARALLELISM": "false", **(env or {})},
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError("the service exited:\n" + proc.stdout.read())
+            raise RuntimeError("the service exited:\n" + Path(log_name).read_text(errors="replace")[-5000:])
         try:
             if requests.get(url + "/health", timeout=2).ok:
                 return proc, url
