@@ -129,14 +129,6 @@ def check_espeak() -> Check:
     return _tool("espeak-ng", ["--version"], hint)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 22):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _combined(file_digests: dict[str, str]) -> str:
     """One digest for a model made of several files: sha256 over sorted ``name sha256`` lines."""
     return hashlib.sha256("".join(f"{n} {d}\n" for n, d in sorted(file_digests.items())).encode()).hexdigest()
@@ -153,7 +145,7 @@ def check_base_model() -> Check:
         if not path.exists():
             hint = "the machine is offline: use a local model directory or unset WHISPER_PIPELINE_BASE_MODEL"
             return Check("base_model", WARN, f"{configured}: a hub id, fetched at run time", hint, details={})
-        files = {p.name: _sha256(p) for p in sorted(path.iterdir()) if p.is_file()}
+        files = {p.name: source.file_sha256(p) for p in sorted(path.iterdir()) if p.is_file()}
         digest = _combined(files)
         summary = f"{path}: sha256 {digest[:16]}… over {len(files)} files (no pinned digest for a custom model)"
         return Check("base_model", OK, summary, details={"source": str(path), "sha256": digest, "files": files})
@@ -169,7 +161,7 @@ def check_base_model() -> Check:
             if not path.is_file():
                 problems.append(f"{path}: missing")
                 continue
-            files[name] = _sha256(path)
+            files[name] = source.file_sha256(path)
             if files[name] != pinned:
                 problems.append(f"{path}: sha256 {files[name]} is not the pinned {pinned}")
     details = {"source": configured, "files": files, "sha256": _combined(files)}

@@ -11,12 +11,16 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from whisper_pipeline.alignment.formats import to_lrc, to_srt, to_vtt
 from whisper_pipeline.alignment.segment import MAX_SEGMENT_S
 from whisper_pipeline.device import pick_device
 from whisper_pipeline.io import write_json, write_text
 from whisper_pipeline.workspace import KARAOKE_LRC
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Which snapping rule an alignment on disk was made with: a saved alignment made with another rule is
 # aligned again, so a changed rule reaches every file (2: the adaptive margin, 2026-11-29).
@@ -111,12 +115,19 @@ def result_segments(result, audio=None) -> list[dict]:
             }
         )
     if audio is not None:
-        flat = snap_to_speech([w for seg in segments for w in seg["words"]], audio)
-        k = 0
-        for seg in segments:
-            seg["words"], k = flat[k : k + len(seg["words"])], k + len(seg["words"])
-            if seg["words"]:
-                seg["start"], seg["end"] = seg["words"][0]["start"], seg["words"][-1]["end"]
+        return snap_segments(segments, audio)
+    return [seg for seg in segments if seg["text"] or seg["words"]]
+
+
+def snap_segments(segments: list[dict], audio: np.ndarray) -> list[dict]:
+    """Word starts moved out of the pauses before them (``snap_to_speech``); a segment then spans its
+    first to its last word. Segments left without text and words are dropped."""
+    flat = snap_to_speech([w for seg in segments for w in seg["words"]], audio)
+    k = 0
+    for seg in segments:
+        seg["words"], k = flat[k : k + len(seg["words"])], k + len(seg["words"])
+        if seg["words"]:
+            seg["start"], seg["end"] = seg["words"][0]["start"], seg["words"][-1]["end"]
     return [seg for seg in segments if seg["text"] or seg["words"]]
 
 

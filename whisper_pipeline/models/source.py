@@ -47,7 +47,8 @@ class ModelSourceError(RuntimeError):
     pass
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in 4 MB blocks (model files are hundreds of MB)."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(1 << 22):
@@ -77,7 +78,7 @@ def assemble_builtin_ct2(cache_dir: Path) -> Path:
             path = data_dir / name
             if not path.is_file():
                 raise ModelSourceError(f"{path}: missing from package {package}")
-            actual = _sha256(path)
+            actual = file_sha256(path)
             if actual != expected:
                 raise ModelSourceError(f"{path}: SHA-256 {actual} does not match the pinned {expected}")
             if name.startswith("model.bin.part"):
@@ -99,7 +100,7 @@ CONVERTER_VERSION = 2  # bump when the converted output changes (2: the tokenize
 
 
 def _converted(ct2_dir: Path, cache_dir: Path) -> Path:
-    key = _sha256(ct2_dir / "model.bin")[:16]
+    key = file_sha256(ct2_dir / "model.bin")[:16]
     out = cache_dir / f"{ct2_dir.name}-hf-{key}-v{CONVERTER_VERSION}"
     with file_lock(out):
         if not (out / "config.json").is_file():

@@ -11,7 +11,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from whisper_pipeline.alignment.align import snap_to_speech
+from whisper_pipeline.alignment.align import snap_segments
 from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE
 from whisper_pipeline.serving.backends import BACKENDS, Backend, choose_backend, load_backend
 
@@ -138,19 +138,6 @@ class TranscriptionEngine:
             "processing_seconds": round(elapsed, 3),
             "real_time_factor": round(elapsed / duration, 4) if duration else None,
         }
-
-
-def snap_segments(segments: list[dict], audio: np.ndarray) -> list[dict]:
-    """Word starts moved out of the pauses before them (``alignment.align.snap_to_speech``, as in the
-    alignment stage); a segment then spans its first to its last word. Segments left without text and
-    words are dropped."""
-    flat = snap_to_speech([w for seg in segments for w in seg["words"]], audio)
-    k = 0
-    for seg in segments:
-        seg["words"], k = flat[k : k + len(seg["words"])], k + len(seg["words"])
-        if seg["words"]:
-            seg["start"], seg["end"] = seg["words"][0]["start"], seg["words"][-1]["end"]
-    return [seg for seg in segments if seg["text"] or seg["words"]]
 
 
 def in_order(segments: list[dict]) -> list[dict]:

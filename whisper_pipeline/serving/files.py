@@ -140,14 +140,14 @@ def files_router(
         language: LanguageQuery = None,
         num_beams: Annotated[int, Query(ge=1, le=10)] = 1,
     ) -> dict:
-        found = stored(file_id)
         lang = language.value if language else None
-        model_id, path = _resolve(catalog, model, found.filename)
-        with request.app.state.admission.ticket(found.filename) as ticket:  # a place in the queue first (503 if full)
-            audio = decode_capped(store.audio_path(found), found.filename, max_seconds)
-            result = ticket.run(lambda: _run(found.filename, lambda: engine.transcribe(path, audio, lang, num_beams)))
-        label = output_label(model_id, path)
-        return save(found, model_id, path, label, result, workspace.file_transcription(found.file_id, label))
+        return process(
+            request,
+            file_id,
+            model,
+            lambda path, audio: engine.transcribe(path, audio, lang, num_beams),
+            workspace.file_transcription,
+        )
 
     @router.post("/process/align/{file_id}", max_body_size=body_limit)
     def process_align(
@@ -157,14 +157,21 @@ def files_router(
         model: Annotated[str, Form()] = "",
         language: LanguageField = None,
     ) -> dict:
-        found = stored(file_id)
         lang = language.value if language else None
+        return process(
+            request, file_id, model, lambda path, audio: engine.align(path, audio, text, lang), workspace.file_alignment
+        )
+
+    def process(request: Request, file_id: str, model: str, call, target) -> dict:
+        """Run ``call(model_path, audio)`` on a stored file through the admission queue and save the answer
+        at ``target(file_id, label)``."""
+        found = stored(file_id)
         model_id, path = _resolve(catalog, model, found.filename)
         with request.app.state.admission.ticket(found.filename) as ticket:  # a place in the queue first (503 if full)
             audio = decode_capped(store.audio_path(found), found.filename, max_seconds)
-            result = ticket.run(lambda: _run(found.filename, lambda: engine.align(path, audio, text, lang)))
+            result = ticket.run(lambda: _run(found.filename, lambda: call(path, audio)))
         label = output_label(model_id, path)
-        return save(found, model_id, path, label, result, workspace.file_alignment(found.file_id, label))
+        return save(found, model_id, path, label, result, target(found.file_id, label))
 
     def save(found: StoredFile, model_id: str, path: str, label: str, result: dict, target: Path) -> dict:
         """The answer, as ``/transcribe`` gives it plus the ``file_id`` and where it was written."""
