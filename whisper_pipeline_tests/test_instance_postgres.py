@@ -14,7 +14,6 @@ import re
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from whisper_pipeline.instance import (
     prepare_dagster_home,
 )
 from whisper_pipeline.resources import WorkspaceResource
+from whisper_pipeline_tests.ci_required import run_test_file
 from whisper_pipeline_tests.conftest import ON_CI, free_port
 
 SQLITE, POSTGRES = INSTANCE_CONFIGS["sqlite"], INSTANCE_CONFIGS["postgres"]
@@ -211,15 +211,7 @@ def test_missing_server_binaries_fail_only_on_ci(tmp_path, ci, outcome):
         "pg.server_bin_dir = lambda: None  # as on a machine without Debian's postgresql\n\n"
         "def test_server(postgres_server):\n    assert postgres_server\n"
     )
-    env = {**os.environ, "CI": ci, "PYTHONPATH": str(SQLITE.parent.parent)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path / "test_no_server.py")],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert outcome in proc.stdout, proc.stdout[-2000:]
+    out = run_test_file(tmp_path / "test_no_server.py", ci)
+    assert outcome in out, out[-2000:]
     if ci:
-        assert "initdb/pg_ctl are not installed, and CI=true" in proc.stdout
+        assert "initdb/pg_ctl are not installed, and CI=true" in out

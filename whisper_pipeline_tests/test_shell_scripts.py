@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from whisper_pipeline.workspace import REPO_ROOT
+from whisper_pipeline_tests.ci_required import PATH_WITHOUT_SYSTEM_TOOLS, run_test_file
 from whisper_pipeline_tests.conftest import ON_CI
 
 SCRIPTS = sorted((REPO_ROOT / "scripts").glob("*.sh"))
@@ -59,16 +58,7 @@ def test_missing_shellcheck_fails_only_on_ci(tmp_path, ci, outcome):
         "from whisper_pipeline_tests.test_shell_scripts import shellcheck  # noqa: F401  (the fixture)\n\n"
         "def test_lint(shellcheck):\n    assert shellcheck\n"
     )
-    no_shellcheck = str(Path(sys.executable).parent)  # a PATH without /usr/bin: shutil.which finds no shellcheck
-    env = {**os.environ, "CI": ci, "PATH": no_shellcheck, "PYTHONPATH": str(REPO_ROOT)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path / "test_no_shellcheck.py")],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert outcome in proc.stdout, proc.stdout[-2000:]
+    out = run_test_file(tmp_path / "test_no_shellcheck.py", ci, PATH=PATH_WITHOUT_SYSTEM_TOOLS)
+    assert outcome in out, out[-2000:]
     if ci:
-        assert "shellcheck is not installed, and CI=true" in proc.stdout
+        assert "shellcheck is not installed, and CI=true" in out
