@@ -1,8 +1,10 @@
 """Seeded audio augmentation from ``configs/augment.yaml``, built on ``audiomentations``.
 
-Noise at a sampled SNR (white/pink, and recordings from a folder), speed perturbation, pitch
+Noise at a sampled SNR (white/pink/brown, and recordings from a folder), speed perturbation, pitch
 shift, reverberation with synthetic room impulse responses, and gain; each with a probability
-and a parameter range. The YAML is validated (an unknown key or an inverted range is an error
+and a parameter range. Noise colours, the mixer and the room impulse responses are those of
+``audio/degrade.py`` (one implementation with evaluation's degradations; its docstring says why
+evaluation never replays a training noise draw). The YAML is validated (an unknown key or an inverted range is an error
 that names the file and the field). The same seed, sample id and call number always give the
 same output, so a training run with augmentation can be repeated exactly.
 
@@ -24,12 +26,12 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from whisper_pipeline.audio.degrade import NOISE_KINDS, colored_noise, mix_at_snr, reverberate
 from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE
 from whisper_pipeline.data.manifests import ManifestLine
 from whisper_pipeline.workspace import REPO_ROOT
 
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "augment.yaml"
-NOISE_DECAY_DB_PER_OCTAVE = {"white": 0.0, "pink": -3.01, "brown": -6.02}
 
 
 class _Strict(BaseModel):
@@ -54,9 +56,9 @@ class NoiseSpec(_Strict):
 
     @model_validator(mode="after")
     def _known_colors(self):
-        unknown = set(self.colors) - set(NOISE_DECAY_DB_PER_OCTAVE)
+        unknown = set(self.colors) - set(NOISE_KINDS)
         if unknown:
-            raise ValueError(f"unknown noise colour(s) {sorted(unknown)}; use {sorted(NOISE_DECAY_DB_PER_OCTAVE)}")
+            raise ValueError(f"unknown noise colour(s) {sorted(unknown)}; use {sorted(NOISE_KINDS)}")
         return self
 
 
@@ -139,18 +141,25 @@ def _speed(samples: np.ndarray, sample_rate: int, low: float, high: float) -> np
     return soxr.resample(samples, sample_rate, sample_rate / rate).astype(np.float32)
 
 
-def _reverb(samples: np.ndarray, sample_rate: int, spec: ReverbSpec) -> np.ndarray:
-    """Convolve with a synthetic room impulse response: exponentially decaying noise for a sampled RT60."""
-    from scipy.signal import fftconvolve
+def _rng() -> np.random.Generator:
+    """A Generator drawn from the global numpy state, which ``Augmenter`` seeds per call (reproducible)."""
+    return np.random.default_rng(np.random.randint(0, 2**32, dtype=np.uint64))
 
-    rt60 = random.uniform(spec.min_rt60_s, spec.max_rt60_s)
-    wet = random.uniform(spec.min_wet, spec.max_wet)
-    t = np.arange(int(rt60 * sample_rate)) / sample_rate
-    rir = np.random.standard_normal(t.size) * np.exp(-6.908 * t / rt60)  # -60 dB at rt60
-    rir[0] = 1.0
-    rir /= np.sqrt(np.sum(rir**2))
-    reverberant = fftconvolve(samples, rir)[: samples.size].astype(np.float32)
-    out = (1 - wet) * samples + wet * reverberant
+
+def _noise(samples: np.ndarray, spec: NoiseSpec) -> np.ndarray:
+    """Coloured noise at a sampled SNR, from the same generator and mixer that evaluation uses (audio/degrade.py)."""
+    rng = _rng()
+    colour = spec.colors[int(rng.integers(len(spec.colors)))]
+    snr = float(rng.uniform(spec.min_snr_db, spec.max_snr_db))
+    return mix_at_snr(samples, colored_noise(colour, samples.size, rng), snr)
+
+
+def _reverb(samples: np.ndarray, sample_rate: int, spec: ReverbSpec) -> np.ndarray:
+    """A wet/dry mix with ``degrade.reverberate`` (a synthetic room impulse response for a sampled RT60)."""
+    rng = _rng()
+    rt60 = float(rng.uniform(spec.min_rt60_s, spec.max_rt60_s))
+    wet = float(rng.uniform(spec.min_wet, spec.max_wet))
+    out = (1 - wet) * samples + wet * reverberate(samples, rt60, rng, sample_rate)
     peak = float(np.max(np.abs(out))) or 1.0
     return (out * min(1.0, float(np.max(np.abs(samples))) / peak)).astype(np.float32)
 
@@ -161,17 +170,7 @@ def build_pipeline(config: AugmentConfig):
 
     steps = []
     if config.noise.p > 0:
-        colours = [
-            A.AddColorNoise(
-                min_snr_db=config.noise.min_snr_db,
-                max_snr_db=config.noise.max_snr_db,
-                min_f_decay=NOISE_DECAY_DB_PER_OCTAVE[c],
-                max_f_decay=NOISE_DECAY_DB_PER_OCTAVE[c],
-                p=1.0,
-            )
-            for c in config.noise.colors
-        ]
-        steps.append(A.OneOf(colours, p=config.noise.p))
+        steps.append(A.Lambda(transform=lambda x, sr: _noise(x, config.noise), p=config.noise.p))
     if config.background_noise.p > 0:
         bg = config.background_noise
         steps.append(
