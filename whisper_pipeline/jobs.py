@@ -12,6 +12,7 @@ from pydantic import Field
 from whisper_pipeline import assets
 from whisper_pipeline.assets import DATA_ASSETS, checkpoint, eval_report, hyperparameter_sweep, production_model
 from whisper_pipeline.assets.common import config_from, language_partitions, to_metadata
+from whisper_pipeline.assets.review_queue import review_queue
 from whisper_pipeline.evaluation.gates import GateSettings
 from whisper_pipeline.models import registry
 from whisper_pipeline.resources import ComputeResource, ModelSourceResource, WorkspaceResource
@@ -45,6 +46,12 @@ promotion_job = dg.define_asset_job(
     "promotion_job",
     selection=dg.AssetSelection.assets(production_model),
     description="Mark the latest (or a named) run as production if it passes the WER gates",
+)
+review_job = dg.define_asset_job(
+    "review_job",
+    selection=dg.AssetSelection.assets(review_queue),
+    partitions_def=language_partitions,
+    description="Draft one language's transcript-less audio with the production model and rank it for review",
 )
 
 DEFAULT_PRESET = "configs/train/base.yaml"
@@ -162,4 +169,4 @@ def retraining_job() -> None:
     retrain()
 
 
-ALL_JOBS = [data_prep_job, training_job, evaluation_job, sweep_job, promotion_job, retraining_job]
+ALL_JOBS = [data_prep_job, training_job, evaluation_job, sweep_job, promotion_job, review_job, retraining_job]

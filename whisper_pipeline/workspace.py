@@ -420,6 +420,36 @@ class Workspace:
         return self
 
     def _language_parts(self, name: str) -> LanguageParts:
+    # --- review_queue: drafts of transcript-less audio, and pseudo-labels --------------------------------
+
+    @shared("review_queue", "review_queue")
+    def review_drafts(self, lang: str) -> Path:
+        """Drafts of the language's transcript-less audio by content hash and model, with their confidence
+        measures: a file already drafted by the same model is not transcribed again."""
+        return self.lang_manifests(lang) / "review_drafts.json"
+
+    @shared("review_queue", "checkpoint")
+    def review_queue(self, lang: str) -> Path:
+        """Transcript-less audio, least confident draft first: score, measures, draft, and the sidecar
+        ``.txt`` path where the corrected transcript goes (read by ``checkpoint`` for pseudo-labels)."""
+        return self.lang_manifests(lang) / "review_queue.csv"
+
+    @shared("review_queue")
+    def review_page(self, lang: str) -> Path:
+        """The review queue as one self-contained page: audio players, drafts, where to save corrections."""
+        return self.lang_manifests(lang) / "review_queue.html"
+
+    @shared("checkpoint")
+    def pseudo_label_manifest(self, lang: str) -> Path:
+        """Confident drafts used as training lines (``pseudo_label: true``), when ``checkpoint``'s
+        ``pseudo_labels`` is on."""
+        return self.manifests / "training" / lang / "pseudo_labels.jsonl"
+
+    @shared("checkpoint")
+    def pseudo_label_audio(self, lang: str, file_id: str) -> Path:
+        """16 kHz mono audio of one pseudo-labelled file (training reads only 16 kHz)."""
+        return self.processed / "pseudo_labels" / lang / f"{file_id}.wav"
+
         return LanguageParts(self.manifests / name, lambda l: self.lang_manifests(l) / name)
 
 
