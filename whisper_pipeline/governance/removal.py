@@ -36,6 +36,7 @@ from whisper_pipeline.data.validation import validate_and_dedupe
 from whisper_pipeline.governance.licenses import training_record, write_licences
 from whisper_pipeline.io import file_lock, read_jsonl, write_csv, write_json, write_text
 from whisper_pipeline.models import registry
+from whisper_pipeline.serving.file_store import FILE_ID
 from whisper_pipeline.text.transcripts import read_transcript
 from whisper_pipeline.workspace import LANGUAGES, SPLITS, LanguageParts, Workspace
 
@@ -82,6 +83,7 @@ class RemovalPlan:
     needles: set[str] = field(default_factory=set)
     speakers: list[str] = field(default_factory=list)  # removed completely
     sources: list[str] = field(default_factory=list)  # removed completely (harvested items and source URLs)
+    contents: list[str] = field(default_factory=list)  # SHA-256 of every removed recording and stored upload
 
     @property
     def manifest_lines(self) -> int:
@@ -148,10 +150,16 @@ def select_recordings(ws: Workspace, selector: str) -> tuple[list[Recording], li
         return Recording(item.file_id, item.audio, item.language, item.speaker, item.source, sha, why)
 
     chosen = {i.audio: recording(i, why) for i in items if (why := _matches(selector, i, uploads, root))}
-    if not chosen:
+    chosen |= {  # a content hash (a service file_id is one) selects the uploads holding those bytes
+        i.audio: recording(i, f"content {selector}")
+        for i in items
+        if i.audio not in chosen and (inventory.get(i.audio) or {}).get("sha256") == selector
+    }
+    if not chosen and not stored_copy(ws, selector):
         raise RemovalError(
-            f"{selector!r} matches nothing in {ws.uploads}: give a source URL or id (as in a provenance "
-            f"sidecar or the inventory's 'source' column), a speaker, a file id, or a path glob under uploads/"
+            f"{selector!r} matches nothing in {ws.uploads} or the service's file store: give a source URL or id "
+            f"(as in a provenance sidecar or the inventory's 'source' column), a speaker, a file id, a path glob "
+            f"under uploads/, or a content SHA-256 (a file_id of POST /files)"
         )
     ids, shas = {r.file_id for r in chosen.values()}, {r.sha256 for r in chosen.values()}
     for item in items:  # copies of a removed recording hold the same data
@@ -164,6 +172,24 @@ def select_recordings(ws: Workspace, selector: str) -> tuple[list[Recording], li
 
 
 # --- what holds them ---------------------------------------------------------------------------------
+
+
+def stored_copy(ws: Workspace, sha256: str) -> bool:
+    """Whether the transcription service's file store (``POST /files``) holds content ``sha256``."""
+    return bool(FILE_ID.fullmatch(sha256)) and ws.stored_audio(sha256).is_file()
+
+
+def _stored_files(ws: Workspace, shas: set[str]) -> list[tuple[Path, str]]:
+    """The service's stored copies of removed content (named by their SHA-256, the ``file_id``) and what it
+    wrote for them (transcriptions, alignments, karaoke under ``outputs/<file_id>/``); the store's index
+    entry goes with the JSON rewrites, as the hash is a needle."""
+    found = []
+    for sha in sorted(s for s in shas if stored_copy(ws, s)):
+        found.append((ws.stored_audio(sha).resolve(), "the service's stored upload (POST /files)"))
+        outputs = ws.alignment_outputs(sha)
+        if outputs.is_dir():
+            found += [(p.resolve(), "the service's output for it") for p in sorted(outputs.rglob("*")) if p.is_file()]
+    return found
 
 
 def _leaves(value: Any) -> list[str]:
@@ -357,6 +383,8 @@ def plan_removal(ws: Workspace, selector: str) -> RemovalPlan:
     plan = RemovalPlan(selector, recordings)
     by_audio = {i.audio: i for i in items}
     plan.delete += [f for r in recordings for f in _upload_files(r, by_audio.get(r.audio))]
+    plan.contents = sorted({r.sha256 for r in recordings} | ({selector} if stored_copy(ws, selector) else set()))
+    plan.delete += _stored_files(ws, set(plan.contents))
     needles = _needles(ws, plan, items)
     ids = {r.file_id for r in recordings}
 
@@ -400,7 +428,7 @@ def _needles(ws: Workspace, plan: RemovalPlan, items: list[SourceItem]) -> set[s
     urls = {str((read_provenance(r.audio) or {}).get("source_url") or "") for r in recordings} - {""}
     urls -= {str((read_provenance(i.audio) or {}).get("source_url") or "") for i in survivors}
     plan.sources = sorted(gone_sources | urls)
-    needles = removed | {r.sha256 for r in recordings} | {str(p) for p, _ in plan.delete}
+    needles = removed | set(plan.contents) | {str(p) for p, _ in plan.delete}
     needles |= {os.path.relpath(r.audio, ws.uploads.resolve()) for r in recordings}
     needles |= set(plan.speakers) | set(plan.sources)
     return needles | {f"speaker:{s}" for s in plan.speakers} | {f"source:{s}" for s in gone_sources}
@@ -526,7 +554,7 @@ def apply_removal(ws: Workspace, plan: RemovalPlan, reason: str) -> dict:
             for r in plan.recordings
         ],
         "exclude": {
-            "sha256": sorted({r.sha256 for r in plan.recordings}),
+            "sha256": list(plan.contents),
             "sources": plan.sources,
             "paths": sorted(r.audio for r in plan.recordings),
         },

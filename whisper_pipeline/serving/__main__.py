@@ -3,7 +3,7 @@
     python -m whisper_pipeline.serving [--host 127.0.0.1] [--port 8000] [--workspace DIR] [--preload production]
         [--max-upload-mb 200] [--max-audio-minutes 60] [--max-loaded 2] [--backend auto|ct2|transformers]
         [--compute-type auto] [--cpu-threads N]
-        [--max-queue 4] [--queue-timeout 120] [--log-format text|json]
+        [--max-queue 4] [--queue-timeout 120] [--max-store-gb 20] [--log-format text|json]
 
 Environment: ``WHISPER_PIPELINE_HOME`` (workspace), ``WHISPER_PIPELINE_BASE_MODEL`` (what ``base`` means),
 ``WHISPER_PIPELINE_DEVICE`` (auto / cuda / cpu; auto: cuda when there is one), as for the pipeline;
@@ -89,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=120.0,
         help="seconds a request may wait for the model; longer → 503",
     )
+    parser.add_argument(
+        "--max-store-gb",
+        type=float,
+        default=20.0,
+        help="uploads kept by POST /files together; more → 507 (DELETE /files/<id> frees room); 0: no limit",
+    )
     parser.add_argument("--log-format", choices=("text", "json"), default="text", help="json: one object a line")
     return parser
 
@@ -123,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
         engine.model(catalog.resolve(args.preload)[1])
     admission = Admission(args.max_queue, args.queue_timeout)
     uvicorn.run(
-        create_app(catalog, engine, args.max_upload_mb, args.max_audio_minutes, admission, keys),
+        create_app(catalog, engine, args.max_upload_mb, args.max_audio_minutes, admission, keys, args.max_store_gb),
         host=args.host,
         port=args.port,
         log_config=None,  # ours (configure_logging): JSON or text, with request ids

@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from whisper_pipeline.alignment.formats import to_lrc, to_srt, to_vtt
 from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE
+from whisper_pipeline.audio.in_process import decode_lossless, lossless_duration
 from whisper_pipeline.serving import request_log
 from whisper_pipeline.serving.admission import Admission, RefuseWhenFull
 from whisper_pipeline.serving.auth import ApiKeyMiddleware, KeyChecker
@@ -75,10 +76,12 @@ def create_app(
     max_audio_minutes: float = 60.0,
     admission: Admission | None = None,
     api_keys: list[str] | None = None,
+    max_store_gb: float = 20.0,
 ) -> FastAPI:
     """The service; ``max_upload_mb`` bounds a request body (file and form fields),
     ``max_audio_minutes`` the decoded audio (a small compressed file can hold days of it), ``admission``
-    the requests running and waiting for the model; ``api_keys``: none → open."""
+    the requests running and waiting for the model; ``api_keys``: none → open; ``max_store_gb``: the
+    file store's uploads together (0: no limit)."""
     # the /docs and /redoc pages with their JS and CSS served from the package, not a CDN (offline machines)
     app = FastAPIOffline(
         title="whisper-pipeline transcription service",
@@ -134,7 +137,11 @@ def create_app(
 
     @app.get("/models")
     def models() -> dict:
-        return catalog.describe()
+        """The runs, each with the backend it is (or would be) served on, and what the aliases point at."""
+        described = catalog.describe()
+        for model in described["models"]:
+            model["backend"] = engine.backend_of(model["path"])
+        return described
 
     @app.post("/transcribe", max_body_size=body_limit)
     def transcribe(
@@ -182,7 +189,7 @@ def create_app(
 
     from whisper_pipeline.serving.files import files_router  # imported here: it uses this module's helpers
 
-    app.include_router(files_router(catalog, engine, catalog.ws, max_upload_mb, max_audio_minutes))
+    app.include_router(files_router(catalog, engine, catalog.ws, max_upload_mb, max_audio_minutes, max_store_gb))
     if api_keys:
         declare_bearer_keys(app)
     return app
@@ -286,8 +293,17 @@ def _resolve(catalog: ModelCatalog, model: str, name: str) -> tuple[str, str]:
 
 
 def decode_upload(upload: UploadFile, name: str, max_seconds: float) -> np.ndarray:
-    """Copy the upload to a private temp dir under a fixed name (only a plain extension of the client's
-    name is kept, as a hint for ffmpeg) and decode it to 16 kHz mono; the dir is gone when this returns."""
+    """The upload as 16 kHz mono: a lossless file (WAV, FLAC…) is decoded in process straight from the
+    received body; anything else is copied to a private temp dir under a fixed name (only a plain
+    extension of the client's name is kept, as a hint for ffmpeg) and decoded by ffmpeg; the dir is
+    gone when this returns."""
+    upload.file.seek(0, 2)
+    if upload.file.tell() == 0:
+        raise HTTPException(400, f"{name}: empty upload (0 bytes)")
+    upload.file.seek(0)
+    audio = decode_lossless(upload.file, max_seconds + 1)
+    if audio is not None:
+        return checked_audio(audio, name, max_seconds)
     suffix = Path(name).suffix.lower()
     suffix = suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else ""
     with tempfile.TemporaryDirectory(prefix="whisper-serve-") as tmp:
@@ -300,47 +316,69 @@ def decode_upload(upload: UploadFile, name: str, max_seconds: float) -> np.ndarr
 
 def decode_capped(path: Path, name: str, max_seconds: float) -> np.ndarray:
     """Decode at most ``max_seconds`` + 1 s: a few MB of low-bitrate audio can hold hours, and decoding
-    all of it to float32 before refusing it would fill memory. Errors name the upload, not the temp file."""
+    all of it to float32 before refusing it would fill memory. Lossless files are decoded in process,
+    the rest by ffmpeg. Errors name the upload, not the temp file."""
     if path.stat().st_size == 0:
         raise HTTPException(400, f"{name}: empty upload (0 bytes)")
-    proc = subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-v",
-            "error",
-            "-i",
-            str(path),
-            "-vn",
-            "-t",
-            f"{max_seconds + 1:.3f}",
-            "-f",
-            "f32le",
-            "-ac",
-            "1",
-            "-ar",
-            str(SAMPLE_RATE),
-            "-",
-        ],
-        capture_output=True,
-        check=False,
+    audio = decode_lossless(path, max_seconds + 1)
+    if audio is None:
+        audio, _ = ffmpeg_samples(path, name, max_seconds + 1)
+    return checked_audio(audio, name, max_seconds)
+
+
+def audio_seconds(path: Path, name: str, max_seconds: float) -> float:
+    """How long the audio in ``path`` is, checked as ``decode_capped`` checks it (the same 400/413), with
+    no more than a chunk of it in memory at once: what an upload to the file store needs."""
+    if path.stat().st_size == 0:
+        raise HTTPException(400, f"{name}: empty upload (0 bytes)")
+    seconds = lossless_duration(path)
+    samples = (
+        round(seconds * SAMPLE_RATE)
+        if seconds is not None
+        else ffmpeg_samples(path, name, max_seconds + 1, keep=False)[1]
     )
-    audio = np.frombuffer(proc.stdout, dtype=np.float32)
-    if proc.returncode != 0 and audio.size == 0:
-        errors = proc.stderr.decode("utf-8", "replace").replace(str(path), name).strip()
+    check_length(samples, name, max_seconds)
+    return samples / SAMPLE_RATE
+
+
+def ffmpeg_samples(path: Path, name: str, seconds: float, keep: bool = True) -> tuple[np.ndarray, int]:
+    """16 kHz mono float32 of the first ``seconds`` of ``path`` by ffmpeg, and how many samples that is
+    (``keep=False``: only counted, as it streams). ffmpeg's errors become a 400 naming the upload."""
+    command = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-vn", "-t", f"{seconds:.3f}"]
+    command += ["-f", "f32le", "-ac", "1", "-ar", str(SAMPLE_RATE), "-"]
+    kept, size = bytearray(), 0
+    with tempfile.TemporaryFile() as stderr:  # a file, not a pipe: a flood of decoder errors cannot block it
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr) as proc:
+            while chunk := proc.stdout.read(CHUNK):
+                size += len(chunk)
+                if keep:
+                    kept += chunk
+        stderr.seek(0)
+        errors = stderr.read().decode("utf-8", "replace").replace(str(path), name).strip()
+    if proc.returncode != 0 and size == 0:
         if "does not contain any stream" in errors or "matches no streams" in errors:
             raise HTTPException(400, f"{name}: no audio stream (a video without sound?)")
         last = errors.splitlines()[-1] if errors else f"ffmpeg exit {proc.returncode}"
         raise HTTPException(400, f"{name}: undecodable ({last.removeprefix(name + ': ')})")
-    if audio.size == 0:
+    return np.frombuffer(kept, dtype=np.float32, count=len(kept) // 4), size // 4
+
+
+def checked_audio(audio: np.ndarray, name: str, max_seconds: float) -> np.ndarray:
+    """``audio``, once it is known to hold samples and to be within the length limit (else 400/413)."""
+    check_length(audio.size, name, max_seconds)
+    request_log.note(audio_seconds=round(audio.size / SAMPLE_RATE, 3))
+    return audio
+
+
+def check_length(samples: int, name: str, max_seconds: float) -> None:
+    """400 for no samples at all, 413 past the length limit."""
+    if samples == 0:
         raise HTTPException(400, f"{name}: no audio samples")
-    if audio.size > max_seconds * SAMPLE_RATE:
+    if samples > max_seconds * SAMPLE_RATE:
         raise HTTPException(
             413,
             f"{name}: longer than the {max_seconds / 60:g} min limit (--max-audio-minutes); split it",
         )
-    request_log.note(audio_seconds=round(audio.size / SAMPLE_RATE, 3))
-    return audio.copy()
 
 
 def _respond(result: dict, model_id: str, path: str, name: str, fmt: OutputFormat) -> Response:

@@ -53,11 +53,16 @@ class StoreError(RuntimeError):
     """The store itself is unusable (an index that is not JSON): names the file and the problem."""
 
 
+class StoreFull(RuntimeError):
+    """A new upload would take the store past its size limit; the message says how full it is."""
+
+
 class FileStore:
     """Thread- and process-safe: the index is rewritten atomically under a file lock."""
 
-    def __init__(self, ws: Workspace):
+    def __init__(self, ws: Workspace, max_bytes: int | None = None):
         self.ws = ws
+        self.max_bytes = max_bytes  # the stored uploads together; None: no limit
         self._lock = threading.Lock()  # flock is per open file; this keeps threads of one process in order too
 
     def put(
@@ -82,13 +87,16 @@ class FileStore:
                     digest.update(chunk)
                     size += len(chunk)
                     out.write(chunk)
-            info = inspect(staged)
             file_id = digest.hexdigest()
+            if not self.get(file_id):
+                self._check_room(self._read_index(), size, filename)  # before the work of inspecting it
+            info = inspect(staged)
             with self._lock, file_lock(self.ws.file_store_index):
                 index = self._read_index()
                 target = self.ws.stored_audio(file_id)
                 if file_id in index and target.is_file():
                     return self._record(file_id, index[file_id]), False
+                self._check_room(index, size, filename)  # again under the lock: another upload may have landed
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(staged, target)
                 entry = {
@@ -107,6 +115,35 @@ class FileStore:
                 return self._record(file_id, entry), True
         finally:
             staged.unlink(missing_ok=True)
+
+    def delete(self, file_id: str) -> StoredFile | None:
+        """Take ``file_id`` out of the index and delete its bytes; the record it had, or None when it is
+        not stored. (What the service wrote for it under ``outputs/`` is the caller's.)"""
+        with self._lock, file_lock(self.ws.file_store_index):
+            found = self.get(file_id)
+            if found is None:
+                return None
+            index = self._read_index()
+            index.pop(found.file_id, None)
+            write_json(self.ws.file_store_index, index)
+            self.ws.stored_audio(found.file_id).unlink(missing_ok=True)
+            return found
+
+    def used_bytes(self, index: dict[str, dict] | None = None) -> int:
+        """What the stored uploads take together (from the index)."""
+        index = self._read_index() if index is None else index
+        return sum(int(e.get("bytes", 0)) for k, e in index.items() if FILE_ID.fullmatch(k))
+
+    def _check_room(self, index: dict[str, dict], size: int, filename: str) -> None:
+        if self.max_bytes is None:
+            return
+        used = self.used_bytes(index)
+        if used + size > self.max_bytes:
+            raise StoreFull(
+                f"{filename}: the file store is full ({used / 1e9:.2f} of {self.max_bytes / 1e9:g} GB used, "
+                f"this upload needs {size / 1e6:.1f} MB); DELETE /files/<file_id> what is no longer needed, "
+                f"or raise --max-store-gb"
+            )
 
     def get(self, file_id: str) -> StoredFile | None:
         """The stored file called ``file_id``; None for anything else (another form, or not stored)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 import subprocess
 from collections.abc import Callable
 from importlib.resources import files as package_files
@@ -25,20 +26,20 @@ from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Upload
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse
 
 from whisper_pipeline.alignment.formats import to_lrc
-from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE
 from whisper_pipeline.io import write_json, write_text
 from whisper_pipeline.serving.app import (
     Language,
     LanguageField,
     _resolve,
     _run,
+    audio_seconds,
     content_disposition,
     decode_capped,
     display_name,
 )
 from whisper_pipeline.serving.catalog import ModelCatalog
 from whisper_pipeline.serving.engine import TranscriptionEngine
-from whisper_pipeline.serving.file_store import FILE_ID, AudioInfo, FileStore, StoredFile, StoreError
+from whisper_pipeline.serving.file_store import FILE_ID, AudioInfo, FileStore, StoredFile, StoreError, StoreFull
 from whisper_pipeline.workspace import Workspace
 
 CHUNK = 1 << 20
@@ -63,19 +64,22 @@ def files_router(
     workspace: Workspace,
     max_upload_mb: float = 200.0,
     max_audio_minutes: float = 60.0,
+    max_store_gb: float = 20.0,
 ) -> APIRouter:
     """The routes above, on the service's catalog, engine and workspace, with its upload and audio limits
-    (app.py's ``create_app`` includes it; imported there when the app is built, as this module uses app's helpers)."""
+    (app.py's ``create_app`` includes it; imported there when the app is built, as this module uses app's helpers);
+    ``max_store_gb``: the stored uploads together (0: no limit)."""
     router = APIRouter()
-    store = FileStore(workspace)
+    store = FileStore(workspace, int(max_store_gb * 1e9) if max_store_gb > 0 else None)
     body_limit = int(max_upload_mb * CHUNK)
     max_seconds = max_audio_minutes * 60
 
     def inspect(name: str) -> Callable[[Path], AudioInfo]:
         def check(path: Path) -> AudioInfo:
-            audio = decode_capped(path, name, max_seconds)  # 400/413 naming the upload when it is not usable
+            # 400/413 naming the upload when it is not usable; counted as it decodes, never held whole
+            seconds = audio_seconds(path, name, max_seconds)
             fmt = probe_format(path)
-            return AudioInfo(audio.size / SAMPLE_RATE, fmt, MEDIA_TYPES.get(fmt, "application/octet-stream"))
+            return AudioInfo(seconds, fmt, MEDIA_TYPES.get(fmt, "application/octet-stream"))
 
         return check
 
@@ -96,9 +100,22 @@ def files_router(
         name = display_name(file.filename)
         try:
             record, new = store.put(iter(lambda: file.file.read(CHUNK), b""), name, inspect(name), plain_suffix(name))
+        except StoreFull as exc:
+            raise HTTPException(507, str(exc)) from exc
         except StoreError as exc:
             raise HTTPException(500, str(exc)) from exc
         return JSONResponse(record.as_dict(), 201 if new else 200)
+
+    @router.delete("/files/{file_id}")
+    def delete_file(file_id: str) -> dict:
+        """The stored upload and everything the service wrote for it (transcriptions, alignments, LRC)."""
+        found = stored(file_id)
+        try:
+            store.delete(found.file_id)
+        except StoreError as exc:
+            raise HTTPException(500, str(exc)) from exc
+        shutil.rmtree(workspace.alignment_outputs(found.file_id), ignore_errors=True)
+        return {"file_id": found.file_id, "filename": found.filename, "deleted": True}
 
     @router.get("/files")
     def list_files() -> dict:
@@ -168,7 +185,10 @@ def files_router(
         found = stored(file_id)
         model_id, path = _resolve(catalog, model, found.filename)
         with request.app.state.admission.ticket(found.filename) as ticket:  # a place in the queue first (503 if full)
-            audio = decode_capped(store.audio_path(found), found.filename, max_seconds)
+            try:
+                audio = decode_capped(store.audio_path(found), found.filename, max_seconds)
+            except FileNotFoundError as exc:  # deleted while this request waited
+                raise HTTPException(404, f"{found.filename}: deleted (DELETE /files/{found.file_id})") from exc
             result = ticket.run(lambda: _run(found.filename, lambda: call(path, audio)))
         label = output_label(model_id, path)
         return save(found, model_id, path, label, result, target(found.file_id, label))

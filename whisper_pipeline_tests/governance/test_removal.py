@@ -17,8 +17,10 @@ from whisper_pipeline.harvest.sources import HarvestOptions
 from whisper_pipeline.io import write_json
 from whisper_pipeline.models.registry import needs_retraining
 from whisper_pipeline.serving.catalog import ModelCatalog
+from whisper_pipeline.serving.file_store import AudioInfo, FileStore
 from whisper_pipeline.stages.intake import harvest_sources
 from whisper_pipeline.workspace import Workspace
+from whisper_pipeline_tests.conftest import espeak_wav
 from whisper_pipeline_tests.governance.conftest import (
     HARVESTED_ID,
     HARVESTED_URL,
@@ -224,3 +226,60 @@ def test_a_run_whose_data_is_unknown_is_assumed_affected_and_one_without_the_dat
     write_json(ws.run_training_data("other-data"), {"sources": [], "audio_sha256": ["0" * 64]})
     runs = plan_removal(ws, speaker_of(ws)).runs
     assert set(runs) == {RUN, "legacy"} and "assumed" in runs["legacy"] and runs[RUN].startswith("trained on ")
+
+
+def store_upload(ws: Workspace, data: bytes, filename: str) -> str:
+    """What ``POST /files`` then ``/process/whisper`` leave: the stored bytes, the index entry, outputs."""
+    record, _ = FileStore(ws).put([data], filename, lambda _: AudioInfo(2.0, "wav", "audio/wav"), ".wav")
+    write_json(ws.file_transcription(record.file_id, "base"), {"file_id": record.file_id, "text": "x"})
+    ws.file_karaoke(record.file_id).write_text("[00:00.00]x\n", encoding="utf-8")
+    return record.file_id
+
+
+def test_the_service_file_store_loses_the_removed_recordings_and_keeps_the_rest(governed):
+    ws = governed
+    speaker = speaker_of(ws)
+    removed = next(r for r in inventory_rows(ws) if r["speaker"] == speaker)
+    kept = next(r for r in inventory_rows(ws) if r["speaker"] != speaker)
+    gone_id = store_upload(ws, open(removed["audio"], "rb").read(), "a copy of the removed voice.wav")
+    kept_id = store_upload(ws, open(kept["audio"], "rb").read(), "someone else.wav")
+    assert gone_id == removed["sha256"]
+
+    plan = plan_removal(ws, speaker)
+    listed = {str(p) for p, _ in plan.delete}
+    assert str(ws.stored_audio(gone_id).resolve()) in listed
+    assert str(ws.file_transcription(gone_id, "base").resolve()) in listed
+    assert str(ws.stored_audio(kept_id).resolve()) not in listed
+    main(["--workspace", str(ws.root), "remove", speaker, "--apply"])
+
+    store = FileStore(ws)
+    assert store.get(gone_id) is None and not ws.stored_audio(gone_id).exists()
+    assert not ws.alignment_outputs(gone_id).exists()
+    assert store.get(kept_id) is not None and ws.file_karaoke(kept_id).is_file()
+    assert [f.file_id for f in store.list()] == [kept_id]
+    assert gone_id not in ws.file_store_index.read_text()
+
+
+def test_a_stored_upload_alone_is_removed_by_its_file_id_and_refused_by_the_intake_later(governed, tmp_path):
+    ws = governed
+    data = espeak_wav("Ovo nitko nije smio snimiti.", "hr", tmp_path / "private.wav").read_bytes()
+    file_id = store_upload(ws, data, "private.wav")
+    before = snapshot(ws)
+
+    assert main(["--workspace", str(ws.root), "remove", file_id, "--apply", "--reason", "uploaded by mistake"]) == 0
+    gone = set(before) - set(snapshot(ws))
+    assert gone == {
+        str(p.relative_to(ws.root))
+        for p in (ws.stored_audio(file_id), ws.file_transcription(file_id, "base"), ws.file_karaoke(file_id))
+    }
+    assert FileStore(ws).get(file_id) is None and needs_retraining(ws, RUN) is None
+
+    # the same bytes dropped into the uploads later are refused by the intake
+    target = ws.language_uploads(LANG) / "spk_new" / "private.wav"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(data)
+    (target.with_suffix(".txt")).write_text("Ovo nitko nije smio snimiti.\n", encoding="utf-8")
+    log = ListLog()
+    meta = run_chain(ws, LANG, upto="intake", log=log)["intake"]
+    assert meta["refused_as_removed"] == 1 and "uploaded by mistake" in " ".join(log.warnings)
+    assert not any(r["speaker"] == "spk_new" for r in inventory_rows(ws))

@@ -20,6 +20,10 @@ def test_models_and_health(tiny_service):
     models = requests.get(tiny_service + "/models").json()
     assert models["default"] == "latest" and models["aliases"]["latest"] == "tiny"
     assert sorted(m["id"] for m in models["models"]) == ["broken", "tiny", "tiny_sr"]
+    # which backend each run is served on (none of them has a CTranslate2 export: transformers)
+    assert {m["id"]: m["backend"] for m in models["models"]} == dict.fromkeys(
+        ["broken", "tiny", "tiny_sr"], "transformers"
+    )
     assert requests.get(tiny_service + "/health").json()["status"] == "ok"
     assert "/transcribe" in requests.get(tiny_service + "/openapi.json").json()["paths"]
 

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from whisper_pipeline.serving.app import decode_capped
-from whisper_pipeline.serving.file_store import AudioInfo, FileStore, StoreError
+from whisper_pipeline.serving.file_store import AudioInfo, FileStore, StoreError, StoreFull
 from whisper_pipeline.serving.files import output_label, probe_format
 from whisper_pipeline.workspace import Workspace
 from whisper_pipeline_tests.conftest import espeak_wav
@@ -134,6 +134,25 @@ def test_concurrent_uploads_lose_no_entry(tmp_path, clips):
     assert set(json.loads(ws.file_store_index.read_text())) == ids
     assert {p.name for p in (ws.file_store / "audio").iterdir()} == ids
     assert list(ws.file_store_incoming.iterdir()) == []
+
+
+def test_a_full_store_refuses_new_content_until_a_delete_frees_room(tmp_path, clips):
+    ws = Workspace.at(tmp_path)
+    wav, other = clips["wav"].read_bytes(), clips["other"].read_bytes()
+    store = FileStore(ws, max_bytes=len(wav) + len(other) // 2)
+    first, _ = store.put(chunks(wav), "pjesma.wav", check_audio, ".wav")
+    assert store.used_bytes() == len(wav)
+    before = tree(ws.file_store)
+    with pytest.raises(StoreFull, match=r"pozdrav.wav: the file store is full .* DELETE /files/<file_id>"):
+        store.put(chunks(other), "pozdrav.wav", check_audio, ".wav")
+    assert tree(ws.file_store) == before and list(ws.file_store_incoming.iterdir()) == []
+    assert store.put(chunks(wav), "again.wav", check_audio, ".wav") == (first, False), "stored content needs no room"
+
+    assert store.delete(first.file_id) == first
+    assert store.get(first.file_id) is None and not ws.stored_audio(first.file_id).exists()
+    assert store.used_bytes() == 0 and store.delete(first.file_id) is None
+    second, new = store.put(chunks(other), "pozdrav.wav", check_audio, ".wav")
+    assert new and store.list() == [second]
 
 
 def test_model_labels_are_safe_file_name_parts():
@@ -262,6 +281,27 @@ def unusable(tmp_path_factory, clips) -> dict[str, Path]:
     files["big.wav"] = d / "big.wav"
     ffmpeg("-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo", "-t", "10", str(files["big.wav"]))  # 1.7 MB
     return files
+
+
+def test_delete_takes_the_file_and_its_outputs_away(tiny_server, clips):
+    url = tiny_server.url
+    ws = service_workspace(tiny_server)
+    data = clips["other"].read_bytes() + b"\0\0\0\0"  # content of its own: other tests keep theirs
+    file_id = requests.post(url + "/files", files={"file": ("brisi.wav", data)}, timeout=300).json()["file_id"]
+    processed = requests.post(f"{url}/process/whisper/{file_id}", params={"model": "tiny", "language": "hr"})
+    assert processed.status_code == 200 and ws.file_karaoke(file_id).is_file()
+
+    gone = requests.delete(f"{url}/files/{file_id}", timeout=30)
+    assert gone.status_code == 200 and gone.json() == {"file_id": file_id, "filename": "brisi.wav", "deleted": True}
+    assert not ws.stored_audio(file_id).exists() and not ws.alignment_outputs(file_id).exists()
+    assert file_id not in {f["file_id"] for f in requests.get(url + "/files", timeout=30).json()["files"]}
+    for method, path in (("GET", ""), ("GET", "/audio"), ("DELETE", "")):
+        assert requests.request(method, f"{url}/files/{file_id}{path}", timeout=30).status_code == 404
+    again = requests.post(f"{url}/process/whisper/{file_id}", timeout=30)
+    assert again.status_code == 404 and not ws.alignment_outputs(file_id).exists()
+    for target in ("/files/..%2Findex.json", "/files/%2e%2e", f"/files/{file_id}%00", "/files/index.json"):
+        assert raw_get(url, target, "DELETE")[0] in (404, 405, 422), target
+    assert ws.file_store_index.is_file()
 
 
 def test_unusable_uploads_leave_nothing_in_the_store_or_temp_dirs(tiny_server, clips, unusable):
