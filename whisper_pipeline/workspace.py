@@ -409,17 +409,17 @@ class Workspace:
         """One JSON line per failed Dagster run: run id, job, partition, failed steps, error, time."""
         return self.logs / "alerts.jsonl"
 
+    @shared("bench", "bench")
+    def bench_cache(self, bench: str) -> Path:
+        """A benchmark's cache (``bench/<bench>.py``): what it computed, kept so a re-run redoes only what
+        changed (e.g. ``augmentation_effect``: degraded test audio and one evaluation per model and condition)."""
+        return self.root / "bench" / bench
+
     @shared("eval_report")
     def report_dir(self, run: str) -> Path:
         """The evaluation dashboard: ``index.html`` and ``summary.png``."""
         return self.reports / run
 
-    def ensure(self) -> Workspace:
-        for d in (self.uploads, self.manifests, self.processed, self.outputs, self.models, self.reports, self.logs):
-            d.mkdir(parents=True, exist_ok=True)
-        return self
-
-    def _language_parts(self, name: str) -> LanguageParts:
     # --- review_queue: drafts of transcript-less audio, and pseudo-labels --------------------------------
 
     @shared("review_queue", "review_queue")
@@ -450,6 +450,12 @@ class Workspace:
         """16 kHz mono audio of one pseudo-labelled file (training reads only 16 kHz)."""
         return self.processed / "pseudo_labels" / lang / f"{file_id}.wav"
 
+    def ensure(self) -> Workspace:
+        for d in (self.uploads, self.manifests, self.processed, self.outputs, self.models, self.reports, self.logs):
+            d.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def _language_parts(self, name: str) -> LanguageParts:
         return LanguageParts(self.manifests / name, lambda l: self.lang_manifests(l) / name)
 
 
