@@ -31,7 +31,8 @@ EXTRA = [
     "hyperparameter_sweep",
     "production_model",
     "data_licenses",
-]  # beside the main line: sweeps feed checkpoint, promotion follows eval, licences follow the intake
+    "review_queue",
+]  # beside the main line: sweeps feed checkpoint, promotion follows eval, licences and review follow
 
 
 def test_eight_assets_in_order_with_language_partitions():
@@ -53,7 +54,7 @@ def test_gpu_work_is_tagged_and_pooled(tmp_path, monkeypatch):
     time is shown by running the three partitions at once: test_parallel_partitions.py)."""
     graph = defs.resolve_asset_graph()
     pooled = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).pools}
-    assert pooled == {"checkpoint", "alignments", "eval_report", "hyperparameter_sweep"}
+    assert pooled == {"checkpoint", "alignments", "eval_report", "hyperparameter_sweep", "review_queue"}
     for name in pooled:
         assert graph.get(dg.AssetKey(name)).pools == {"gpu"}
         assert defs.resolve_assets_def(name).op.tags.get("compute") == "gpu"

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from whisper_pipeline.io import read_jsonl
+from whisper_pipeline.data.manifests import write_lines
+from whisper_pipeline.io import atomic_path, read_jsonl
 from whisper_pipeline.models import registry
+from whisper_pipeline.review import pseudo
 from whisper_pipeline.review.page import write_page
-from whisper_pipeline.review.queue import Candidate, DraftCache, build_queue, transcriptless, write_queue
+from whisper_pipeline.review.queue import Candidate, DraftCache, build_queue, read_queue, transcriptless, write_queue
 from whisper_pipeline.stages import DEFAULT_LOG, Log, Markdown, Progress, StageError, StageResult, markdown_table
 from whisper_pipeline.workspace import Workspace
 
@@ -109,3 +112,53 @@ def review_stage(
             "failures": markdown_table(result.failed, ["file", "reason"]) if result.failed else Markdown("_none_"),
         }
     )
+
+
+@dataclass
+class PseudoLabels:
+    """The pseudo-label manifests a training run adds to its train manifests, and what they hold."""
+
+    manifests: list[Path]
+    summary: dict
+
+
+def held_out_speakers(ws: Workspace, lang: str) -> set[str]:
+    """The speakers of the language's validation and test splits."""
+    speakers = set()
+    for split in ("validation", "test"):
+        path = ws.split_manifest(lang, split)
+        if path.is_file():
+            speakers |= {r.get("speaker") or "" for r in read_jsonl(path)}
+    return speakers
+
+
+def prepare_pseudo_labels(
+    ws: Workspace, languages: list[str], min_score: float, log: Log = DEFAULT_LOG
+) -> PseudoLabels:
+    """For each language with a review queue: its confident drafts (``review/pseudo.py``) as training lines in
+    ``ws.pseudo_label_manifest`` with their audio at 16 kHz (``ws.pseudo_label_audio``, named by file and
+    content so a changed recording is converted again)."""
+    import soundfile as sf
+
+    from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE, decode, write_wav16
+
+    manifests, lines, skipped = [], [], {}
+    for lang in languages:
+        queue = ws.review_queue(lang)
+        if not queue.is_file():
+            log.warning(f"pseudo_labels: {queue} missing: materialize review_queue for {lang} first")
+            continue
+        selection = pseudo.select(read_queue(queue), min_score, held_out_speakers(ws, lang))
+        mine = []
+        for row in selection.chosen:
+            wav = ws.pseudo_label_audio(lang, f"{row['file_id']}-{row['sha256'][:12]}")
+            if not wav.is_file():
+                with atomic_path(wav, suffix=".wav") as tmp:
+                    write_wav16(tmp, decode(row["audio"]))
+            mine.append(pseudo.pseudo_label_line(row, lang, wav, sf.info(str(wav)).frames / SAMPLE_RATE))
+        manifests.append(write_lines(ws.pseudo_label_manifest(lang), mine))
+        lines += mine
+        for reason, files in selection.skipped.items():
+            skipped[reason] = skipped.get(reason, 0) + len(files)
+        log.info(f"pseudo_labels: {lang}: {len(mine)} confident draft(s) (score >= {min_score}) used for training")
+    return PseudoLabels(manifests, {**pseudo.summary(lines, min_score, True), "skipped": skipped})

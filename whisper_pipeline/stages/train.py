@@ -10,6 +10,7 @@ from pathlib import Path
 
 from whisper_pipeline.io import write_json
 from whisper_pipeline.stages import DEFAULT_LOG, Log, StageError, StageResult
+from whisper_pipeline.stages.review import prepare_pseudo_labels
 from whisper_pipeline.training.cli import accelerate_command, training_job
 from whisper_pipeline.training.package import save_processor
 from whisper_pipeline.training.settings import TrainSettings
@@ -46,6 +47,10 @@ def prepare_training(
         log.warning(f"{path} missing: materialize the data assets for that language first")
     if len(missing) == len(train):
         raise StageError("No training data: materialize the data assets for at least one language first")
+    pseudo_labels = {"enabled": False}
+    if settings.pseudo_labels:
+        found = prepare_pseudo_labels(ws, settings.languages, settings.pseudo_label_min_score, log)
+        train, pseudo_labels = train + found.manifests, found.summary
     base = base_model()
     save_processor(base, ws.processor_dir)
     run_dir = ws.run_dir(settings.run_name)
@@ -86,5 +91,6 @@ def prepare_training(
             "job": job_path,
             "train_manifests": [p for p in job["train_manifests"] if Path(p).is_file()],
             "sweep_best_params": best or {},
+            "pseudo_labels": pseudo_labels,
         },
     )

@@ -23,6 +23,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from whisper_pipeline.data.manifests import read_lines
+from whisper_pipeline.review.pseudo import summary as pseudo_label_summary
 from whisper_pipeline.training.package import (
     export_ct2,
     write_model_card,
@@ -124,6 +125,7 @@ def run_job(job: dict, pipes=None) -> dict:
             f"{len(summary['dropped_too_long_labels'])} utterance(s) skipped: labels longer than the "
             f"decoder's limit: {summary['dropped_too_long_labels'][:20]}"
         )
+    summary["pseudo_labels"] = pseudo_label_summary(train_rows, settings.pseudo_label_min_score, settings.pseudo_labels)
     manifest = write_run_manifest(
         run_dir, summary, job["train_manifests"] + job["validation_manifests"], job.get("run_id", "")
     )

@@ -65,6 +65,12 @@ class TrainSettings:
         "sweep's best trial (manifests/sweep_<study>_best.json)",
     )
     num_processes: int = _f(1, "Processes for accelerate launch: one per GPU for multi-GPU")
+    pseudo_labels: bool = _f(
+        False,
+        "Also train on the review queue's confident drafts of transcript-less audio (marked pseudo_label in "
+        "the manifests, counted in the run manifest)",
+    )
+    pseudo_label_min_score: float = _f(0.8, "Pseudo-labels: the lowest review-queue confidence score used (0 to 1)")
 
     @classmethod
     def help(cls) -> dict[str, str]:
