@@ -51,6 +51,8 @@ def drafting_model(ws: Workspace, settings: ReviewSettings, base_model: Callable
         run, path = production
         return DraftModel(path, f"run:{run}@{registry.model_created(path)}", f"production model {run}")
     path = base_model()
+    if not registry.is_servable(path):
+        raise StageError(f"base model {path}: no model there (config.json and weights); check the base_model resource")
     why = "no production model yet" if settings.model == "production" else "asked for"
     return DraftModel(path, f"base:{path}@{registry.model_created(path)}", f"base model ({why})")
 
@@ -87,6 +89,13 @@ def review_stage(
         return engine.transcribe(model.path, decode(c.audio), lang, num_beams=settings.num_beams)
 
     result = build_queue(selection.candidates, cache, model.key if model else "", transcribe, progress)
+    if result.failed and not (result.drafted or result.reused):
+        first = result.failed[0]
+        raise StageError(
+            f"no recording of {lang} could be drafted ({len(result.failed)} failed; "
+            f"first: {first['file']}: {first['reason']})",
+            metadata={"failed": [f"{f['file']}: {f['reason']}" for f in result.failed]},
+        )
     cache.save({c.sha256 for c in selection.candidates})
     for failure in result.failed:
         log.warning(f"{failure['file']}: not drafted: {failure['reason']}")

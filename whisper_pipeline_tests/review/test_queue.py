@@ -97,11 +97,18 @@ def test_base_model_then_drafts_reused_per_audio_and_model(review_ws, tiny_ct2_r
     assert {r["model"].split("@")[0] for r in read_queue(newer["queue"])} == {"run:tiny-review"}
 
 
-def test_bad_settings_and_missing_inventory_are_named(review_ws, tmp_path):
+def test_errors_are_named(review_ws, tiny_ct2_run, tmp_path):
     with pytest.raises(StageError, match="review_queue model 'latest'"):
         run(review_ws, model="latest")
     with pytest.raises(StageError, match="inventory.jsonl missing: materialize raw_audio for hr first"):
         run(Workspace.at(tmp_path / "empty").ensure())
+    with pytest.raises(StageError, match=f"base model {tmp_path}: no model there"):
+        run(review_ws, lambda: str(tmp_path))
+    for name in ("c", "d", "tone"):
+        (review_ws.uploads / "hr" / "spk2" / f"{name}.wav").write_bytes(b"gone bad since the intake")
+    with pytest.raises(StageError, match=r"no recording of hr could be drafted \(3 failed; first: hr/spk2/c.wav: "):
+        run(review_ws, lambda: str(tiny_ct2_run))
+    assert not review_ws.review_queue("hr").exists(), "nothing written on errors"
 
 
 @pytest.mark.slow
