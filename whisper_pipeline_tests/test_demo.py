@@ -32,6 +32,9 @@ def test_demo_runs_every_job_and_reports_the_gates(tmp_path, tiny_model_dir):
             "3",
             "--sentences",
             "2",
+            "--conditions",  # the default set multiplies evaluation time; one noise and one non-noise condition
+            "pink_10db",
+            "telephone",
         ],
         env=env,
         capture_output=True,
@@ -42,12 +45,16 @@ def test_demo_runs_every_job_and_reports_the_gates(tmp_path, tiny_model_dir):
     out = proc.stdout
     assert "failed wer_below_ceiling" in out, "a random model is far above the ceiling"
     assert "promotion: not promoted: demo-tiny not promoted: hr: WER" in out
+    assert "WER under degraded conditions (base / tuned):" in out
+    assert all(any(row.startswith(c) for row in out.splitlines()) for c in ("clean", "pink_10db", "telephone"))
+    assert "hr: 2 degraded conditions added " in out
     for step in ("data_prep_job [hr]", "training_job", "evaluation_job [hr]", "promotion_job"):
         assert step in out
     ws = Workspace.at(tmp_path / "ws")
     assert "Plotly" in (ws.reports / "demo-tiny" / "index.html").read_text()
     evaluation = json.loads((ws.manifests / "eval_demo-tiny.json").read_text())["hr"]
     assert evaluation["utterances"] > 0 and evaluation["models"]["finetuned"]["wer"] is not None
+    assert list(evaluation["conditions"]) == ["pink_10db", "telephone"]
     aligned = read_jsonl(ws.manifests / "hr" / "alignments.jsonl")
     assert len(aligned) == 6 and all(a["status"] in {"aligned", "implausible"} and a["words"] > 0 for a in aligned), (
         aligned

@@ -11,7 +11,12 @@ from whisper_pipeline.assets.gate_checks import EVAL_CHECKS
 from whisper_pipeline.io import read_jsonl
 from whisper_pipeline.workspace import LANGUAGES
 from whisper_pipeline_tests.conftest import tree_digest
-from whisper_pipeline_tests.pipeline import latest_metadata, materialize_everything, pipeline_resources
+from whisper_pipeline_tests.pipeline import (
+    TEST_CONDITIONS,
+    latest_metadata,
+    materialize_everything,
+    pipeline_resources,
+)
 
 
 def test_whole_graph_with_tiny_model(workspace, tiny_model_dir):
@@ -156,7 +161,7 @@ def test_whole_graph_with_tiny_model(workspace, tiny_model_dir):
         partition_key="hr",
         resources=resources,
         instance=instance,
-        run_config={"ops": {"eval_report": {"config": {"run_name": "tiny"}}}},
+        run_config={"ops": {"eval_report": {"config": {"run_name": "tiny", "conditions": TEST_CONDITIONS}}}},
         raise_on_error=False,
     )
     verdicts = {c.check_name: c.passed for c in gated.get_asset_check_evaluations()}

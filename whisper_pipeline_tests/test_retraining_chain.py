@@ -29,7 +29,10 @@ def retrain(defs, instance, request: dg.RunRequest, preset, **gates) -> dg.Execu
     config = request.run_config["ops"]["retrain"]["config"]
     # the base model is the tiny model itself here: comparing with it again would only cost time
     config.update(
-        train_preset=str(preset), train_overrides={"max_steps": 2}, eval_overrides={"compare_base": False}, **gates
+        train_preset=str(preset),
+        train_overrides={"max_steps": 2},
+        eval_overrides={"compare_base": False, "conditions": []},
+        **gates,
     )
     return defs.resolve_job_def("retraining_job").execute_in_process(
         instance=instance, run_config=request.run_config, tags=request.tags, raise_on_error=False

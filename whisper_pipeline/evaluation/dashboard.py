@@ -1,7 +1,9 @@
 """``reports/<run>/index.html``: one self-contained page (Plotly's JS inlined, no network) that shows an
 evaluation — WER/CER per language with confidence intervals, per speaker and length bucket, the most
-frequent substitutions as a heatmap, error against duration, base vs fine-tuned, and a searchable
-per-utterance table with audio players (paths relative to the page) — plus ``summary.png``.
+frequent substitutions as a heatmap, error against duration, base vs fine-tuned, robustness under
+degraded conditions (WER against SNR per model and noise type, and the other conditions as bars, with a
+table of every condition's WER and interval), and a searchable per-utterance table with audio players
+(paths relative to the page) — plus ``summary.png``.
 """
 
 from __future__ import annotations
@@ -139,6 +141,143 @@ def _utterance_table(evals: dict[str, dict], page_dir: Path) -> str:
     )
 
 
+NOISE_DASH = {"white": "dot", "pink": "solid", "babble": "dash"}
+CLEAN_SNR = 30  # where "clean" sits on the SNR axis of the robustness chart
+
+
+def _conditions(evals: dict[str, dict]) -> list[str]:
+    """Every condition any language was evaluated under, in evaluation order."""
+    return list(dict.fromkeys(c for l in sorted(evals) for c in (evals[l].get("conditions") or {})))
+
+
+def _scored(doc: dict, condition: str, model: str) -> dict | None:
+    return ((doc.get("conditions") or {}).get(condition, {}).get("models") or {}).get(model)
+
+
+def _error_bars(stats: list[dict | None]) -> dict:
+    def bound(s, i, sign):
+        ci = (s or {}).get("wer_ci95")
+        return sign * (ci[i] - s["wer"]) if ci and s.get("wer") is not None else 0
+
+    return {"type": "data", "symmetric": False, "array": [bound(s, 1, 1) for s in stats],
+            "arrayminus": [bound(s, 0, -1) for s in stats]}  # fmt: skip
+
+
+def _robustness_snr(lang: str, doc: dict):
+    """WER against SNR for one language: a line per model and noise type, clean at the right end."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    conditions = doc.get("conditions") or {}
+    for model in MODEL_ORDER:
+        if model not in doc["models"]:
+            continue
+        for noise, dash in NOISE_DASH.items():
+            names = sorted(
+                (n for n, c in conditions.items() if c.get("noise") == noise and _scored(doc, n, model)),
+                key=lambda n: conditions[n]["snr_db"],
+            )
+            if not names:
+                continue
+            stats = [_scored(doc, n, model) for n in names] + [doc["models"][model]]
+            fig.add_scatter(
+                name=f"{model} · {noise}",
+                x=[conditions[n]["snr_db"] for n in names] + [CLEAN_SNR],
+                y=[s.get("wer") for s in stats],
+                mode="lines+markers",
+                line={"color": COLORS[model], "dash": dash},
+                error_y=_error_bars(stats),
+            )
+    ticks = sorted({c["snr_db"] for c in conditions.values() if c.get("snr_db") is not None})
+    fig.update_layout(
+        title=f"Robustness ({lang}): WER against SNR per model and noise type (95% interval)",
+        xaxis={"title": "SNR (dB)", "tickvals": [*ticks, CLEAN_SNR], "ticktext": [*map(str, ticks), "clean"]},
+        yaxis_title="WER",
+    )
+    return fig
+
+
+def _robustness_other(lang: str, doc: dict):
+    """The conditions without an SNR (reverberation, telephone, codecs) next to clean, per model."""
+    import plotly.graph_objects as go
+
+    conditions = doc.get("conditions") or {}
+    names = [n for n, c in conditions.items() if c.get("snr_db") is None and "models" in c]
+    fig = go.Figure()
+    for model in MODEL_ORDER:
+        if model not in doc["models"]:
+            continue
+        stats = [doc["models"][model]] + [_scored(doc, n, model) for n in names]
+        fig.add_bar(
+            name=model,
+            x=["clean", *names],
+            y=[(s or {}).get("wer") for s in stats],
+            marker_color=COLORS[model],
+            error_y=_error_bars(stats),
+        )
+    fig.update_layout(
+        title=f"Robustness ({lang}): reverberation, telephone and codecs (95% interval)",
+        barmode="group",
+        yaxis_title="WER",
+    )
+    return fig
+
+
+def robustness_figures(evals: dict[str, dict]) -> list:
+    """The robustness charts of every language evaluated under conditions."""
+    figures = []
+    for lang in sorted(evals):
+        conditions = evals[lang].get("conditions") or {}
+        if any(c.get("snr_db") is not None and "models" in c for c in conditions.values()):
+            figures.append(_robustness_snr(lang, evals[lang]))
+        if any(c.get("snr_db") is None and "models" in c for c in conditions.values()):
+            figures.append(_robustness_other(lang, evals[lang]))
+    return figures
+
+
+def _robustness_table(evals: dict[str, dict]) -> str:
+    """Every condition's WER (and interval) per language and model; skipped conditions say why."""
+    names = _conditions(evals)
+    if not names:
+        return "<p>No degraded conditions were evaluated (eval_report <code>conditions: []</code>).</p>"
+    models = [m for m in MODEL_ORDER if any(m in d["models"] for d in evals.values())]
+    rows = []
+    for lang in sorted(evals):
+        doc = evals[lang]
+        for name in ["clean", *names]:
+            entry = (doc.get("conditions") or {}).get(name) if name != "clean" else {"description": "clean audio"}
+            if entry is None:
+                continue
+            if "skipped" in entry:
+                cells = f"<td colspan='{len(models)}'>skipped: {html.escape(entry['skipped'])}</td>"
+            else:
+                cells = ""
+                for m in models:
+                    s = doc["models"].get(m) if name == "clean" else _scored(doc, name, m)
+                    ci = (s or {}).get("wer_ci95")
+                    text = "" if not s or s.get("wer") is None else f"{s['wer']:.3f}"
+                    cells += f"<td>{text}{f' [{ci[0]:.3f}, {ci[1]:.3f}]' if ci and text else ''}</td>"
+            rows.append(
+                f"<tr><td>{lang}</td><td>{html.escape(name)}</td><td>{html.escape(entry['description'])}</td>{cells}</tr>"
+            )
+    head = "".join(f"<th>{m} WER [95%]</th>" for m in models)
+    return (
+        f"<table id='robustness'><tr><th>language</th><th>condition</th><th>what</th>{head}</tr>"
+        + "".join(rows)
+        + "</table>"
+    )
+
+
+def _robustness_data(evals: dict[str, dict]) -> dict:
+    return {
+        l: {
+            n: {m: s.get("wer") for m, s in (c.get("models") or {}).items()}
+            for n, c in (d.get("conditions") or {}).items()
+        }
+        for l, d in evals.items()
+    }
+
+
 SCRIPT = """
 function filterRows() {
   const q = document.getElementById('search').value.toLowerCase();
@@ -201,7 +340,11 @@ def build_dashboard(evals: dict[str, dict], run: str, page_dir: Path) -> Path:
         _substitution_heatmap(evals),
         _error_by_duration(evals),
     ]
-    charts = "".join(f"<div class='chart'>{f.to_html(full_html=False, include_plotlyjs=False)}</div>" for f in figures)
+
+    def as_html(figs: list) -> str:
+        return "".join(f"<div class='chart'>{f.to_html(full_html=False, include_plotlyjs=False)}</div>" for f in figs)
+
+    charts, robustness = as_html(figures), as_html(robustness_figures(evals))
     scores = {l: {m: {k: d["models"][m].get(k) for k in ("wer", "cer")} for m in d["models"]} for l, d in evals.items()}
     doc = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Evaluation: {html.escape(run)}</title>
@@ -211,8 +354,14 @@ def build_dashboard(evals: dict[str, dict], run: str, page_dir: Path) -> Path:
 WER/CER on the BCS evaluation normalizer; intervals are 95% bootstrap intervals over utterances.</p>
 <h2>Fine-tuned against the other models</h2>{_comparison_table(evals)}
 {charts}
+<h2 id='robustness-section'>Robustness under degraded conditions</h2>
+<p>The same test utterances with seeded noise (white, pink, babble of other test speakers) at fixed SNRs,
+synthetic room reverberation, a G.711 telephone channel and low-bitrate codecs; every model hears identical audio.</p>
+{_robustness_table(evals)}
+{robustness}
 <h2>Utterances</h2>{_utterance_table(evals, page_dir)}
 <script type="application/json" id="evaluation-data">{html.escape(json.dumps(scores))}</script>
+<script type="application/json" id="robustness-data">{html.escape(json.dumps(_robustness_data(evals)))}</script>
 </body></html>"""
     write_summary_png(evals, summary_png_path(page_dir))
     return write_text(page_path(page_dir), doc)

@@ -1,15 +1,20 @@
 """Evaluate models on one language's test split: WER/CER with confidence intervals, overall and per
 speaker / duration bucket / source, error counts, frequent substitutions, per-utterance rows, and
-paired significance tests of the fine-tuned model against the base and the production model."""
+paired significance tests of the fine-tuned model against the base and the production model; and the
+same utterances under degraded conditions (``evaluation/conditions.py``), scored for every model."""
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from whisper_pipeline.audio.degrade import CONDITIONS, check_conditions
 from whisper_pipeline.data.balance import duration_bucket
 from whisper_pipeline.data.manifests import ManifestLine
+from whisper_pipeline.evaluation.conditions import DEFAULT_CONDITIONS, write_degraded
 from whisper_pipeline.evaluation.metrics import breakdown, paired_comparison, summarize, utterance_errors
 from whisper_pipeline.evaluation.transcribe import WhisperTranscriber
 
@@ -27,6 +32,16 @@ class EvalSettings:
     compare_production: bool = field(
         default=True, metadata={"help": "Also score the production model (models/registry.json)"}
     )
+    conditions: list[str] = field(
+        default_factory=lambda: list(DEFAULT_CONDITIONS),
+        metadata={
+            "help": "Degraded conditions every model is also scored under (audio/degrade.py names, e.g. "
+            "pink_10db, reverb_0.8s, telephone, mp3_24k); [] = clean audio only"
+        },
+    )
+
+    def __post_init__(self):
+        check_conditions(list(self.conditions))
 
 
 def evaluate_models(
@@ -37,8 +52,13 @@ def evaluate_models(
     num_beams: int = 1,
     device: str | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    conditions: list[str] | None = None,
+    babble_from: list[ManifestLine] | None = None,
 ) -> dict:
-    """``models`` maps a label (``finetuned``, ``base``, ``production``) to a model path."""
+    """``models`` maps a label (``finetuned``, ``base``, ``production``) to a model path. ``conditions``
+    (``audio/degrade.py`` names) are scored too, on degraded copies of the same utterances written to a
+    temporary directory (removed afterwards); babble is made from ``babble_from`` (other test speakers)."""
+    conditions = check_conditions(list(conditions or []))
     refs = [l.transcript for l in test_lines]
     result: dict = {
         "schema_version": SCHEMA_VERSION,
@@ -61,25 +81,41 @@ def evaluate_models(
         for l in test_lines
     ]
     errors: dict[str, list] = {}
-    for label, path in models.items():
-        transcriber = WhisperTranscriber(path, device)
+    condition_hyps: dict[str, dict[str, list[str]]] = {c: {} for c in conditions}
+    condition_seconds = 0.0
+    with tempfile.TemporaryDirectory(prefix="eval-conditions-") as tmp:
         started = time.time()
-        hyps = transcriber.transcribe(
-            [l.audio for l in test_lines],
-            language,
-            batch_size,
-            num_beams,
-            progress=(lambda d, t, label=label: progress(label, d, t)) if progress else None,
-        )
-        elapsed = time.time() - started
-        errors[label] = [utterance_errors(r, h) for r, h in zip(refs, hyps)]
-        for row, hyp, err in zip(per_utt, hyps, errors[label]):
-            row[f"{label}_hypothesis"] = hyp
-            row[f"{label}_wer"] = err.wer if err else None
-        result["models"][label] = {
-            "model": path,
-            "real_time_factor": round(elapsed / result["audio_seconds"], 4) if result["audio_seconds"] else None,
-        }
+        degraded = write_degraded(test_lines, conditions, Path(tmp), babble_from) if conditions else None
+        condition_seconds += time.time() - started
+        for label, path in models.items():
+            transcriber = WhisperTranscriber(path, device)
+            started = time.time()
+            hyps = transcriber.transcribe(
+                [l.audio for l in test_lines],
+                language,
+                batch_size,
+                num_beams,
+                progress=(lambda d, t, label=label: progress(label, d, t)) if progress else None,
+            )
+            elapsed = time.time() - started
+            errors[label] = [utterance_errors(r, h) for r, h in zip(refs, hyps)]
+            for row, hyp, err in zip(per_utt, hyps, errors[label]):
+                row[f"{label}_hypothesis"] = hyp
+                row[f"{label}_wer"] = err.wer if err else None
+            result["models"][label] = {
+                "model": path,
+                "real_time_factor": round(elapsed / result["audio_seconds"], 4) if result["audio_seconds"] else None,
+            }
+            started = time.time()
+            for name, paths in (degraded.paths if degraded else {}).items():
+                condition_hyps[name][label] = transcriber.transcribe(
+                    paths,
+                    language,
+                    batch_size,
+                    num_beams,
+                    progress=(lambda d, t, k=f"{label} ({name})": progress(k, d, t)) if progress else None,
+                )
+            condition_seconds += time.time() - started
     scorable = [i for i, r in enumerate(refs) if all(errors[m][i] is not None for m in errors)]
     result["scored_utterances"] = len(scorable)
     groups = {
@@ -98,5 +134,40 @@ def evaluate_models(
                 result["comparisons"][f"finetuned_vs_{other}"] = paired_comparison(
                     [errors[other][i] for i in scorable], [errors["finetuned"][i] for i in scorable]
                 )
+    if conditions:
+        result["conditions"] = {
+            name: _condition_entry(name, condition_hyps[name], refs, scorable, degraded.skipped.get(name))
+            for name in conditions
+        }
+        result["conditions_seconds"] = round(condition_seconds, 2)
     result["per_utterance"] = per_utt
     return result
+
+
+CONDITION_SUMMARY = ("utterances", "reference_words", "wer", "wer_ci95", "cer", "cer_ci95")
+CONDITION_SUMMARY += ("substitutions", "deletions", "insertions")
+
+
+def _condition_entry(
+    name: str, hyps: dict[str, list[str]], refs: list[str], scorable: list[int], skipped: str | None
+) -> dict:
+    """One condition's scores: what it is, per model WER/CER with intervals and edit counts, the paired
+    comparisons of the fine-tuned model, and each model's hypotheses (in ``per_utterance`` order)."""
+    spec = CONDITIONS[name]
+    entry: dict = {
+        "kind": spec.kind,
+        "description": spec.description,
+        **{k: getattr(spec, k) for k in ("noise", "snr_db", "rt60_s", "codec", "kbps") if getattr(spec, k)},
+    }
+    if skipped:
+        return {**entry, "skipped": skipped}
+    errors = {label: [utterance_errors(refs[i], h[i]) for i in scorable] for label, h in hyps.items()}
+    summaries = {label: summarize(items) for label, items in errors.items()}
+    entry["models"] = {label: {k: s.get(k) for k in CONDITION_SUMMARY} for label, s in summaries.items()}
+    entry["comparisons"] = {
+        f"finetuned_vs_{other}": paired_comparison(errors[other], errors["finetuned"])
+        for other in ("base", "production")
+        if other in errors and "finetuned" in errors and scorable
+    }
+    entry["hypotheses"] = hyps
+    return entry

@@ -6,13 +6,14 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-from whisper_pipeline.data.manifests import read_lines
+from whisper_pipeline.data.manifests import ManifestLine, read_lines
+from whisper_pipeline.evaluation.conditions import babble_candidates
 from whisper_pipeline.evaluation.dashboard import build_dashboard, summary_png_path
 from whisper_pipeline.evaluation.report import SCHEMA_VERSION, EvalSettings, evaluate_models
 from whisper_pipeline.models import registry
 from whisper_pipeline.models.source import BUILTIN_BASE, resolve_model_source
 from whisper_pipeline.stages import DEFAULT_LOG, Log, Markdown, StageError, StageResult
-from whisper_pipeline.workspace import Workspace
+from whisper_pipeline.workspace import LANGUAGES, Workspace
 
 
 def models_to_compare(
@@ -53,7 +54,18 @@ def evaluate_stage(
             logged[label] = done
             log.info(f"{label} transcribed {done}/{total} ({lang})")
 
-    result = evaluate_models(models, test_lines, lang, settings.batch_size, settings.num_beams, device, progress)
+    babble_from = babble_sources(ws, lang, test_lines) if settings.conditions else []
+    result = evaluate_models(
+        models,
+        test_lines,
+        lang,
+        settings.batch_size,
+        settings.num_beams,
+        device,
+        progress,
+        conditions=list(settings.conditions),
+        babble_from=babble_from,
+    )
     result["run"] = run
     report = registry.record_evaluation(ws, run, lang, result)
 
@@ -87,10 +99,48 @@ def evaluate_stage(
     if "production" in result["models"]:
         meta["production_run"] = production["run"]
         meta["production_wer"] = _float(result["models"]["production"]["wer"])
+    meta.update(condition_metadata(result))
+    if result.get("conditions"):
+        skipped = {n: c["skipped"] for n, c in result["conditions"].items() if "skipped" in c}
+        log.info(
+            f"{lang}: {len(result['conditions']) - len(skipped)} degraded conditions scored in "
+            f"{result['conditions_seconds']} s" + "".join(f"; {name} skipped: {why}" for name, why in skipped.items())
+        )
     log.info(
         f"{lang}: WER {ft['wer']} CER {ft['cer']}" + (f" (base WER {meta['base_wer']})" if "base_wer" in meta else "")
     )
     return StageResult(metadata=meta)
+
+
+def babble_sources(ws: Workspace, lang: str, test_lines: list[ManifestLine]) -> list[ManifestLine]:
+    """Other test speakers' utterances for babble (``evaluation.conditions.babble_candidates``): this
+    language's, or the other languages' test speakers when this test split has only one; never a training
+    speaker of any language."""
+
+    def lines(l: str, split: str) -> list[ManifestLine]:
+        path = ws.ready_manifest(l, split)
+        return read_lines(path) if path.is_file() else []
+
+    training = {line.speaker for l in LANGUAGES for line in lines(l, "train")}
+    others = [line for l in LANGUAGES if l != lang for line in lines(l, "test")]
+    return babble_candidates(test_lines, others, training)
+
+
+def condition_metadata(result: dict) -> dict:
+    """The degraded-condition WERs as asset metadata: ``condition_wer`` (condition → model → WER, a table in
+    the UI) and one float per condition for the fine-tuned model (``wer_<condition>``, plotted over runs)."""
+    conditions = result.get("conditions") or {}
+    if not conditions:
+        return {}
+    table = {
+        name: {label: s["wer"] for label, s in c["models"].items()} if "models" in c else {"skipped": c["skipped"]}
+        for name, c in conditions.items()
+    }
+    meta: dict = {"condition_wer": table, "conditions_seconds": float(result.get("conditions_seconds") or 0.0)}
+    for name, c in conditions.items():
+        if "models" in c and "finetuned" in c["models"]:
+            meta[f"wer_{name}"] = _float(c["models"]["finetuned"]["wer"])
+    return meta
 
 
 def _float(value: float | None) -> float | None:

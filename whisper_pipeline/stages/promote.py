@@ -45,7 +45,9 @@ def promote_stage(ws: Workspace, settings: PromoteSettings, log: Log = DEFAULT_L
         run,
         {l: d["models"]["finetuned"]["wer"] for l, d in evals.items()},
         reason=f"gates passed (ceiling {settings.wer_ceiling}, WER margin {settings.regression_margin}, "
-        f"CER margin {settings.cer_regression_margin})",
+        f"CER margin {settings.cer_regression_margin}"
+        + (f", judged on {', '.join(settings.gate_conditions)} too" if settings.gate_conditions else "")
+        + ")",
     )
     log.info(f"{run} is now the production model; a running service picks it up on its next request")
     return StageResult(

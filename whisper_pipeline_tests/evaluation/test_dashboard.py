@@ -82,3 +82,67 @@ def test_page_loads_offline_without_errors_and_charts_render(evals, tmp_path, ch
 
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
     assert pixels.std() > 20 and (pixels < 128).mean() > 0.01, "the screenshot is not blank"
+
+
+@pytest.fixture(scope="module")
+def robust(evals, tiny_model_dir):
+    """hr again, scored under a noise at two SNRs, babble and the telephone channel (sr: clean only)."""
+    lines = [
+        ManifestLine(
+            id=r["id"],
+            audio=r["audio"],
+            transcript=r["reference"],
+            duration=r["duration"],
+            language="hr",
+            speaker=r["speaker"],
+            split="test",
+        )
+        for r in evals["hr"]["per_utterance"]
+    ]
+    conditions = ["pink_20db", "pink_5db", "babble_10db", "telephone"]
+    hr = evaluate_models(
+        {"finetuned": tiny_model_dir, "base": tiny_model_dir},
+        lines,
+        "hr",
+        batch_size=2,
+        device="cpu",
+        conditions=conditions,
+        babble_from=lines,
+    )
+    return {"hr": hr, "sr": evals["sr"]}
+
+
+def test_robustness_charts_render_in_the_browser(robust, tmp_path, chromium):
+    from playwright.sync_api import sync_playwright
+
+    page_path = build_dashboard(robust, "tiny", tmp_path / "reports" / "tiny")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        errors = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(page_path.as_uri())
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 8")
+        assert errors == []
+        assert page.locator(".js-plotly-plot").count() == 8, "6 charts + 2 robustness charts for hr (sr has none)"
+        titles = page.locator(".js-plotly-plot .gtitle").all_text_contents()
+        assert any(t.startswith("Robustness (hr): WER against SNR") for t in titles), titles
+        snr = page.locator(".js-plotly-plot", has_text="WER against SNR")
+        # finetuned and base × pink and babble: 4 lines; pink has 2 SNRs + clean, babble 1 + clean
+        assert snr.locator(".scatterlayer .trace").count() == 4
+        assert snr.locator(".scatterlayer .point").count() == 2 * (3 + 2)
+        assert snr.locator(".xtick text").all_text_contents()[-1] == "clean"
+        bars = page.locator(".js-plotly-plot", has_text="reverberation, telephone")
+        assert bars.locator(".bars .point").count() == 2 * 2, "clean and telephone, per model"
+        rows = page.locator("#robustness tr").all_text_contents()
+        assert len(rows) == 1 + 5 + 1 and any("telephone" in r for r in rows), "hr: clean + 4; sr: clean"
+        shot = tmp_path / "robustness.png"
+        page.locator("#robustness-section").scroll_into_view_if_needed()
+        snr.screenshot(path=str(shot))
+        browser.close()
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert pixels.std() > 20, "the robustness chart is not blank"

@@ -79,3 +79,68 @@ def test_only_a_run_that_passes_the_gates_is_promoted(tmp_path):
     assert dg.materialize([production_model], resources=resources, instance=instance).success
     registry = json.loads(ws.registry.read_text())
     assert registry["production"]["run"] == "better" and [h["run"] for h in registry["history"]] == ["good", "better"]
+
+
+def with_condition(d: dict, name: str, wer: float, production: float | None = None) -> dict:
+    models = {"finetuned": {"wer": wer}} | ({"production": {"wer": production}} if production is not None else {})
+    d.setdefault("conditions", {})[name] = {"kind": "noise", "models": models}
+    return d
+
+
+def test_gate_conditions_judge_the_degraded_scores_too():
+    from whisper_pipeline.audio.degrade import UnknownConditionError
+    from whisper_pipeline.evaluation.gates import GateSettings
+
+    # clean: within the margin; pink 10 dB: far worse than production
+    evals = {"hr": with_condition(doc(0.30, 0.30), "pink_10db", 0.70, 0.40)}
+    assert GateSettings().regression(evals).passed, "conditions are not judged unless chosen"
+    gate = GateSettings(gate_conditions=["pink_10db"]).regression(evals)
+    assert gate.failures == ["hr: WER 0.7 on pink_10db is worse than production 0.4 by more than 0.02"]
+    assert gate.details["conditions"]["hr"]["pink_10db"]["production_wer"] == 0.4
+    better = {"hr": with_condition(doc(0.30, 0.30), "pink_10db", 0.41, 0.40)}
+    assert GateSettings(gate_conditions=["pink_10db"]).regression(better).passed
+    # a chosen condition that was not evaluated (or was skipped) fails, naming the fix
+    missing = GateSettings(gate_conditions=["telephone"]).regression(evals)
+    assert missing.failures == ["hr: condition telephone was not evaluated (add it to eval_report's conditions)"]
+    skipped = {"hr": doc(0.3, 0.3) | {"conditions": {"babble_5db": {"skipped": "no other test speaker"}}}}
+    assert (
+        "skipped in evaluation: no other test speaker"
+        in GateSettings(gate_conditions=["babble_5db"]).regression(skipped).failures[0]
+    )
+    # no production model: nothing to regress from, on any condition
+    assert (
+        GateSettings(gate_conditions=["pink_10db"])
+        .regression({"hr": with_condition(doc(0.3), "pink_10db", 0.9)})
+        .passed
+    )
+    # the ceiling on the chosen conditions, when set
+    ceiling = GateSettings(gate_conditions=["pink_10db"], condition_wer_ceiling=0.6)
+    assert ceiling.ceiling(evals).failures == ["hr: WER 0.7 on pink_10db above the ceiling 0.6"]
+    assert GateSettings(gate_conditions=["pink_10db"]).ceiling(evals).passed, "no condition ceiling by default"
+    try:
+        GateSettings(gate_conditions=["pink_7db"])
+        raise AssertionError("an unknown condition must be refused")
+    except UnknownConditionError as err:
+        assert "pink_7db" in str(err) and "pink_10db" in str(err)
+
+
+def test_promotion_refused_on_a_gate_condition(tmp_path):
+    ws = Workspace.at(tmp_path / "ws").ensure()
+    instance = dg.DagsterInstance.ephemeral()
+    resources = {"workspace": WorkspaceResource(root=str(ws.root))}
+    write_run(ws, "good", {"hr": 0.30})
+    assert dg.materialize([production_model], resources=resources, instance=instance).success
+    (ws.run_dir("noisy")).mkdir(parents=True)
+    write_json(ws.evaluation("noisy").part("hr"), with_condition(doc(0.29, 0.30), "pink_10db", 0.9, 0.5))
+    set_latest_run(ws, "noisy")
+    config = {"ops": {"production_model": {"config": {"gate_conditions": ["pink_10db"]}}}}
+    refused = dg.materialize(
+        [production_model], resources=resources, instance=instance, run_config=config, raise_on_error=False
+    )
+    assert not refused.success
+    failure = next(e for e in refused.all_events if e.is_step_failure).step_failure_data.error.message
+    assert "noisy not promoted: hr: WER 0.9 on pink_10db is worse than production 0.5" in failure
+    assert load_registry(ws)["production"]["run"] == "good"
+    # without the condition gate the same run passes
+    assert dg.materialize([production_model], resources=resources, instance=instance).success
+    assert load_registry(ws)["production"]["run"] == "noisy"

@@ -17,7 +17,7 @@ from whisper_pipeline.assets.gate_checks import EVAL_CHECKS
 from whisper_pipeline.models.registry import load_registry
 from whisper_pipeline.sample_data import sentences, speak
 from whisper_pipeline.workspace import Workspace
-from whisper_pipeline_tests.pipeline import materialize_everything, pipeline_resources
+from whisper_pipeline_tests.pipeline import TEST_CONDITIONS, materialize_everything, pipeline_resources
 
 VOICES = [("m1", 140, 40), ("f2", 160, 60), ("m3", 125, 30), ("f4", 150, 70)]
 GOOD = {
@@ -81,7 +81,7 @@ def test_a_one_step_checkpoint_fails_the_regression_gate_and_is_not_promoted(tmp
         partition_key="hr",
         resources=resources,
         instance=instance,
-        run_config={"ops": check_config},
+        run_config={"ops": {**check_config, "eval_report": {"config": {"conditions": TEST_CONDITIONS}}}},
         raise_on_error=False,
     )
     assert gate_verdicts(gated) == {"wer_below_ceiling": True, "no_regression_vs_production": False}

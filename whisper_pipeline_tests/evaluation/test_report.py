@@ -64,3 +64,55 @@ def test_batching_does_not_change_greedy_output(tiny_model_dir, test_lines):
     assert [r["finetuned_hypothesis"] for r in one["per_utterance"]] == [
         r["finetuned_hypothesis"] for r in three["per_utterance"]
     ]
+
+
+@pytest.fixture
+def one_torch_thread():
+    """A 64-wide model gains nothing from threads; on a busy 2-core machine they only wait on each other."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_every_model_is_scored_on_the_same_degraded_utterances(tiny_model_dir, test_lines):
+    import glob
+    import tempfile
+
+    before = set(glob.glob(f"{tempfile.gettempdir()}/eval-conditions-*"))
+    conditions = ["babble_5db", "telephone"]
+    doc = evaluate_models(
+        {"finetuned": tiny_model_dir, "base": tiny_model_dir},
+        test_lines,
+        "hr",
+        batch_size=3,
+        conditions=conditions,
+        babble_from=test_lines,
+    )
+    assert list(doc["conditions"]) == conditions and doc["conditions_seconds"] > 0
+    babble = doc["conditions"]["babble_5db"]
+    assert babble["kind"] == "noise" and babble["noise"] == "babble" and babble["snr_db"] == 5.0
+    for name, entry in doc["conditions"].items():
+        assert set(entry["models"]) == {"finetuned", "base"}, name
+        ft = entry["models"]["finetuned"]
+        assert ft["utterances"] == 3 and ft["wer"] is not None and ft["wer_ci95"][0] <= ft["wer"] <= ft["wer_ci95"][1]
+        # the same model on the same degraded files: identical hypotheses, no difference
+        assert entry["hypotheses"]["finetuned"] == entry["hypotheses"]["base"], name
+        assert entry["comparisons"]["finetuned_vs_base"]["wer_difference"] == 0
+    assert set(glob.glob(f"{tempfile.gettempdir()}/eval-conditions-*")) == before, "degraded audio removed"
+
+    again = evaluate_models(
+        {"finetuned": tiny_model_dir}, test_lines, "hr", conditions=["babble_5db"], babble_from=test_lines
+    )
+    assert again["conditions"]["babble_5db"]["hypotheses"]["finetuned"] == babble["hypotheses"]["finetuned"], "seeded"
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_babble_without_another_speaker_is_skipped_with_the_reason(tiny_model_dir, test_lines):
+    doc = evaluate_models({"finetuned": tiny_model_dir}, test_lines[:1], "hr", conditions=["babble_10db"])
+    assert doc["conditions"]["babble_10db"]["skipped"] == "no other test speaker to make babble from"
+    with pytest.raises(ValueError, match="pink_7db.*known: clean, white_20db"):
+        evaluate_models({"finetuned": tiny_model_dir}, test_lines, "hr", conditions=["pink_7db"])

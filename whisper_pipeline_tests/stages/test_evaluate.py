@@ -82,10 +82,11 @@ def test_the_latest_run_against_the_base_model(ws, tiny_model_dir):
     # another language evaluated by an older version: kept, but left off the dashboard with a warning
     write_json(ws.evaluation("tiny").part("sr"), {"schema_version": 1, "models": {"finetuned": {"wer": 0.5}}})
     log = ListLog()
-    meta = evaluate_stage(ws, "hr", EvalSettings(batch_size=2), base_source=tiny_model_dir, device="cpu", log=log)
-    meta = meta.metadata
+    settings = EvalSettings(batch_size=2, conditions=["pink_10db"])
+    meta = evaluate_stage(ws, "hr", settings, base_source=tiny_model_dir, device="cpu", log=log).metadata
 
-    assert set(meta) == KEYS | {"base_wer", "base_cer", "wer_change"}
+    conditions = {"condition_wer", "conditions_seconds", "wer_pink_10db"}
+    assert set(meta) == KEYS | conditions | {"base_wer", "base_cer", "wer_change"}
     doc = json.loads(ws.evaluation("tiny").part("hr").read_text())
     assert doc["schema_version"] == SCHEMA_VERSION and doc["run"] == "tiny" and doc["utterances"] == 3
     assert set(doc["models"]) == {"finetuned", "base"} and doc["models"]["base"]["model"] == tiny_model_dir
@@ -106,10 +107,14 @@ def test_the_latest_run_against_the_base_model(ws, tiny_model_dir):
     assert meta["report"] == ws.evaluation("tiny").combined
     assert meta["base_wer"] == doc["models"]["base"]["wer"] and meta["base_cer"] == doc["models"]["base"]["cer"]
     assert meta["wer_change"] == round(ft["wer"] - meta["base_wer"], 4) == 0.0, "the same model twice"
+    pink = doc["conditions"]["pink_10db"]["models"]
+    assert meta["condition_wer"] == {"pink_10db": {"finetuned": pink["finetuned"]["wer"], "base": pink["base"]["wer"]}}
+    assert meta["wer_pink_10db"] == pink["finetuned"]["wer"] and meta["conditions_seconds"] > 0
 
     assert meta["dashboard"] == ws.report_dir("tiny") / "index.html"
     page = meta["dashboard"].read_text()
     assert "Plotly" in page and "u1" in page and '"sr"' not in page, "the stale language is not shown"
+    assert "Robustness (hr)" in page and "<td>hr</td><td>pink_10db</td>" in page
     png = (ws.report_dir("tiny") / "summary.png").read_bytes()
     assert isinstance(meta["summary"], Markdown)
     assert meta["summary"] == f"![WER per language](data:image/png;base64,{base64.b64encode(png).decode()})"
@@ -118,9 +123,14 @@ def test_the_latest_run_against_the_base_model(ws, tiny_model_dir):
     assert [m for m in log.infos if "transcribed" in m] == [
         "finetuned transcribed 2/3 (hr)",
         "finetuned transcribed 3/3 (hr)",
+        "finetuned (pink_10db) transcribed 2/3 (hr)",
+        "finetuned (pink_10db) transcribed 3/3 (hr)",
         "base transcribed 2/3 (hr)",
         "base transcribed 3/3 (hr)",
+        "base (pink_10db) transcribed 2/3 (hr)",
+        "base (pink_10db) transcribed 3/3 (hr)",
     ]
+    assert log.infos[-2].startswith("hr: 1 degraded conditions scored in ")
     assert log.infos[-1] == f"hr: WER {ft['wer']} CER {ft['cer']} (base WER {meta['base_wer']})"
 
 
@@ -128,7 +138,7 @@ def test_a_named_run_against_the_production_model(ws, tiny_model_dir):
     shutil.copytree(tiny_model_dir, ws.run_dir("prod"))
     registry.promote(ws, "prod", {"hr": 0.9})
     shutil.copytree(tiny_model_dir, ws.run_dir("newer"))
-    settings = EvalSettings(run_name="newer", batch_size=3, compare_base=False)
+    settings = EvalSettings(run_name="newer", batch_size=3, compare_base=False, conditions=[])
     meta = evaluate_stage(ws, "hr", settings, base_source="/nowhere/not/resolved", device="cpu", log=ListLog())
     meta = meta.metadata
 
