@@ -12,17 +12,23 @@ pipeline writes), on two kinds of speech made from the same sentences:
 Errors are |predicted start - true start| (ends are unknown in connected speech); the old
 start-and-end figure on digital silence is printed too, for comparison with earlier numbers.
 
-    .venv/bin/python bench/alignment_accuracy.py --sentences 6 --noise 20 10   # ~17 min on 2 cores
+    .venv/bin/python bench/alignment_accuracy.py --sentences 6 --keep /tmp/align_keep  # ~6 min a condition, 2 cores
+
+Conditions are the shared degradations (``whisper_pipeline.audio.degrade.CONDITIONS``: pink noise,
+babble from other sentences and voices, reverberation, ...), applied to the clean clip after its
+truth is taken; ``--noise 20 10`` adds the bench's older white noise (SNR relative to the active
+speech).
 
 ``--keep DIR`` saves the clips and, in ``DIR/results.jsonl``, each clip's true words and its raw
 and snapped aligned words. ``--replay DIR`` re-scores those saved raw alignments with the current
 ``snap_to_speech`` in seconds, without loading Whisper, and prints the same table plus the snapped
 figures as saved (the snapping rule of the run that kept them), so a change to the snapping can be
 checked against the rule it replaces; ``--only-sentences 3 4 5`` scores those sentence indices
-only (to check a rule on sentences it was not chosen on):
+only (to check a rule on sentences it was not chosen on). Several kept folders replay as one table.
+Both modes print the snapping's own cost in ms per minute of audio:
 
-    .venv/bin/python bench/alignment_accuracy.py --replay /tmp/benchout/keep
-    .venv/bin/python bench/alignment_accuracy.py --replay /tmp/benchout/keep --only-sentences 3 4 5
+    .venv/bin/python bench/alignment_accuracy.py --replay /tmp/align_keep
+    .venv/bin/python bench/alignment_accuracy.py --replay /tmp/align_keep --only-sentences 3 4 5
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ import numpy as np
 
 from whisper_pipeline.alignment.accuracy import (
     KnownClip,
+    babble_speech,
     boundary_errors,
     build_clip,
     build_connected_clip,
@@ -58,6 +65,16 @@ from whisper_pipeline.text.transliterate import has_cyrillic
 from whisper_pipeline.workspace import Workspace
 
 LANGUAGES = ("bs", "hr", "sr")
+CONDITIONS = (
+    "clean",
+    "pink_20db",
+    "pink_10db",
+    "pink_5db",
+    "babble_10db",
+    "babble_5db",
+    "reverb_0.3s",
+    "reverb_0.8s",
+)
 ROWS = [  # (key, label)
     ("silence", "digital silence"),
     ("connected", "connected"),
@@ -67,16 +84,24 @@ ROWS = [  # (key, label)
 ]
 
 
-def words_of(aligner, clip, language: str) -> tuple[list[dict], list[dict], float]:
-    """Aligned words raw and snapped (as the pipeline writes them), and the clip's seconds."""
+def words_of(aligner, clip, language: str) -> tuple[list[dict], list[dict], float, float]:
+    """Aligned words raw and snapped (as the pipeline writes them), the clip's seconds and the
+    seconds the snapping took."""
     result = aligner.align(clip.audio, clip.text, language=language, verbose=None)
     audio = decode(clip.audio)
 
     def flat(segments: list[dict]) -> list[dict]:
         return [w for s in segments for w in s["words"]]
 
-    raw, snapped = result_segments(result), result_segments(result, audio)
-    return flat(raw), flat(snapped), audio.size / SAMPLE_RATE
+    raw = result_segments(result)
+    t0 = time.perf_counter()
+    snapped = result_segments(result, audio)
+    return flat(raw), flat(snapped), audio.size / SAMPLE_RATE, time.perf_counter() - t0
+
+
+def print_cost(snap_s: float, audio_s: float) -> None:
+    if audio_s > 0:
+        print(f"\nsnapping cost: {snap_s * 1000 * 60 / audio_s:.0f} ms per minute of audio ({audio_s:.0f} s of audio)")
 
 
 def score(clip, aligned: list[dict], kind: str) -> dict[str, list[float]]:
@@ -148,25 +173,30 @@ def sentence_index(record: dict) -> int:
     return int(match.group(1))
 
 
-def replay(folder: Path, only: set[int] | None) -> None:
+def replay(folders: list[Path], only: set[int] | None) -> None:
     """Re-score the raw alignments kept by ``--keep`` with the current ``snap_to_speech``."""
-    records = read_jsonl(folder / "results.jsonl")
+    records = []
+    for folder in folders:
+        # the clip next to results.jsonl, so a moved folder still replays
+        records += [{**r, "audio": str(folder / Path(r["audio"]).name)} for r in read_jsonl(folder / "results.jsonl")]
     if only is not None:
         records = [r for r in records if sentence_index(r) in only]
     if not records:
         which = "" if only is None else f" for sentences {sorted(only)}"
-        raise SystemExit(f"no kept clips to replay in {folder}{which}")
+        raise SystemExit(f"no kept clips to replay in {', '.join(map(str, folders))}{which}")
     conditions = list(dict.fromkeys(r["condition"] for r in records))
     errors: dict[tuple[str, str, str], list[float]] = defaultdict(list)
-    skipped = 0
+    skipped, snap_s, audio_s = 0, 0.0, 0.0
     for record in records:
         truth, raw = record["truth"], record["raw"]
         if start_errors(truth, raw) is None:
             skipped += 1
             continue
-        # the clip next to results.jsonl, so a moved folder still replays
-        audio = decode(folder / Path(record["audio"]).name)
+        audio = decode(record["audio"])
+        t0 = time.perf_counter()
         snapped = snap_to_speech(raw, audio)
+        snap_s += time.perf_counter() - t0
+        audio_s += audio.size / SAMPLE_RATE
         clip = KnownClip(record["audio"], "", truth)
         sides = (("raw", raw), ("saved", record["snapped"]), ("snapped", snapped))
         for side, aligned in sides:
@@ -174,17 +204,24 @@ def replay(folder: Path, only: set[int] | None) -> None:
                 errors[(record["condition"], key, side)] += values
     sentences_used = sorted({sentence_index(r) for r in records})
     print(
-        f"\nword-start error replayed from {folder}: {len(records)} clips (sentences "
+        f"\nword-start error replayed from {', '.join(map(str, folders))}: {len(records)} clips (sentences "
         f"{sentences_used} per language), {skipped} skipped (word count differed); raw and "
         "saved snapped words as kept, snapped = the current snap_to_speech\n"
     )
     print_table(conditions, errors, saved=True)
+    print_cost(snap_s, audio_s)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sentences", type=int, default=5, help="per language")
-    ap.add_argument("--noise", type=float, nargs="*", default=[20.0], help="SNRs (dB)")
+    ap.add_argument(
+        "--conditions",
+        nargs="*",
+        default=list(CONDITIONS),
+        help="degradation conditions (whisper_pipeline.audio.degrade.CONDITIONS, or clean), in this order",
+    )
+    ap.add_argument("--noise", type=float, nargs="*", default=[], help="also the older white noise at these SNRs (dB)")
     ap.add_argument("--device", default=None)
     ap.add_argument(
         "--keep",
@@ -194,9 +231,10 @@ def main() -> None:
     )
     ap.add_argument(
         "--replay",
-        default="",
+        nargs="+",
+        default=[],
         metavar="DIR",
-        help="no aligning: re-score the raw words kept in DIR by --keep with the current "
+        help="no aligning: re-score the raw words kept in DIR (one or more) by --keep with the current "
         "snap_to_speech, next to the snapped words as saved",
     )
     ap.add_argument(
@@ -210,30 +248,39 @@ def main() -> None:
     args = ap.parse_args()
     if args.replay:
         replay(
-            Path(args.replay),
+            [Path(d) for d in args.replay],
             None if args.only_sentences is None else set(args.only_sentences),
         )
         return
     if args.only_sentences is not None:
         ap.error("--only-sentences needs --replay")
+    from whisper_pipeline.audio.degrade import CONDITIONS as KNOWN
+
+    unknown = [c for c in args.conditions if c != "clean" and c not in KNOWN]
+    if unknown:
+        ap.error(f"unknown conditions {unknown}; known: clean, {', '.join(KNOWN)}")
     model = resolve_model_source(BUILTIN_BASE, Workspace.at().ensure().models / "base")
     aligner = load_aligner(model, args.device)
-    conditions = [("clean", None)] + [(f"noise {snr:g} dB", snr) for snr in args.noise]
+    # (name, white-noise SNR of the older bench noise, shared degradation)
+    conditions = [(c, None, c) for c in args.conditions] + [(f"noise {snr:g} dB", snr, "clean") for snr in args.noise]
+    pool = babble_speech() if any(c.startswith("babble") for c in args.conditions) else None
     builders = {"silence": build_clip, "connected": build_connected_clip}
     # errors[(condition, row key, "raw" | "snapped")] -> seconds
     errors: dict[tuple[str, str, str], list[float]] = defaultdict(list)
-    skipped, audio_s, t0 = 0, 0.0, time.perf_counter()
+    skipped, audio_s, snap_s, t0 = 0, 0.0, 0.0, time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.keep or tmp)
         out.mkdir(parents=True, exist_ok=True)
         kept = []
-        for (condition, snr), lang, kind in product(conditions, LANGUAGES, builders):
+        for (condition, snr, degradation), lang, kind in product(conditions, LANGUAGES, builders):
             latin = [s for s in sentences(lang) if not has_cyrillic(s)]
             for i, sentence in enumerate(latin[: args.sentences]):
                 wav = out / f"{condition.replace(' ', '')}.{lang}{i}.{kind}.wav"
-                clip = builders[kind](sentence, wav, voice=lang, seed=i, noise_snr_db=snr)
-                raw, snapped, seconds = words_of(aligner, clip, lang)
-                audio_s += seconds
+                clip = builders[kind](
+                    sentence, wav, voice=lang, seed=i, noise_snr_db=snr, condition=degradation, babble_pool=pool
+                )
+                raw, snapped, seconds, snapping = words_of(aligner, clip, lang)
+                audio_s, snap_s = audio_s + seconds, snap_s + snapping
                 kept.append(
                     {
                         "condition": condition,
@@ -246,21 +293,22 @@ def main() -> None:
                         "snapped": snapped,
                     }
                 )
+                if args.keep:  # after every clip, so an interrupted run can still be replayed
+                    write_jsonl(out / "results.jsonl", kept)
                 if start_errors(clip.words, raw) is None:
                     skipped += 1
                     continue
                 for side, aligned in (("raw", raw), ("snapped", snapped)):
                     for key, values in score(clip, aligned, kind).items():
                         errors[(condition, key, side)] += values
-        if args.keep:
-            write_jsonl(out / "results.jsonl", kept)
     seconds = time.perf_counter() - t0
     print(
         f"\nword-start error, whisper-base + stable-ts, {args.sentences} sentences x "
         f"{len(LANGUAGES)} languages per condition and kind of speech, {skipped} clips "
         f"skipped (word count differed); {audio_s:.0f} s of audio aligned in {seconds:.0f} s\n"
     )
-    print_table([condition for condition, _ in conditions], errors)
+    print_table([condition for condition, _, _ in conditions], errors)
+    print_cost(snap_s, audio_s)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,10 @@ Two kinds of test speech, because one alone flatters the aligner:
   espeak's own pauses only at punctuation); true word starts come from espeak-ng's word events
   (``whisper_pipeline.audio.espeak_words``). Most of these boundaries have no silence at all.
   Ends are not known there, so only starts are scored.
+
+Either kind can be degraded with one of ``whisper_pipeline.audio.degrade.CONDITIONS`` (pink noise,
+babble, reverberation, ...) after the truth is taken from the clean speech; babble is made from
+``babble_speech``: other sentences read by other espeak-ng voices than the one being aligned.
 """
 
 from __future__ import annotations
@@ -56,6 +60,40 @@ def _add_noise(audio: np.ndarray, speech_power: float, snr_db: float, seed: int)
     return audio + (noise * scale).astype(np.float32)
 
 
+def _degraded(audio: np.ndarray, condition: str, path: Path, babble_pool: list[np.ndarray] | None) -> np.ndarray:
+    """``audio`` under one of the shared degradation conditions (``clean`` returns it as it is),
+    seeded by the clip's file name, so every clip gets its own noise and a rerun the same."""
+    if condition == "clean":
+        return audio
+    from whisper_pipeline.audio.degrade import degrade
+
+    return degrade(audio, condition, seed=f"alignment-accuracy:{Path(path).name}", babble_pool=babble_pool)
+
+
+# Babble talkers: sentences from this index on (the benchmark reads the first six per language, the
+# tests 10 and 11), each read by an espeak-ng voice variant with its own pitch and rate, so the
+# babble is never the sentence or the voice being aligned.
+BABBLE_FIRST_SENTENCE = 12
+BABBLE_VARIANTS = ("m1", "f2", "m3", "f4", "m7", "f1")
+
+
+def babble_speech(per_language: int = 4, languages: tuple[str, ...] = ("bs", "hr", "sr")) -> list[np.ndarray]:
+    """16 kHz sentences by other voices than the aligned clips' (``voice`` without a variant), for
+    ``degrade``'s babble conditions."""
+    from whisper_pipeline.sample_data import sentences, speak
+
+    pool = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for lang in languages:
+            chosen = sentences(lang)[BABBLE_FIRST_SENTENCE : BABBLE_FIRST_SENTENCE + per_language]
+            for k, sentence in enumerate(chosen):
+                wav = Path(tmp) / f"{lang}{k}.wav"
+                variant = BABBLE_VARIANTS[(len(pool)) % len(BABBLE_VARIANTS)]
+                speak(sentence, f"{lang}+{variant}", 140 + 10 * (k % 4), 30 + 15 * (k % 4), wav)
+                pool.append(decode(wav))
+    return pool
+
+
 def build_clip(
     sentence: str,
     path: Path,
@@ -65,9 +103,12 @@ def build_clip(
     min_gap_s: float = 0.0,
     max_gap_s: float = 0.35,
     noise_snr_db: float | None = None,
+    condition: str = "clean",
+    babble_pool: list[np.ndarray] | None = None,
 ) -> KnownClip:
     """One sentence spoken word by word with random pauses (0 = words touching); returns the truth.
-    With ``noise_snr_db``, white noise at that SNR (relative to the speech) covers the whole clip."""
+    With ``noise_snr_db``, white noise at that SNR (relative to the speech) covers the whole clip;
+    with ``condition``, the clip is degraded that way (``_degraded``)."""
     rng = random.Random(seed)
     pieces = [np.zeros(int(EDGE_PAD_S * SAMPLE_RATE), np.float32)]
     words, t = [], EDGE_PAD_S
@@ -83,7 +124,7 @@ def build_clip(
     if noise_snr_db is not None:
         speech_power = float(np.mean(np.concatenate(pieces[1:-1:2]) ** 2))
         audio = _add_noise(audio, speech_power, noise_snr_db, seed)
-    write_wav16(path, audio)
+    write_wav16(path, _degraded(audio, condition, path, babble_pool))
     return KnownClip(str(path), sentence, words)
 
 
@@ -102,13 +143,16 @@ def build_connected_clip(
     pitch: int = 50,
     seed: int = 0,
     noise_snr_db: float | None = None,
+    condition: str = "clean",
+    babble_pool: list[np.ndarray] | None = None,
 ) -> KnownClip:
     """The sentence spoken in one go; word starts from the synthesiser, not from the signal.
 
     Each word is marked ``after_pause`` when the clean audio is quiet for ``PAUSE_BEFORE_S`` before
     its true start (the first word, words after punctuation), so errors can be split into the
     boundaries an energy detector can see and those it cannot. With ``noise_snr_db``, white noise
-    at that SNR relative to the active speech (10 ms frames above ``SILENCE_DBFS``)."""
+    at that SNR relative to the active speech (10 ms frames above ``SILENCE_DBFS``); with
+    ``condition``, degraded that way (``_degraded``)."""
     from whisper_pipeline.audio.espeak_words import speak_with_word_starts
 
     spoken = speak_with_word_starts(sentence, voice, speed, pitch)
@@ -130,7 +174,7 @@ def build_connected_clip(
         n = audio.size // frame
         active = audio[: n * frame].reshape(n, frame)[~quiet]
         audio = _add_noise(audio, float(np.mean(active**2)), noise_snr_db, seed)
-    write_wav16(path, audio)
+    write_wav16(path, _degraded(audio, condition, path, babble_pool))
     return KnownClip(str(path), sentence, words)
 
 

@@ -23,8 +23,9 @@ if TYPE_CHECKING:
     import numpy as np
 
 # Which snapping rule an alignment on disk was made with: a saved alignment made with another rule is
-# aligned again, so a changed rule reaches every file (2: the adaptive margin, 2026-11-29).
-SNAP_RULE = 2
+# aligned again, so a changed rule reaches every file (2: the adaptive margin, 2026-11-29; 3: the level
+# over a per-frequency noise estimate, late starts moved back to the onset, issue 15).
+SNAP_RULE = 3
 MAX_GAP_S = 3.0  # a longer silence between two aligned words suggests words were skipped
 MIN_WORD_COVERAGE = 0.3  # words must span at least this share of the (silence-trimmed) audio
 
@@ -228,11 +229,24 @@ def _runs(mask) -> list[tuple[int, int]]:
 # benchmark sentences and checked on the other half (bench/alignment_accuracy.py --replay).
 SNAP_MARGIN_SHARE = 0.2
 SNAP_MARGIN_DB_RANGE = (3.0, 12.0)
+# The speech level is measured in this band (Hz), where speech has its energy and hum and rumble do not.
+LEVEL_BAND_HZ = (100.0, 7000.0)
+# Per frequency, the noise is estimated from this percentile of the frames' power (speech is rarely quiet
+# in a given band for a fifth of the file; the quietest fifth of the frames is mostly noise).
+NOISE_PERCENTILE = 20.0
+# A word whose start came late (inside the word) moves back to the onset of speech at most this far
+# before it, and only after a pause of at least ONSET_PAUSE_S (a real pause, longer than any stop closure).
+ONSET_WINDOW_S = 0.25
+ONSET_PAUSE_S = 0.2
+# A pause that moves a start must be deep: its mean level at most this share of the margin above the
+# floor. A weak consonant drowned in noise stays a little above the floor for its whole length, a pause
+# sits at the floor (at 10 dB white noise three words inside phrases were pushed 150-350 ms late without it).
+PAUSE_DEPTH = 0.35
 
 
 def _snap_margin_db(floor_db: float, speech_db: float) -> float:
     """The speech margin over the noise floor for a clip with these levels (10th and 90th
-    percentile of frame power).
+    percentile of the frames' level).
 
     A fixed 12 dB works while speech stands far above the floor, but with speech only 10-25 dB above
     it (noisy recordings) weak consonants and word onsets fall under floor + 12 dB, count as pause,
@@ -240,6 +254,32 @@ def _snap_margin_db(floor_db: float, speech_db: float) -> float:
     12 dB for clean audio and shrinks towards 3 dB (as much signal as noise) as the floor rises."""
     low, high = SNAP_MARGIN_DB_RANGE
     return min(high, max(low, SNAP_MARGIN_SHARE * (speech_db - floor_db)))
+
+
+def speech_level_db(audio, sample_rate: int = 16000, frame_s: float = 0.01):
+    """Per ``frame_s`` frame, how far the signal stands above the file's own noise, in dB (0 = noise).
+
+    Each frequency's noise power is estimated from the file itself (``NOISE_PERCENTILE`` of that
+    frequency's power over all frames, scaled to the mean of exponentially distributed noise
+    power), and a frame's level is its power relative to that noise, averaged over ``LEVEL_BAND_HZ``.
+    Dividing per frequency whitens any stationary noise: pink noise puts most of its power at low
+    frequencies, where it buried voiced speech in a broadband power measure, while a consonant's
+    energy at 3-6 kHz still stands clear of it. Each frame's spectrum is of its own samples only (no
+    window reaching into the next frame, which would find an onset a frame early); 100 Hz bins are
+    fine enough to whiten noise, and this costs ~60 ms per minute of audio."""
+    import numpy as np
+
+    hop = int(frame_s * sample_rate)
+    n = audio.size // hop
+    if n == 0:
+        return np.zeros(0)
+    frames = np.asarray(audio[: n * hop], dtype=np.float64).reshape(n, hop)
+    spectrum = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+    freqs = np.fft.rfftfreq(hop, 1 / sample_rate)
+    band = spectrum[:, (freqs >= LEVEL_BAND_HZ[0]) & (freqs <= LEVEL_BAND_HZ[1])]
+    q = NOISE_PERCENTILE / 100
+    noise = np.percentile(band, NOISE_PERCENTILE, axis=0) / -np.log(1 - q) + 1e-20
+    return 10 * np.log10(np.mean(band / noise, axis=1) + 1e-12)
 
 
 def snap_to_speech(
@@ -250,52 +290,85 @@ def snap_to_speech(
     margin_db: float | None = None,
     min_pause_s: float = 0.12,
     min_word_s: float = 0.05,
+    onset_window_s: float = ONSET_WINDOW_S,
+    onset_pause_s: float = ONSET_PAUSE_S,
 ) -> list[dict]:
-    """Move word starts out of the pauses before them, to where the signal rises over the noise.
+    """Move word starts out of the pauses before them, and late starts back to the speech onset.
 
-    Whisper's cross-attention tends to start a word where the previous one ended, so after a pause
-    the start comes early (by ~0.1-0.3 s on our measurements). A frame is speech when its power is
-    more than ``margin_db`` above the noise floor (10th percentile of frame power); by default the
-    margin adapts to the clip (``_snap_margin_db``). A quiet run of at least ``min_pause_s`` inside
-    a word's span, beginning in its first third, means the word starts after it; the previous word,
-    if it touched, then ends where the pause begins. Trailing quiet frames are trimmed from the
-    end. A word never shrinks below ``min_word_s``.
+    A frame is speech when its level over the file's own noise (``speech_level_db``, per frequency,
+    so pink or coloured noise counts as noise too) is more than ``margin_db`` above the floor (10th
+    percentile of the levels); by default the margin adapts to the clip (``_snap_margin_db``).
 
-    Shorter quiet runs (the default 0.12 s is deliberate), leading quiet frames and runs further
-    into the word are left alone because the closure of a stop consonant (p, t, k, b, d, g: up to
+    Early starts: Whisper's cross-attention tends to start a word where the previous one ended, so
+    after a pause the start comes early (by ~0.1-0.3 s on our measurements). A quiet run of at least
+    ``min_pause_s`` inside a word's span, beginning in its first third and deep enough (``PAUSE_DEPTH``),
+    means the word starts after it; the previous word, if it touched, then ends where the pause begins.
+
+    Late starts: the first word and words after punctuation often start 80-220 ms late, inside the
+    word. When a pause of at least ``onset_pause_s`` ends within ``onset_window_s`` before the start,
+    with only short quiet runs (closures) after it, the start moves back to where that pause ends,
+    and the previous word ends at the pause, unless that would leave it without ``min_word_s`` of
+    speech (then the "pause" is more likely a quiet consonant inside it, such as an h drowned in noise).
+
+    Trailing quiet frames are trimmed from the end. A word never shrinks below ``min_word_s``.
+    Anything less clear is left as the aligner placed it: shorter quiet runs, leading quiet frames and
+    runs further into the word, because the closure of a stop consonant (p, t, k, b, d, g: up to
     ~110 ms of near silence in espeak-ng speech), or a closure with a weak consonant drowned in noise,
-    looks like a pause: a
-    word starting with one was moved to its burst, and one inside a word moved the start into the
-    word. On connected speech in noise the old rule (fixed 12 dB, 0.08 s, first half, leading quiet
-    frames trimmed) made starts worse than not snapping at all (10 dB SNR: 56 -> 186 ms).
+    looks like a pause.
     """
     import numpy as np
 
-    frame = int(frame_s * sample_rate)
-    n = audio.size // frame
+    level = speech_level_db(audio, sample_rate, frame_s)
+    n = level.size
     if n < 3 or not words:
         return [dict(w) for w in words]
-    blocks = audio[: n * frame].reshape(n, frame).astype(np.float64)
-    power = 10 * np.log10(np.mean(blocks**2, axis=1) + 1e-12)
-    floor, speech = np.percentile(power, [10, 90])
+    floor, speech = np.percentile(level, [10, 90])
     if margin_db is None:
         margin_db = _snap_margin_db(float(floor), float(speech))
-    loud = power > floor + margin_db
+    loud = level > floor + margin_db
+    onset_pause, window, word_frames = (
+        round(onset_pause_s / frame_s),
+        round(onset_window_s / frame_s),
+        round(min_word_s / frame_s),
+    )
     out = [dict(w) for w in words]
     for i, w in enumerate(out):
         a, b = round(w["start"] / frame_s), min(n, round(w["end"] / frame_s))
         if b - a < 2:
             continue
+        touching = i > 0 and abs(out[i - 1]["end"] - w["start"]) < 1e-6
         pauses = [(a + x, a + y) for x, y in _runs(~loud[a:b]) if (y - x) * frame_s >= min_pause_s and x < (b - a) / 3]
-        if pauses:
+        pauses = [(x, y) for x, y in pauses if level[x:y].mean() <= floor + PAUSE_DEPTH * margin_db]
+        if pauses and (b - pauses[-1][1]) * frame_s >= min_word_s:
             p_start, p_end = pauses[-1]
-            if (b - p_end) * frame_s >= min_word_s:
-                if i > 0 and abs(out[i - 1]["end"] - w["start"]) < 1e-6:
-                    prev_end = max(out[i - 1]["end"], p_start * frame_s)
-                    out[i - 1]["end"] = round(prev_end, 3)
-                w["start"] = round(p_end * frame_s, 3)
-                a = p_end
+            if touching:
+                out[i - 1]["end"] = round(float(max(out[i - 1]["end"], p_start * frame_s)), 3)
+            w["start"] = round(float(p_end * frame_s), 3)
+            a = int(p_end)
+        elif window > 0:
+            a = _onset_before(out, i, a, loud, onset_pause, window, word_frames, frame_s)
         idx = np.flatnonzero(loud[a:b])
         if idx.size and (idx[-1] + 1 - idx[0]) * frame_s >= min_word_s:
-            w["end"] = round(min(w["end"], (a + idx[-1] + 1) * frame_s), 3)
+            w["end"] = round(float(min(w["end"], (a + idx[-1] + 1) * frame_s)), 3)
     return out
+
+
+def _onset_before(out: list[dict], i: int, a: int, loud, onset_pause: int, window: int, word_frames: int, frame_s):
+    """``snap_to_speech``'s late-start rule for word ``i`` starting at frame ``a``: the frame it now
+    starts at (moved back to the end of a pause of at least ``onset_pause`` frames that ends within
+    ``window`` frames before ``a``), or ``a`` when there is no such pause."""
+    lowest = max(0, a - window)
+    if i > 0:
+        lowest = max(lowest, round(out[i - 1]["start"] / frame_s) + word_frames)
+    pauses = [(x, y) for x, y in _runs(~loud[: a + 1]) if y - x >= onset_pause]
+    if not pauses or not lowest < pauses[-1][1] <= a:
+        return a
+    p_start, p_end = pauses[-1]
+    if i > 0:
+        prev = out[i - 1]
+        if loud[round(prev["start"] / frame_s) : p_start].sum() < word_frames:
+            return a  # the previous word would be left without speech
+        if prev["end"] > p_start * frame_s:
+            prev["end"] = round(float(p_start * frame_s), 3)
+    out[i]["start"] = round(float(p_end * frame_s), 3)
+    return int(p_end)
