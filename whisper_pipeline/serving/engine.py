@@ -14,6 +14,7 @@ import numpy as np
 from whisper_pipeline.alignment.align import snap_segments
 from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE
 from whisper_pipeline.serving.backends import BACKENDS, Backend, choose_backend, load_backend
+from whisper_pipeline.serving.backends.guards import DEFAULT_GUARDS, Guards
 
 SEGMENT_STATS = ("avg_logprob", "compression_ratio", "no_speech_prob")
 
@@ -22,10 +23,13 @@ class TranscriptionEngine:
     """Thread-safe: one inference at a time (a CPU model already uses every core; on a GPU it keeps
     memory bounded), loads are not duplicated.
 
-    ``backend``: ``auto`` (CTranslate2 when the model has an export, else ``transformers``), ``ct2`` (a
-    model without an export is exported on first load) or ``transformers``. ``compute_type``: the CT2
+    ``backend``: ``auto`` (CTranslate2; a local model without an export is exported on first load, and
+    served with ``transformers`` when that fails or for a hub id), ``ct2`` (the same, but a failed export
+    is an error) or ``transformers``. ``compute_type``: the CT2
     compute type (``auto``: int8 on CPU, float16 on a GPU). ``cpu_threads``: threads for CT2 on CPU
-    (default: the cores this process may use) and, when given, for torch too."""
+    (default: the cores this process may use) and, when given, for torch too. ``guards``: what protects
+    long or noisy recordings from repetition loops and invented text (``backends/guards.py``; on by
+    default, ``Guards().without()`` turns them all off)."""
 
     def __init__(
         self,
@@ -35,6 +39,7 @@ class TranscriptionEngine:
         backend: str = "auto",
         compute_type: str = "auto",
         cpu_threads: int | None = None,
+        guards: Guards = DEFAULT_GUARDS,
     ):
         if backend not in BACKENDS:
             raise ValueError(f"backend {backend!r}: use one of {', '.join(BACKENDS)}")
@@ -44,6 +49,7 @@ class TranscriptionEngine:
         self.backend = backend
         self.compute_type = compute_type
         self.cpu_threads = cpu_threads
+        self.guards = guards
         self._models: OrderedDict[tuple[str, str], Backend] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -88,18 +94,22 @@ class TranscriptionEngine:
         *,
         prompt: str | None = None,
         temperature: float = 0.0,
+        guards: Guards | None = None,
     ) -> dict:
         """Text with segments and word timestamps, for audio of any length. ``language`` None: the run's
         own language if it was trained on one, else identified among bs/hr/sr (unreliable between these
         three: see README). ``prompt``: text the decoding continues from (names, spelling, style);
-        ``temperature`` 0: the most likely text, above 0: sampled."""
+        ``temperature`` 0: the most likely text (with the guards' fallback), above 0: sampled.
+        ``guards``: this call's, instead of the engine's."""
         if temperature < 0 or temperature > 1:
             raise ValueError(f"temperature {temperature}: use a value from 0 to 1")
         return self._run(
             path,
             audio,
             language,
-            lambda m, lang: m.transcribe(audio, lang, num_beams=num_beams, prompt=prompt, temperature=temperature),
+            lambda m, lang: m.transcribe(
+                audio, lang, num_beams=num_beams, prompt=prompt, temperature=temperature, guards=guards or self.guards
+            ),
         )
 
     def align(self, path: str, audio: np.ndarray, text: str, language: str | None = None) -> dict:

@@ -81,14 +81,14 @@ def test_export_of_a_directory_without_a_model_is_refused_and_leaves_nothing(tmp
 
 def test_which_backend_a_model_gets(exported, tiny_model_dir, tmp_path):
     plain = tmp_path / "plain"
-    shutil.copytree(tiny_model_dir, plain)
-    assert choose_backend(str(plain)) == ("transformers", None), "no export: the transformers path"
+    shutil.copytree(tiny_model_dir, plain, ignore=shutil.ignore_patterns("ct2*"))
+    assert choose_backend(str(plain), export=False) == ("transformers", None), "no export yet: transformers"
     assert choose_backend(str(exported)) == ("ct2", exported / "ct2")
     assert choose_backend(str(exported), "transformers") == ("transformers", None)
     assert choose_backend("openai/whisper-small") == ("transformers", None)
     with pytest.raises(ValueError, match="no CTranslate2 export"):
         choose_backend("openai/whisper-small", "ct2")
-    # forced: a model without an export gets one on first load, then keeps it
+    # a model without an export gets one on first load, then keeps it
     assert choose_backend(str(plain), "ct2") == ("ct2", plain / "ct2")
     assert registry.ct2_export(plain) == plain / "ct2"
     assert choose_backend(str(plain)) == ("ct2", plain / "ct2")
@@ -106,14 +106,16 @@ def test_the_builtin_base_is_served_from_its_own_ct2_files(real_base_model):
 
 def test_promotion_exports_and_the_engine_then_uses_ct2(tmp_path, tiny_model_dir, clip):
     ws = Workspace.at(tmp_path / "ws").ensure()
-    shutil.copytree(tiny_model_dir, ws.run_dir("good"))
+    shutil.copytree(tiny_model_dir, ws.run_dir("good"), ignore=shutil.ignore_patterns("ct2*"))
     for lang in ("hr", "sr"):
         doc = {"models": {"finetuned": {"wer": 0.3, "cer": 0.1}}, "comparisons": {}, "run": "good"}
         registry.record_evaluation(ws, "good", lang, doc)
     registry.set_latest_run(ws, "good")
-    engine = TranscriptionEngine("cpu", max_loaded=1)
+    engine = TranscriptionEngine("cpu", max_loaded=1, backend="transformers")
     path = str(ws.run_dir("good"))
     assert engine.transcribe(path, clip, "hr")["backend"] == "transformers", "before promotion: no export"
+    assert registry.ct2_export(ws.run_dir("good")) is None, "the transformers backend never exports"
+    engine.backend = "auto"  # what the service runs; would export on first load, promotion has done it
 
     meta = promote_stage(ws, PromoteSettings()).metadata
     assert meta["ct2_export"] == ws.run_ct2("good") and registry.ct2_export(ws.run_dir("good")) == ws.run_ct2("good")

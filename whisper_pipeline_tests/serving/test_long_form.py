@@ -1,8 +1,9 @@
-"""Long recordings (1, 5 and 20 minutes) transcribe with word timestamps on every backend.
+"""Long recordings (1, 5 and 20 minutes) transcribe with word timestamps on every backend, under the
+long-form guards (on by default; ``test_long_form_guards.py`` measures what they do).
 
 The audio is real espeak-ng speech: sentences spoken one by one, with pauses between them as in a talk,
 repeated to the length wanted. The real whisper-base checks the words of a minute on both backends
-(slow); the tiny random model checks that 5 and 20 minutes go through whole, with word timestamps in
+(slow); the tiny random model checks that 5 and 20 minutes go through whole on both, with word timestamps in
 order, inside the audio and spread over all of it."""
 
 from __future__ import annotations
@@ -106,6 +107,14 @@ def test_five_minutes_on_transformers(talk, tiny_model_dir):
     doc = TranscriptionEngine("cpu", backend="transformers", cpu_threads=1).transcribe(tiny_model_dir, audio, "hr")
     assert doc["backend"] == "transformers"
     check_timeline(doc, 300.0, 60.0)
+
+
+@pytest.mark.slow
+def test_twenty_minutes_on_transformers(talk, tiny_model_dir):
+    audio = minutes_of(talk[0], 20)
+    doc = TranscriptionEngine("cpu", backend="transformers", cpu_threads=1).transcribe(tiny_model_dir, audio, "hr")
+    assert doc["backend"] == "transformers"
+    check_timeline(doc, 1200.0, 60.0)
 
 
 @pytest.mark.slow

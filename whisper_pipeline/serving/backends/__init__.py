@@ -5,6 +5,7 @@ checkpoint. Which one a model gets is decided here."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -13,7 +14,9 @@ from whisper_pipeline.io import file_lock
 from whisper_pipeline.models.registry import ct2_export
 from whisper_pipeline.serving.backends.base import BACKENDS, Backend
 
-__all__ = ["BACKENDS", "Backend", "choose_backend", "ct2_model_of", "load_backend"]
+__all__ = ["BACKENDS", "Backend", "choose_backend", "ct2_model_of", "export_on_load", "load_backend"]
+
+log = logging.getLogger(__name__)
 
 # how models/source.py names a transformers copy it converted from a CTranslate2 directory
 CONVERTED = re.compile(r"^(?P<source>.+)-hf-(?P<digest>[0-9a-f]{16})-v\d+$")
@@ -46,25 +49,50 @@ def _converted_from(path: str) -> Path | None:
 
 def choose_backend(path: str, backend: str = "auto", export: bool = True) -> tuple[str, Path | None]:
     """(``ct2`` and the CT2 model directory) or (``transformers``, None) for the model at ``path``.
-    ``auto``: CT2 when there is a CT2 model. ``ct2``: a model without one is exported first (into its
-    ``ct2/`` subdirectory, under a lock, once), unless ``export`` is False."""
+    A local model without a CT2 export gets one on first load (``export_on_load``), unless ``export`` is
+    False: ``auto`` then serves it on CT2, or on ``transformers`` with a logged warning when the export
+    fails (a read-only directory, a model CTranslate2 cannot convert); ``ct2`` lets the failure raise.
+    A hub id has no export: ``auto`` serves it on ``transformers``, ``ct2`` refuses it."""
     if backend == "transformers":
         return "transformers", None
     found = ct2_model_of(path)
     if found is not None:
         return "ct2", found
-    if backend == "auto":
-        return "transformers", None
     if not Path(path).is_dir():
+        if backend == "auto":
+            return "transformers", None
         raise ValueError(f"{path}: not a local model directory, so it has no CTranslate2 export (--backend ct2)")
     if not export:
-        return "ct2", None
+        return ("ct2", None) if backend == "ct2" else ("transformers", None)
+    if backend == "ct2":
+        return "ct2", export_on_load(Path(path))
+    try:
+        return "ct2", export_on_load(Path(path))
+    except Exception as exc:  # noqa: BLE001 - any failure to export leaves the transformers path
+        log.warning("%s: no CTranslate2 export and exporting one failed (%s); serving it with transformers", path, exc)
+        return "transformers", None
+
+
+def export_on_load(path: Path) -> Path:
+    """The CT2 export of the model at ``path``, written into its ``ct2/`` subdirectory if it has none.
+    Under a file lock beside it, so two processes loading the same model at once export it once (the
+    second finds the first's export when it gets the lock); the export itself is built in a temporary
+    directory and renamed into place (``export_ct2``), so no reader ever sees half of one, and a failed
+    export leaves nothing behind."""
     from whisper_pipeline.training.package import export_ct2
     from whisper_pipeline.workspace import RUN_CT2
 
-    with file_lock(Path(path) / RUN_CT2):
-        found = ct2_model_of(path) or export_ct2(Path(path), quantization="float16")
-    return "ct2", found
+    lock = path / RUN_CT2
+    try:
+        with file_lock(lock):
+            found = ct2_model_of(path)
+            if found is None:
+                log.info("%s: exporting to CTranslate2 for faster-whisper (once; float16 weights)", path)
+                found = export_ct2(path, quantization="float16")
+            return found
+    finally:
+        if not (path / RUN_CT2).exists():
+            Path(str(lock) + ".lock").unlink(missing_ok=True)  # a failed export leaves no lock file either
 
 
 def load_backend(

@@ -13,6 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
+from whisper_pipeline.serving.backends.guards import DEFAULT_GUARDS, Guards
 from whisper_pipeline.workspace import LANGUAGES
 
 BACKENDS = ("auto", "ct2", "transformers")
@@ -28,9 +29,15 @@ class Backend(Protocol):
         """bs/hr/sr probabilities (summing to 1) from the first 30 s."""
 
     def transcribe(
-        self, audio: np.ndarray, language: str, num_beams: int = 1, prompt: str | None = None, temperature: float = 0.0
+        self,
+        audio: np.ndarray,
+        language: str,
+        num_beams: int = 1,
+        prompt: str | None = None,
+        temperature: float = 0.0,
+        guards: Guards = DEFAULT_GUARDS,
     ) -> list[dict]:
-        """Segments with words (not yet snapped to speech)."""
+        """Segments with words (not yet snapped to speech), decoded under ``guards``."""
 
     def align(self, audio: np.ndarray, text: str, language: str) -> list[dict] | None:
         """Segments placing the words of ``text``; None when the model cannot align them."""

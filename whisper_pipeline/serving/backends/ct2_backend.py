@@ -1,7 +1,9 @@
 """The CTranslate2 backend: faster-whisper on a model's CT2 export (int8 on CPU, float16 on GPU by
 default). Long recordings are decoded by faster-whisper's own sequential long-form loop (30 s windows,
-each conditioned on the text before it, temperature fallback on failed windows), with its word
-timestamps; alignment of a known text goes through stable-ts, which works on a faster-whisper model."""
+each conditioned on the text before it), with its word timestamps, under our guards (``guards.py``):
+its own silero-VAD filter (``vad_filter``: only speech is decoded, times mapped back to the recording),
+its temperature fallback and no-speech check with our thresholds, and loops collapsed afterwards.
+Alignment of a known text goes through stable-ts, which works on a faster-whisper model."""
 
 from __future__ import annotations
 
@@ -13,11 +15,8 @@ import numpy as np
 
 from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE
 from whisper_pipeline.serving.backends.base import restrict_languages
+from whisper_pipeline.serving.backends.guards import DEFAULT_GUARDS, Guards, collapse_loops
 from whisper_pipeline.workspace import LANGUAGES
-
-# faster-whisper's (and OpenAI's) schedule: temperature 0 means greedy first, then warmer retries of a
-# window whose text repeats itself or is improbable
-FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
 
 def default_compute_type(device: str) -> str:
@@ -61,21 +60,37 @@ class CT2Backend:
         return restrict_languages(dict(every))
 
     def transcribe(
-        self, audio: np.ndarray, language: str, num_beams: int = 1, prompt: str | None = None, temperature: float = 0.0
+        self,
+        audio: np.ndarray,
+        language: str,
+        num_beams: int = 1,
+        prompt: str | None = None,
+        temperature: float = 0.0,
+        guards: Guards = DEFAULT_GUARDS,
     ) -> list[dict]:
         """Segments with words and faster-whisper's per-segment numbers. ``temperature`` 0: greedy (or
-        beams) with the fallback schedule; above 0: sampled at that temperature."""
+        beams) with the guards' fallback schedule; above 0: sampled at that temperature."""
+        temps = guards.schedule(temperature)
         segments, _ = self.model.transcribe_original(
             audio,
             language=language,
             task="transcribe",
             beam_size=num_beams,
             best_of=max(1, num_beams),
-            temperature=FALLBACK_TEMPERATURES if temperature <= 0 else float(temperature),
+            temperature=list(temps) if len(temps) > 1 else temps[0],
             initial_prompt=prompt.strip() if prompt and prompt.strip() else None,
             word_timestamps=True,
+            compression_ratio_threshold=guards.compression_ratio_threshold,
+            log_prob_threshold=guards.log_prob_threshold,
+            no_speech_threshold=guards.no_speech_threshold,
+            vad_filter=guards.vad,
+            vad_parameters={
+                "threshold": guards.vad_threshold,
+                "min_silence_duration_ms": int(guards.min_silence_s * 1000),
+                "speech_pad_ms": int(guards.speech_pad_s * 1000),
+            },
         )
-        return [plain_segment(s) for s in segments]
+        return collapse_loops([plain_segment(s) for s in segments], guards.max_repeats)[0]
 
     def align(self, audio: np.ndarray, text: str, language: str) -> list[dict] | None:
         from whisper_pipeline.alignment.align import result_segments

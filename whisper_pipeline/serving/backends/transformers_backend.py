@@ -9,7 +9,9 @@ import numpy as np
 from whisper_pipeline.alignment.align import load_aligner, result_segments
 from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE
 from whisper_pipeline.serving.backends.base import compression_ratio
-from whisper_pipeline.serving.backends.windows import speech_windows
+from whisper_pipeline.serving.backends.guards import DEFAULT_GUARDS, Guards, collapse_loops
+from whisper_pipeline.serving.backends.hf_guards import features_of, guarded_decode, score_texts
+from whisper_pipeline.serving.backends.windows import gated_windows
 from whisper_pipeline.workspace import LANGUAGES
 
 
@@ -19,8 +21,9 @@ class TransformersBackend:
     def __init__(self, path: str, device: str | None = None, batch_size: int = 8):
         self.model = load_aligner(path, device)
         self.batch_size = batch_size
+        self.guards = DEFAULT_GUARDS  # set by each transcribe call (the engine runs one at a time)
         pipe = self.model._pipe
-        self.model._inner_transcribe = lambda audio, **kw: windowed_inference(pipe, audio, **kw)
+        self.model._inner_transcribe = lambda audio, **kw: windowed_inference(pipe, audio, guards=self.guards, **kw)
 
     def trained_language(self) -> str | None:
         """The language a one-language run was trained on (its generation config says so), else None."""
@@ -46,10 +49,18 @@ class TransformersBackend:
         return dict(zip(LANGUAGES, probs))
 
     def transcribe(
-        self, audio: np.ndarray, language: str, num_beams: int = 1, prompt: str | None = None, temperature: float = 0.0
+        self,
+        audio: np.ndarray,
+        language: str,
+        num_beams: int = 1,
+        prompt: str | None = None,
+        temperature: float = 0.0,
+        guards: Guards = DEFAULT_GUARDS,
     ) -> list[dict]:
         """Segments with words, not yet snapped. ``temperature`` > 0 samples; 0 decodes greedily (or with
-        beams). No per-segment log-probabilities from this backend; the compression ratio is computed."""
+        beams), under ``guards`` (``hf_guards.py``). The per-window log-probabilities the guards use are
+        not reported (stable-ts regroups the windows into segments); the compression ratio is computed."""
+        self.guards = guards
         options: dict = {"num_beams": num_beams}
         if prompt and prompt.strip():
             options["prompt_ids"] = self.model._pipe.tokenizer.get_prompt_ids(prompt.strip(), return_tensors="pt")
@@ -74,31 +85,53 @@ def windowed_inference(
     batch_size: int | None = 8,
     word_timestamps: bool = True,
     verbose: bool | None = None,
+    guards: Guards = DEFAULT_GUARDS,
     **generate_kwargs,
 ) -> dict:
     """What stable-ts's ``WhisperHF._inner_transcribe`` returns (``segments`` with ``words``, ``language``),
-    decoded window by window: one segment per window, its times offset to the recording."""
+    decoded window by window under the guards: only the speech silero-VAD hears is cut into windows
+    (``guards.vad``), a window that fails the checks is decoded again warmer, one judged silent is
+    dropped, loops are collapsed. One segment per window, its times offset to the recording."""
     audio = np.asarray(audio.cpu() if hasattr(audio, "cpu") else audio, dtype=np.float32).reshape(-1)
-    bounds = speech_windows(audio)
+    bounds = gated_windows(audio, guards)
     if not bounds:
         return {"segments": [], "language": language}
     kwargs = {"task": task, **({"language": language} if language else {}), **generate_kwargs}
-    outputs = pipe(
-        [audio[a:b] for a, b in bounds],
-        batch_size=batch_size or 1,
-        generate_kwargs=kwargs,
-        return_timestamps="word",
-        # the language is always known here (the engine picks it first); asking for it back makes the
-        # pipeline return per-segment timestamp lists, which its batching cannot split (IndexError)
-        return_language=False,
-    )
+    clips = [audio[a:b] for a, b in bounds]
+
+    def decode(indices: list[int], temperature: float) -> list[dict]:
+        sampled = {"do_sample": True, "temperature": temperature} if temperature > 0 else {}
+        return pipe(
+            [clips[i] for i in indices],
+            batch_size=batch_size or 1,
+            generate_kwargs={**kwargs, **sampled},
+            return_timestamps="word",
+            # the language is always known here (the engine picks it first); asking for it back makes the
+            # pipeline return per-segment timestamp lists, which its batching cannot split (IndexError)
+            return_language=False,
+        )
+
+    def score(indices: list[int], texts: list[str]) -> list[tuple[float, float]]:
+        out = []
+        for k in range(0, len(indices), batch_size or 1):
+            part = indices[k : k + (batch_size or 1)]
+            feats = features_of(pipe.feature_extractor, [clips[i] for i in part])
+            out += score_texts(pipe.model, pipe.tokenizer, feats, texts[k : k + len(part)], language or "hr")
+        return out
+
+    if generate_kwargs.get("do_sample") or not language:  # a sampled request: no fallback schedule
+        outputs = decode(list(range(len(clips))), 0.0)
+    else:
+        outputs = guarded_decode(decode, lambda o: o.get("text", ""), score, len(clips), guards)
     segments = []
     for (a, b), out in zip(bounds, outputs):
+        if out is None:  # judged silent
+            continue
         words = window_words(out.get("chunks", []), a / SAMPLE_RATE, b / SAMPLE_RATE)
         if words:
             text = "".join(w["word"] for w in words)
             segments.append({"start": words[0]["start"], "end": words[-1]["end"], "text": text, "words": words})
-    return {"segments": segments, "language": language}
+    return {"segments": collapse_loops(segments, guards.max_repeats)[0], "language": language}
 
 
 def window_words(chunks: list[dict], offset: float, window_end: float) -> list[dict]:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from whisper_pipeline.serving.backends.guards import Guards, speech_regions
+
 WINDOW_S = 30.0  # Whisper's input length: one window is one short-form decode
 SEARCH_S = 10.0  # a cut is looked for in the last this-many seconds of a full window
 FRAME_S = 0.02
@@ -65,3 +67,11 @@ def speech_windows(
         return loud - floor < CONTRAST_DB or peak > floor + SILENT_DB
 
     return [(a, b) for a, b in bounds if sounds(a, b)]
+
+
+def gated_windows(audio: np.ndarray, guards: Guards) -> list[tuple[int, int]]:
+    """The windows to decode: ``speech_windows`` of each stretch silero-VAD hears as speech (with
+    ``guards.vad``), else of the whole recording."""
+    if not guards.vad:
+        return speech_windows(audio)
+    return [(a + c, a + d) for a, b in speech_regions(audio, guards) for c, d in speech_windows(audio[a:b])]

@@ -1,0 +1,117 @@
+"""The guards of ``guards.py`` for a ``transformers`` Whisper, decoded window by window.
+
+``transformers``' own ``generate`` has the same fallback (``temperature`` as a list with thresholds), but
+behind its pipeline with word timestamps a 10 s silent clip and a sentence did not come back within 10
+minutes, so the decisions are made here: each window is decoded greedily, then scored with one
+teacher-forced pass of the decoder over its text (average log-probability of the text's tokens and the
+end token, as OpenAI's ``transcribe`` computes it; ``<|nospeech|>`` probability at the start token), and
+only the windows that fail are decoded again, sampled, at the next temperature of the schedule."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from whisper_pipeline.serving.backends.base import compression_ratio
+from whisper_pipeline.serving.backends.guards import Guards
+
+SEED = 0  # sampled retries are seeded: the same audio gives the same text
+
+
+def no_speech_token(tokenizer) -> int:
+    """``<|nospeech|>`` (large-v3 tokenizers) or ``<|nocaptions|>`` (the older ones)."""
+    for token in ("<|nospeech|>", "<|nocaptions|>"):
+        tid = tokenizer.convert_tokens_to_ids(token)
+        if tid is not None and tid != tokenizer.unk_token_id:
+            return int(tid)
+    raise ValueError("this tokenizer has no no-speech token")
+
+
+def score_texts(model, tokenizer, features, texts: list[str], language: str) -> list[tuple[float, float]]:
+    """(average log-probability, no-speech probability) of each ``texts[i]`` given the log-mel
+    ``features[i]``: one forward pass of the model with the text as the decoder's input."""
+    import torch
+
+    prefix = [
+        tokenizer.convert_tokens_to_ids("<|startoftranscript|>"),
+        tokenizer.convert_tokens_to_ids(f"<|{language}|>"),
+        tokenizer.convert_tokens_to_ids("<|transcribe|>"),
+        tokenizer.convert_tokens_to_ids("<|notimestamps|>"),
+    ]
+    eot = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    bodies = [tokenizer.encode(" " + t.strip(), add_special_tokens=False)[:440] if t.strip() else [] for t in texts]
+    seqs = [prefix + body + [eot] for body in bodies]
+    width = max(len(s) for s in seqs)
+    ids = torch.tensor([s + [eot] * (width - len(s)) for s in seqs], device=model.device)
+    with torch.inference_mode():
+        logits = model(input_features=features.to(model.device, model.dtype), decoder_input_ids=ids).logits.float()
+    logp = torch.log_softmax(logits, dim=-1)
+    nospeech = torch.softmax(logits[:, 0], dim=-1)[:, no_speech_token(tokenizer)]
+    out = []
+    for i, seq in enumerate(seqs):
+        positions = torch.arange(len(prefix) - 1, len(seq) - 1, device=logp.device)
+        targets = torch.tensor(seq[len(prefix) :], device=logp.device)
+        avg = float(logp[i, positions, targets].sum()) / (len(seq) - len(prefix))
+        out.append((avg, float(nospeech[i])))
+    return out
+
+
+def failed(text: str, avg_logprob: float, guards: Guards) -> bool:
+    """Whether a decode fails the fallback checks (repeats itself, or is improbable)."""
+    ratio = compression_ratio(text) or 0.0
+    too_repetitive = guards.compression_ratio_threshold is not None and ratio > guards.compression_ratio_threshold
+    improbable = guards.log_prob_threshold is not None and avg_logprob < guards.log_prob_threshold
+    return too_repetitive or improbable
+
+
+def silent(avg_logprob: float, no_speech_prob: float, guards: Guards) -> bool:
+    """Whisper's no-speech rule: the no-speech token is likely and the text improbable."""
+    if guards.no_speech_threshold is None:
+        return False
+    improbable = guards.log_prob_threshold is None or avg_logprob < guards.log_prob_threshold
+    return no_speech_prob > guards.no_speech_threshold and improbable
+
+
+def guarded_decode(
+    decode: Callable[[list[int], float], list],
+    text_of: Callable[[object], str],
+    score: Callable[[list[int], list[str]], list[tuple[float, float]]],
+    n: int,
+    guards: Guards,
+) -> list[object | None]:
+    """Decode items ``0..n-1`` under the guards. ``decode(indices, temperature)`` decodes those items
+    (greedy at 0, sampled above) and returns one result each; ``text_of`` gives a result's text;
+    ``score(indices, texts)`` their (average log-probability, no-speech probability). Items judged silent
+    come back as None; the others as the first decode that passes the checks (or the last one tried).
+    A greedy decode below ``guards.hopeless_log_prob`` is kept as it is (no retries)."""
+    import torch
+
+    temps = guards.temperatures or (0.0,)
+    results: list[object | None] = list(decode(list(range(n)), temps[0])) if n else []
+    checks = guards.log_prob_threshold is not None or guards.no_speech_threshold is not None
+    if not checks and (guards.compression_ratio_threshold is None or len(temps) == 1):
+        return results
+    stats = score(list(range(n)), [text_of(r) for r in results]) if checks else [(0.0, 0.0)] * n
+    pending = []
+    hopeless = guards.hopeless_log_prob if guards.hopeless_log_prob is not None else float("-inf")
+    for i, (avg, nospeech) in enumerate(stats):
+        if silent(avg, nospeech, guards):
+            results[i] = None
+        elif failed(text_of(results[i]), avg, guards) and avg >= hopeless:
+            pending.append(i)
+    for temperature in temps[1:]:
+        if not pending:
+            break
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(SEED)
+            retried = decode(pending, temperature)
+        for i, r in zip(pending, retried):
+            results[i] = r
+        stats = score(pending, [text_of(r) for r in retried]) if checks else [(0.0, 0.0)] * len(pending)
+        pending = [i for i, r, (avg, _) in zip(pending, retried, stats) if failed(text_of(r), avg, guards)]
+    return results
+
+
+def features_of(feature_extractor, clips: list[np.ndarray]):
+    return feature_extractor(clips, sampling_rate=16000, return_tensors="pt").input_features

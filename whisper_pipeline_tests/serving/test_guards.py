@@ -1,0 +1,122 @@
+"""The long-form guards without a model: loop collapse, the no-speech and fallback rules, VAD regions
+of speech among silence and music, and the 4-gram / words-in-silence measures of the long recording."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from whisper_pipeline.evaluation.long_recording import chords, repeated_ngrams, sweep, words_inside
+from whisper_pipeline.serving.backends.guards import (
+    DEFAULT_GUARDS,
+    NO_GUARDS,
+    collapse_loops,
+    collapse_text_loops,
+    loop_spans,
+    speech_regions,
+)
+from whisper_pipeline.serving.backends.hf_guards import failed, guarded_decode, silent
+from whisper_pipeline_tests.conftest import espeak_16k
+
+RATE = 16000
+
+
+def segment(text: str, start: float = 0.0) -> dict:
+    words = [{"word": " " + w, "start": start + i, "end": start + i + 0.5} for i, w in enumerate(text.split())]
+    return {"start": start, "end": words[-1]["end"], "text": text, "words": words}
+
+
+def test_a_phrase_looping_is_kept_once_with_its_timestamps():
+    seg = segment("dobar dan hvala lijepa hvala lijepa hvala lijepa hvala lijepa hvala lijepa do viđenja")
+    (out,), dropped = collapse_loops([seg], max_repeats=3)
+    assert out["text"] == "dobar dan hvala lijepa do viđenja" and dropped == 8
+    assert [w["start"] for w in out["words"]] == [0, 1, 2, 3, 12, 13], "the kept words keep their own times"
+    assert (out["start"], out["end"]) == (0, 13.5)
+
+
+def test_what_is_not_a_loop_is_left_alone():
+    said = "da da da ne znam, ne znam ne znam. Idemo"  # three times in a row is still speech (max_repeats 3)
+    (out,), dropped = collapse_loops([segment(said)], max_repeats=3)
+    assert out["text"] == said and dropped == 0
+    assert collapse_loops([segment("a a a a a")], max_repeats=None)[1] == 0, "off"
+    # punctuation and case do not hide a loop; the shortest period wins
+    assert loop_spans(["x", "a", "a", "a", "a", "a", "y"], 3) == [(1, 1, 5)]
+    assert loop_spans(
+        "u redu. U redu, u redu u redu!".replace(".", "").replace(",", "").replace("!", "").lower().split(), 3
+    ) == [(0, 2, 4)]
+    assert collapse_text_loops("Hvala. Hvala. Hvala. Hvala. Hvala.", 3) == "Hvala."
+
+
+def test_fallback_and_no_speech_rules():
+    assert failed("ne ne ne ne ne ne ne ne ne ne ne ne ne ne ne ne ne ne ne", -0.2, DEFAULT_GUARDS), "compresses"
+    assert failed("Dobar dan.", -1.5, DEFAULT_GUARDS), "improbable"
+    assert not failed("Dobar dan, kako ste danas?", -0.3, DEFAULT_GUARDS)
+    assert not failed("ne ne ne ne ne ne ne ne ne ne ne ne ne ne ne ne ne", -3.0, NO_GUARDS)
+    assert silent(-1.2, 0.9, DEFAULT_GUARDS)
+    assert not silent(-0.5, 0.9, DEFAULT_GUARDS), "a likely text is kept even when no-speech is likely"
+    assert not silent(-1.2, 0.3, DEFAULT_GUARDS)
+
+
+def test_guarded_decode_retries_warmer_and_drops_silence():
+    texts = {
+        (0, 0.0): "Dobar dan.",  # passes
+        (1, 0.0): "hvala " * 30,  # loops: retried
+        (1, 0.2): "hvala " * 30,
+        (1, 0.4): "Hvala vam.",
+        (2, 0.0): "Hvala.",  # judged silent
+    }
+    calls = []
+
+    def decode(indices, temperature):
+        calls.append((tuple(indices), temperature))
+        return [texts[(i, temperature)] for i in indices]
+
+    def score(indices, got):
+        return [(-1.5, 0.9) if i == 2 else (-0.3, 0.01) for i in indices]
+
+    out = guarded_decode(decode, str, score, 3, DEFAULT_GUARDS)
+    assert out == ["Dobar dan.", "Hvala vam.", None]
+    assert calls == [((0, 1, 2), 0.0), ((1,), 0.2), ((1,), 0.4)]
+    calls.clear()
+    assert guarded_decode(decode, str, score, 3, NO_GUARDS) == ["Dobar dan.", "hvala " * 30, "Hvala."]
+    assert calls == [((0, 1, 2), 0.0)], "no guards: one greedy pass, nothing scored or dropped"
+    calls.clear()
+    hopeless = guarded_decode(decode, str, lambda indices, got: [(-6.0, 0.01)] * len(indices), 3, DEFAULT_GUARDS)
+    assert hopeless == ["Dobar dan.", "hvala " * 30, "Hvala."] and calls == [((0, 1, 2), 0.0)], "not retried"
+
+
+@pytest.fixture(scope="module")
+def speech_music_silence(tmp_path_factory) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """5 s of chords, a sentence, 8 s of near-silence, a sentence, 8 s of tone sweep."""
+    from whisper_pipeline.audio.ffmpeg import decode
+
+    rng = np.random.default_rng(0)
+    d = tmp_path_factory.mktemp("vad")
+    a = decode(str(espeak_16k("Dobar dan, danas je lijep dan u Zagrebu.", "hr+f2", d / "a.wav")))
+    b = decode(str(espeak_16k("Vlak za Split kreće u osam sati.", "hr+m3", d / "b.wav")))
+    quiet = np.zeros(8 * RATE, np.float32)
+    parts = [chords(5, rng), a, quiet, b, sweep(8, rng)]
+    audio = np.concatenate(parts) + 1e-3 * rng.standard_normal(sum(p.size for p in parts)).astype(np.float32)
+    edges = np.cumsum([0] + [p.size / RATE for p in parts])
+    return audio.astype(np.float32), [(edges[1], edges[2]), (edges[3], edges[4])]
+
+
+def test_vad_hears_the_speech_not_the_music_or_silence(speech_music_silence):
+    audio, said = speech_music_silence
+    regions = [(a / RATE, b / RATE) for a, b in speech_regions(audio)]
+    assert len(regions) == 2, regions
+    for (start, end), (s, e) in zip(regions, said):
+        assert start <= s + 0.3 and end >= e - 0.3, "all of the speech is kept"
+        assert start > s - 1.0 and end < e + 1.0, "and little of what is around it"
+    assert speech_regions(np.zeros(0, np.float32)) == []
+    assert speech_regions(np.zeros(10 * RATE, np.float32)) == []
+
+
+def test_long_recording_measures():
+    ref = "dobar dan kako ste danas vlak za split kreće u osam sati"
+    looped = ref + " hvala vam puno lijepo" * 5
+    assert repeated_ngrams(ref, ref) == {}
+    assert repeated_ngrams(looped, ref)["hvala vam puno lijepo"] == (5, 0)
+    assert repeated_ngrams(ref + (" " + ref) * 4, ref + (" " + ref) * 4) == {}, "repeated as often as said"
+    words = [{"word": "a", "start": 10.0, "end": 10.4}, {"word": "b", "start": 20.5, "end": 20.9}]
+    assert words_inside(words, [(9.5, 30.0, "chords")]) == [words[1]]
