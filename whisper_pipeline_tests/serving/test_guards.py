@@ -34,6 +34,15 @@ def test_a_phrase_looping_is_kept_once_with_its_timestamps():
     assert (out["start"], out["end"]) == (0, 13.5)
 
 
+def test_a_loop_written_as_one_segment_a_copy_is_kept_once():
+    """faster-whisper writes each copy of a looping line as its own segment."""
+    segments = [segment("Dobar dan.", 0.0)] + [segment("Sve na glanjski.", 2.0 + 3 * k) for k in range(6)]
+    segments.append(segment("Hvala.", 30.0))
+    out, dropped = collapse_loops(segments, max_repeats=3)
+    assert [s["text"] for s in out] == ["Dobar dan.", "Sve na glanjski.", "Hvala."] and dropped == 15
+    assert out[1]["start"] == 2.0
+
+
 def test_what_is_not_a_loop_is_left_alone():
     said = "da da da ne znam, ne znam ne znam. Idemo"  # three times in a row is still speech (max_repeats 3)
     (out,), dropped = collapse_loops([segment(said)], max_repeats=3)

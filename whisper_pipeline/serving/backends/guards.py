@@ -11,7 +11,8 @@ faster-whisper), on by default on every backend and in evaluation, and can each 
 - **VAD-gated chunks**: only the stretches silero-VAD hears as speech are decoded (``vad``); the rest
   (silence, music, tones) never reaches the decoder, so nothing can be invented there.
 - **Loop collapse**, after decoding: a phrase of 1 to ``MAX_LOOP_WORDS`` words said more than
-  ``max_repeats`` (3) times back to back within one segment is kept once (``collapse_loops``).
+  ``max_repeats`` (3) times back to back (within a segment or across consecutive ones) is kept once
+  (``collapse_loops``).
 """
 
 from __future__ import annotations
@@ -139,27 +140,33 @@ def loop_spans(tokens: list[str], max_repeats: int, max_words: int = MAX_LOOP_WO
 
 
 def collapse_loops(segments: list[dict], max_repeats: int | None = 3) -> tuple[list[dict], int]:
-    """Segments with every loop (``loop_spans``) inside one segment kept once: the words of the extra
-    copies are dropped with their timestamps, and the segment's text is rebuilt from its words. Returns
-    the segments and how many words were dropped. A loop is a decoding failure, not speech: people do
-    not say one phrase four times running, Whisper does when it is stuck."""
+    """Segments with every loop (``loop_spans``) kept once: the words of the extra copies are dropped
+    with their timestamps, and each segment's text is rebuilt from the words it keeps (a segment left
+    without words goes). Loops are looked for over the words of consecutive segments, since faster-whisper
+    often writes each copy of a looping phrase as a segment of its own. Returns the segments and how many
+    words were dropped. A loop is a decoding failure, not speech: people do not say one phrase four times
+    running, Whisper does when it is stuck."""
     if not max_repeats:
         return segments, 0
-    dropped = 0
-    for seg in segments:
+    where = [(k, i) for k, seg in enumerate(segments) for i in range(len(seg.get("words") or []))]
+    tokens = [_norm(segments[k]["words"][i]["word"]) for k, i in where]
+    drop: set[tuple[int, int]] = set()
+    for start, period, copies in loop_spans(tokens, max_repeats):
+        drop.update(where[j] for j in range(start + period, start + period * copies))
+    if not drop:
+        return segments, 0
+    kept = []
+    for k, seg in enumerate(segments):
         words = seg.get("words") or []
-        spans = loop_spans([_norm(w["word"]) for w in words], max_repeats)
-        if not spans:
+        if not any((k, i) in drop for i in range(len(words))):
+            kept.append(seg)
             continue
-        drop: set[int] = set()
-        for start, period, copies in spans:
-            drop.update(range(start + period, start + period * copies))
-        seg["words"] = [w for i, w in enumerate(words) if i not in drop]
-        seg["text"] = " ".join("".join(w["word"] for w in seg["words"]).split())
+        seg["words"] = [w for i, w in enumerate(words) if (k, i) not in drop]
         if seg["words"]:
+            seg["text"] = " ".join("".join(w["word"] for w in seg["words"]).split())
             seg["start"], seg["end"] = seg["words"][0]["start"], seg["words"][-1]["end"]
-        dropped += len(drop)
-    return [s for s in segments if s.get("words") or s.get("text")], dropped
+            kept.append(seg)
+    return kept, len(drop)
 
 
 def collapse_text_loops(text: str, max_repeats: int | None = 3) -> str:
