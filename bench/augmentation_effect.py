@@ -11,8 +11,14 @@ Everything is cached in ``--workspace``: the corpus and prepared data (kept when
 (named after a hash of its training settings and augmentation config, so a changed config trains a new model
 and leaves the old one), and each evaluation (one JSON per model × condition). A re-run redoes only what changed.
 
-    nice -n 10 .venv/bin/python bench/augmentation_effect.py --workspace /tmp/augbench      # ~1 h on 2 cores
-    .venv/bin/python bench/augmentation_effect.py --workspace /tmp/augbench --only-eval     # trained models only
+    nice -n 10 .venv/bin/python bench/augmentation_effect.py --workspace /tmp/augbench   # all of it
+    ... --reuse-plain data/workspace/models/whisper/run1   # make demo's run as the plain model: one training less
+    ... --only-eval --models plain --conditions clean pink_10db babble_10db   # score what is trained, a few rows
+    ... --table-only                                        # the table of what is cached, nothing computed
+
+Cost on a quiet 2-core CPU: data preparation ~12 min, each training ~15–20 min (the demo's), and one evaluation
+(30 utterances) a few minutes per model × condition; a machine loaded by other work is many times slower
+(README, "Does augmentation help?"). Each finished piece is kept, so it can be run in parts.
 """
 
 from __future__ import annotations
@@ -108,6 +114,47 @@ def train(ws: Workspace, run: str, train_config: Path, languages: list[str], aug
     return time.time() - started
 
 
+def adopt_plain(ws: Workspace, run: str, source: Path, train_config: Path, languages: list[str]) -> None:
+    """Use a model already trained with this recipe on this data (e.g. ``make demo``'s run) as the plain run:
+    its recorded hyperparameters must equal the recipe's and its training set must have as many utterances as
+    this workspace's; its weights and run manifest (not its checkpoints) are copied in."""
+    import shutil
+    import tempfile
+    from dataclasses import asdict
+
+    from whisper_pipeline.training.settings import TrainSettings
+    from whisper_pipeline.workspace import RUN_MANIFEST
+
+    if ws.run_manifest(run).is_file():
+        return
+    manifest_path = source / RUN_MANIFEST
+    if not manifest_path.is_file():
+        raise SystemExit(f"--reuse-plain {source}: no {RUN_MANIFEST}, not a trained run directory")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    recipe = (yaml.safe_load(train_config.read_text(encoding="utf-8")) or {}).get("ops", {}).get("checkpoint", {})
+    wanted = asdict(TrainSettings.from_dict({**recipe.get("config", {}), "languages": list(languages)}))
+    recorded = manifest.get("hyperparameters", {})
+    differ = [k for k in wanted if k != "run_name" and k in recorded and recorded[k] != wanted[k]]
+    if differ:
+        raise SystemExit(f"--reuse-plain {source}: trained with other settings than {train_config}: {differ}")
+    rows = sum(len(read_lines(ws.ready_manifest(l, "train"))) for l in languages)
+    if manifest.get("train_samples") != rows:
+        raise SystemExit(f"--reuse-plain {source}: trained on {manifest.get('train_samples')} utterances, not {rows}")
+    target = ws.run_dir(run)
+    if target.exists() and any(target.iterdir()):
+        raise SystemExit(f"--reuse-plain: {target} exists (a training cut short?); remove it or train instead")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{run}.", dir=target.parent))
+    try:
+        for path in source.iterdir():
+            if path.is_file():
+                shutil.copy2(path, tmp / path.name)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 # --- evaluation ---------------------------------------------------------------------------------------
 
 
@@ -182,11 +229,12 @@ def evaluate(
     device: str | None = None,
     log: Callable[[str], None] = print,
     loaded: dict[str, Any] | None = None,
+    compute: bool = True,
 ) -> dict[str, dict]:
     """WER/CER of model ``name`` per condition, each cached as ``<cache>/eval/<name>/<condition>.json`` with the
         key it was computed under (model, test lines, degradation code, decoding): a cached result whose key still
         matches is reused, anything else is transcribed again. The model is loaded only when something is missing
-    (and kept in ``loaded``, by directory, for the next call)."""
+    (and kept in ``loaded``, by directory, for the next call). Without ``compute``, only cached results."""
     from whisper_pipeline.evaluation.metrics import summarize, utterance_errors
 
     utterances = _hash(*(f"{l.id}|{l.language}|{l.audio}|{l.transcript}" for l in lines))
@@ -201,6 +249,8 @@ def evaluate(
             if cached.get("key") == key:
                 results[condition] = cached
                 continue
+        if not compute:
+            continue
         if str(model_dir) not in loaded:
             from whisper_pipeline.evaluation.transcribe import WhisperTranscriber
 
@@ -294,13 +344,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--augment-config", type=Path, default=DEFAULT_AUGMENT_CONFIG)
     parser.add_argument("--languages", nargs="+", default=list(LANGUAGES), choices=LANGUAGES)
     parser.add_argument("--conditions", nargs="+", default=list(CONDITIONS), help=f"of: {' '.join(CONDITIONS)}")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS, help="models to score")
     parser.add_argument("--speakers", type=int, default=6, help="sample-corpus speakers per language")
     parser.add_argument("--sentences", type=int, default=10, help="sentences per speaker")
     parser.add_argument("--batch-size", type=int, default=8, help="utterances per transcription batch")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
+    parser.add_argument(
+        "--reuse-plain",
+        type=Path,
+        help="a run directory trained with the same recipe on the same data (e.g. make demo's models/whisper/run1) "
+        "to use as the plain model instead of training it again",
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--only-train", action="store_true", help="prepare data and train; no evaluation")
     mode.add_argument("--only-eval", action="store_true", help="evaluate the models already trained (no training)")
+    mode.add_argument("--table-only", action="store_true", help="print the table of what is cached; compute nothing")
     args = parser.parse_args(argv)
     conditions = check_conditions(args.conditions)
     if "clean" not in conditions:
@@ -308,8 +366,10 @@ def main(argv: list[str] | None = None) -> None:
     ws = Workspace.at(args.workspace).ensure()
     names = run_names(args.train_config, args.augment_config)
     timings: dict[str, float] = {}
-    if not args.only_eval:
+    if not (args.only_eval or args.table_only):
         timings.update(prepare_data(ws, args.languages, args.speakers, args.sentences))
+        if args.reuse_plain:
+            adopt_plain(ws, names["plain"], args.reuse_plain, args.train_config, args.languages)
         timings[f"train {names['plain']}"] = train(ws, names["plain"], args.train_config, args.languages, None)
         timings[f"train {names['augmented']}"] = train(
             ws, names["augmented"], args.train_config, args.languages, args.augment_config
@@ -319,8 +379,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     recipe = yaml.safe_load(args.train_config.read_text(encoding="utf-8")) or {}
     source = recipe.get("resources", {}).get("base_model", {}).get("config", {}).get("source", BUILTIN_BASE)
-    models = {"base": Path(resolve_model_source(source, ws.base_model_dir))}
-    models.update({m: ws.run_dir(names[m]) for m in ("plain", "augmented") if ws.run_manifest(names[m]).is_file()})
+    models = {"base": Path(resolve_model_source(source, ws.base_model_dir))} if "base" in args.models else {}
+    trained = [m for m in ("plain", "augmented") if m in args.models and ws.run_manifest(names[m]).is_file()]
+    models.update({m: ws.run_dir(names[m]) for m in trained})
     lines = test_lines(ws, args.languages)
     cache = ws.bench_cache(BENCH)
     results: dict[str, dict[str, dict]] = {label: {} for label in models}
@@ -329,13 +390,23 @@ def main(argv: list[str] | None = None) -> None:
         for label, model_dir in models.items():
             started = time.time()
             name = names.get(label, label)
-            found = evaluate(cache, name, model_dir, lines, [condition], args.batch_size, args.device, loaded=loaded)
+            found = evaluate(
+                cache,
+                name,
+                model_dir,
+                lines,
+                [condition],
+                args.batch_size,
+                args.device,
+                loaded=loaded,
+                compute=not args.table_only,
+            )
             results[label].update(found)
             timings[f"evaluate {label}"] = timings.get(f"evaluate {label}", 0.0) + time.time() - started
     conditions = [c for c in CONDITIONS if c in conditions]  # the table in the usual order
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"\n{len(lines)} test utterances ({', '.join(args.languages)}); {stamp}; {machine()}")
-    print(f"models: base = {models['base']}; " + "; ".join(f"{m} = {names[m]}" for m in ("plain", "augmented")))
+    print("models: " + "; ".join(f"{m} = {d}" for m, d in models.items()))
     print(f"augment config: {args.augment_config}\n")
     print(format_table(results, conditions))
     print("\n" + verdict(results, conditions))
