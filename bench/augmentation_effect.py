@@ -176,18 +176,20 @@ def model_fingerprint(model_dir: Path) -> str:
     return _hash(*(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files))
 
 
-def babble_pools(lines: list[ManifestLine], limit: int = 24) -> Callable[[ManifestLine], list[np.ndarray]]:
-    """Babble talkers for an utterance, as ``eval_report`` picks them: the other test speakers of its language,
-    or, when that language has one test speaker, the other languages' test speakers; at most ``limit``
-    utterances chosen by a hash of the id; never the utterance's own speaker. Audio loaded once."""
+def babble_pools(
+    lines: list[ManifestLine], training_speakers: frozenset[str] = frozenset()
+) -> Callable[[ManifestLine], list[np.ndarray]]:
+    """Babble talkers for an utterance, picked as ``eval_report`` picks them (``babble_candidates``: the other
+    test speakers of its language, or the other languages' when it has one), never its own speaker."""
+    from whisper_pipeline.evaluation.conditions import babble_candidates
     from whisper_pipeline.training.data import load_audio_16k
 
     audio = {l.id: load_audio_16k(l.audio) for l in lines}
 
     def pool(line: ManifestLine) -> list[np.ndarray]:
         own = [l for l in lines if l.language == line.language]
-        candidates = own if len({l.speaker for l in own}) > 1 else [l for l in lines if l.language != line.language]
-        chosen = sorted(candidates, key=lambda l: hashlib.sha256(l.id.encode()).hexdigest())[:limit]
+        others = [l for l in lines if l.language != line.language]
+        chosen = babble_candidates(own, others, set(training_speakers))
         return [audio[l.id] for l in chosen if l.speaker != line.speaker]
 
     return pool
@@ -195,9 +197,10 @@ def babble_pools(lines: list[ManifestLine], limit: int = 24) -> Callable[[Manife
 
 def degraded_audio(cache: Path, lines: list[ManifestLine], condition: str) -> list[str]:
     """The test audio under ``condition`` as WAV files in the cache (made once; remade when ``degrade.py``
-    changes). Seeds as ``eval_report``'s: ``eval:<utterance id>:<condition>``."""
+    changes). Seeds are ``eval_report``'s (``eval_seed``), so the audio is what ``eval_report`` scores."""
     from whisper_pipeline.audio.degrade import degrade
     from whisper_pipeline.audio.ffmpeg import write_wav16
+    from whisper_pipeline.evaluation.conditions import eval_seed
     from whisper_pipeline.training.data import load_audio_16k
 
     if condition == "clean":
@@ -210,7 +213,7 @@ def degraded_audio(cache: Path, lines: list[ManifestLine], condition: str) -> li
     pool = babble_pools(lines) if condition.startswith("babble") else None
     for line, path in zip(lines, paths):
         out = degrade(
-            load_audio_16k(line.audio), condition, f"eval:{line.id}:{condition}", pool(line) if pool else None
+            load_audio_16k(line.audio), condition, eval_seed(line.id, condition), pool(line) if pool else None
         )
         with atomic_path(path, suffix=".wav") as tmp:
             write_wav16(tmp, out)
