@@ -46,6 +46,7 @@ DEFAULT_AUGMENT_CONFIG = CONFIGS / "augment.yaml"
 BENCH = "augmentation_effect"
 MODELS = ("base", "plain", "augmented")
 DEGRADE_SOURCE = REPO_ROOT / "whisper_pipeline" / "audio" / "degrade.py"
+AUGMENT_CODE = (REPO_ROOT / "whisper_pipeline" / "audio" / "augment.py", DEGRADE_SOURCE)
 
 
 def _hash(*parts: str) -> str:
@@ -53,12 +54,11 @@ def _hash(*parts: str) -> str:
 
 
 def run_names(train_config: Path, augment_config: Path) -> dict[str, str]:
-    """The two runs' names: a changed recipe or augmentation config names (and trains) a new model."""
+    """The two runs' names: a changed recipe, augmentation config or augmentation code (``augment.py`` and the
+    ``degrade.py`` transforms it shares) names, and so trains, a new model."""
     recipe = train_config.read_text(encoding="utf-8")
-    return {
-        "plain": f"plain-{_hash(recipe)}",
-        "augmented": f"augmented-{_hash(recipe, augment_config.read_text(encoding='utf-8'))}",
-    }
+    augmentation = [augment_config.read_text(encoding="utf-8")] + [p.read_text(encoding="utf-8") for p in AUGMENT_CODE]
+    return {"plain": f"plain-{_hash(recipe)}", "augmented": f"augmented-{_hash(recipe, *augmentation)}"}
 
 
 def _runner(ws: Workspace):

@@ -73,3 +73,11 @@ def test_table_shows_the_difference_and_the_verdict_applies_the_clean_margin(ben
     assert "criterion met" in bench.verdict(results, ["clean", "pink_10db"])
     results["augmented"]["clean"]["wer"] = 0.33  # 0.03 worse on clean
     assert "criterion NOT met" in bench.verdict(results, ["clean", "pink_10db"])
+
+
+def test_a_changed_augmentation_config_names_a_new_augmented_model_only(bench, tmp_path):
+    tuned = tmp_path / "augment.yaml"
+    tuned.write_text(bench.DEFAULT_AUGMENT_CONFIG.read_text() + "\n# tuned\n")
+    shipped = bench.run_names(bench.DEFAULT_TRAIN_CONFIG, bench.DEFAULT_AUGMENT_CONFIG)
+    changed = bench.run_names(bench.DEFAULT_TRAIN_CONFIG, tuned)
+    assert changed["plain"] == shipped["plain"] and changed["augmented"] != shipped["augmented"]
