@@ -1,8 +1,9 @@
 """The guards of ``guards.py`` for a ``transformers`` Whisper, decoded window by window.
 
 ``transformers``' own ``generate`` has the same fallback (``temperature`` as a list with thresholds), but
-behind its pipeline with word timestamps a 10 s silent clip and a sentence did not come back within 10
-minutes, so the decisions are made here: each window is decoded greedily, then scored with one
+behind its pipeline with word timestamps three short clips (a sentence, 10 s of silence, two sentences)
+did not come back within 10 minutes on a busy 2-core machine (not investigated further), so the
+decisions are made here: each window is decoded greedily, then scored with one
 teacher-forced pass of the decoder over its text (average log-probability of the text's tokens and the
 end token, as OpenAI's ``transcribe`` computes it; ``<|nospeech|>`` probability at the start token), and
 only the windows that fail are decoded again, sampled, at the next temperature of the schedule."""
