@@ -273,8 +273,8 @@ def speech_level_db(audio, sample_rate: int = 16000, frame_s: float = 0.01):
     n = audio.size // hop
     if n == 0:
         return np.zeros(0)
-    frames = np.asarray(audio[: n * hop], dtype=np.float64).reshape(n, hop)
-    spectrum = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+    frames = np.asarray(audio[: n * hop], dtype=np.float32).reshape(n, hop)
+    spectrum = np.abs(np.fft.rfft(frames, axis=1)).astype(np.float32) ** 2
     freqs = np.fft.rfftfreq(hop, 1 / sample_rate)
     band = spectrum[:, (freqs >= LEVEL_BAND_HZ[0]) & (freqs <= LEVEL_BAND_HZ[1])]
     q = NOISE_PERCENTILE / 100
@@ -357,13 +357,21 @@ def _onset_before(out: list[dict], i: int, a: int, loud, onset_pause: int, windo
     """``snap_to_speech``'s late-start rule for word ``i`` starting at frame ``a``: the frame it now
     starts at (moved back to the end of a pause of at least ``onset_pause`` frames that ends within
     ``window`` frames before ``a``), or ``a`` when there is no such pause."""
+    import numpy as np
+
     lowest = max(0, a - window)
     if i > 0:
         lowest = max(lowest, round(out[i - 1]["start"] / frame_s) + word_frames)
-    pauses = [(x, y) for x, y in _runs(~loud[: a + 1]) if y - x >= onset_pause]
+    # only the frames that can hold such a pause's end and its first onset_pause frames (a run cut
+    # at the window's start is still long enough exactly when the whole run is): linear in the file
+    first = max(0, lowest + 1 - onset_pause)
+    pauses = [(first + x, first + y) for x, y in _runs(~loud[first : a + 1]) if y - x >= onset_pause]
     if not pauses or not lowest < pauses[-1][1] <= a:
         return a
     p_start, p_end = pauses[-1]
+    if p_start == first and first > 0:  # the pause began before the window: find where
+        speech = np.flatnonzero(loud[:first])
+        p_start = int(speech[-1]) + 1 if speech.size else 0
     if i > 0:
         prev = out[i - 1]
         if loud[round(prev["start"] / frame_s) : p_start].sum() < word_frames:
