@@ -12,7 +12,7 @@ pipeline writes), on two kinds of speech made from the same sentences:
 Errors are |predicted start - true start| (ends are unknown in connected speech); the old
 start-and-end figure on digital silence is printed too, for comparison with earlier numbers.
 
-    .venv/bin/python bench/alignment_accuracy.py --sentences 6 --keep /tmp/align_keep  # ~6 min a condition, 2 cores
+    .venv/bin/python bench/alignment_accuracy.py --sentences 6 --keep /tmp/align_keep  # ~15 min a condition, 2 cores
 
 Conditions are the shared degradations (``whisper_pipeline.audio.degrade.CONDITIONS``: pink noise,
 babble from other sentences and voices, reverberation, ...), applied to the clean clip after its
