@@ -5,6 +5,7 @@ same utterances under degraded conditions (``evaluation/conditions.py``), scored
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
 from collections.abc import Callable
@@ -83,7 +84,8 @@ def evaluate_models(
     errors: dict[str, list] = {}
     condition_hyps: dict[str, dict[str, list[str]]] = {c: {} for c in conditions}
     condition_seconds = 0.0
-    with tempfile.TemporaryDirectory(prefix="eval-conditions-") as tmp:
+    scratch = tempfile.TemporaryDirectory(prefix="eval-conditions-") if conditions else contextlib.nullcontext()
+    with scratch as tmp:
         started = time.time()
         degraded = write_degraded(test_lines, conditions, Path(tmp), babble_from) if conditions else None
         condition_seconds += time.time() - started
