@@ -14,7 +14,7 @@ import numpy as np
 
 from whisper_pipeline.device import pick_device
 from whisper_pipeline.serving.backends.guards import DEFAULT_GUARDS, Guards, collapse_text_loops
-from whisper_pipeline.serving.backends.hf_guards import features_of, guarded_decode, score_texts
+from whisper_pipeline.serving.backends.hf_guards import features_of, guarded_decode, retry_token_budget, score_texts
 from whisper_pipeline.serving.backends.windows import WINDOW_S, gated_windows
 from whisper_pipeline.training.data import load_audio_16k
 
@@ -84,18 +84,14 @@ class WhisperTranscriber:
 
         def generate(part: list[int], temperature: float) -> list[str]:
             feats = features_of(self.processor.feature_extractor, [windows[i] for i in part])
-            if temperature > 0:
+            if temperature > 0:  # a retry: sampled, and no longer than the audio could hold
+                seconds = max(windows[i].size for i in part) / SAMPLE_RATE
                 options = {"do_sample": True, "temperature": temperature, "num_beams": 1}
+                options["max_new_tokens"] = retry_token_budget(seconds, MAX_NEW_TOKENS)
             else:
-                options = {"do_sample": False, "num_beams": num_beams}
+                options = {"do_sample": False, "num_beams": num_beams, "max_new_tokens": MAX_NEW_TOKENS}
             with torch.inference_mode():
-                ids = self.model.generate(
-                    feats.to(self.device),
-                    language=language,
-                    task="transcribe",
-                    max_new_tokens=MAX_NEW_TOKENS,
-                    **options,
-                )
+                ids = self.model.generate(feats.to(self.device), language=language, task="transcribe", **options)
             return [t.strip() for t in self.processor.batch_decode(ids, skip_special_tokens=True)]
 
         def decode(indices: list[int], temperature: float) -> list[str]:

@@ -15,7 +15,7 @@ from whisper_pipeline.serving.backends.guards import (
     loop_spans,
     speech_regions,
 )
-from whisper_pipeline.serving.backends.hf_guards import failed, guarded_decode, silent
+from whisper_pipeline.serving.backends.hf_guards import failed, guarded_decode, retry_token_budget, silent
 from whisper_pipeline_tests.conftest import espeak_16k
 
 RATE = 16000
@@ -92,6 +92,35 @@ def test_guarded_decode_retries_warmer_and_drops_silence():
     calls.clear()
     hopeless = guarded_decode(decode, str, lambda indices, got: [(-6.0, 0.01)] * len(indices), 3, DEFAULT_GUARDS)
     assert hopeless == ["Dobar dan.", "hvala " * 30, "Hvala."] and calls == [((0, 1, 2), 0.0)], "not retried"
+
+
+def test_when_every_temperature_fails_the_best_attempt_is_kept():
+    """Greedy just misses the log-probability threshold; every warmer decode loops or is less likely: the
+    greedy text stays (the last, hottest attempt would have replaced it with worse text)."""
+
+    def decode(indices, temperature):
+        text = "Dobar dan." if temperature == 0 else ("ne " * 40 if temperature < 0.5 else "x y z")
+        return [text] * len(indices)
+
+    def score(indices, got):
+        return [(-1.1 if g == "Dobar dan." else -2.5, 0.01) for g in got]
+
+    assert guarded_decode(decode, str, score, 1, DEFAULT_GUARDS) == ["Dobar dan."]
+    # a looping greedy decode loses to a warmer one that does not loop, even a less likely one
+    loops = guarded_decode(
+        lambda idx, t: ["ne " * 40 if t == 0 else "Ne znam."] * len(idx),
+        str,
+        lambda idx, got: [(-0.5 if g.startswith("ne ne") else -1.5, 0.01) for g in got],
+        1,
+        DEFAULT_GUARDS,
+    )
+    assert loops == ["Ne znam."]
+
+
+def test_a_retry_may_only_say_what_the_audio_could_hold():
+    assert retry_token_budget(0.5) == 22 and retry_token_budget(3.0) == 52
+    assert retry_token_budget(30.0) == 376 and retry_token_budget(3600) == 444
+    assert retry_token_budget(30.0, ceiling=200) == 200
 
 
 @pytest.fixture(scope="module")

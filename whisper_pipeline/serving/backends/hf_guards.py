@@ -18,6 +18,14 @@ from whisper_pipeline.serving.backends.base import compression_ratio
 from whisper_pipeline.serving.backends.guards import Guards
 
 SEED = 0  # sampled retries are seeded: the same audio gives the same text
+TOKENS_PER_SECOND = 12  # about twice what BCS speech needs (≈ 2.5 words/s, ≈ 2.5 tokens a word)
+
+
+def retry_token_budget(seconds: float, ceiling: int = 444) -> int:
+    """New tokens a sampled retry of ``seconds`` of audio may produce: a warm decode that runs away
+    (a loop, hallucinated text) stops at what the audio could hold, not at the model's limit, which
+    bounds what a window failing every temperature costs."""
+    return max(16, min(ceiling, int(TOKENS_PER_SECOND * seconds) + 16))
 
 
 def no_speech_token(tokenizer) -> int:
@@ -84,8 +92,10 @@ def guarded_decode(
     """Decode items ``0..n-1`` under the guards. ``decode(indices, temperature)`` decodes those items
     (greedy at 0, sampled above) and returns one result each; ``text_of`` gives a result's text;
     ``score(indices, texts)`` their (average log-probability, no-speech probability). Items judged silent
-    come back as None; the others as the first decode that passes the checks (or the last one tried).
-    A greedy decode below ``guards.hopeless_log_prob`` is kept as it is (no retries)."""
+    come back as None; the others as the first decode that passes the checks, or, when none does, the
+    best one tried (faster-whisper's rule: not too repetitive first, then the most probable), so a greedy
+    decode that just missed the threshold is not replaced by a hotter, worse one. A greedy decode below
+    ``guards.hopeless_log_prob`` is kept as it is (no retries)."""
     import torch
 
     temps = guards.temperatures or (0.0,)
@@ -96,22 +106,40 @@ def guarded_decode(
     stats = score(list(range(n)), [text_of(r) for r in results]) if checks else [(0.0, 0.0)] * n
     pending = []
     hopeless = guards.hopeless_log_prob if guards.hopeless_log_prob is not None else float("-inf")
+    best: dict[int, tuple[tuple[bool, float], object]] = {}
     for i, (avg, nospeech) in enumerate(stats):
         if silent(avg, nospeech, guards):
             results[i] = None
         elif failed(text_of(results[i]), avg, guards) and avg >= hopeless:
             pending.append(i)
+            best[i] = (_rank(text_of(results[i]), avg, guards), results[i])
     for temperature in temps[1:]:
         if not pending:
             break
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(SEED)
             retried = decode(pending, temperature)
-        for i, r in zip(pending, retried):
-            results[i] = r
         stats = score(pending, [text_of(r) for r in retried]) if checks else [(0.0, 0.0)] * len(pending)
-        pending = [i for i, r, (avg, _) in zip(pending, retried, stats) if failed(text_of(r), avg, guards)]
+        still = []
+        for i, r, (avg, _) in zip(pending, retried, stats):
+            if not failed(text_of(r), avg, guards):
+                results[i] = r
+                continue
+            still.append(i)
+            rank = _rank(text_of(r), avg, guards)
+            if rank > best[i][0]:
+                best[i] = (rank, r)
+            results[i] = best[i][1]
+        pending = still
     return results
+
+
+def _rank(text: str, avg_logprob: float, guards: Guards) -> tuple[bool, float]:
+    """How good a failed decode is: one under the compression-ratio threshold beats one over it, then
+    the higher average log-probability."""
+    ratio = compression_ratio(text) or 0.0
+    threshold = guards.compression_ratio_threshold
+    return (threshold is None or ratio <= threshold, avg_logprob)
 
 
 def features_of(feature_extractor, clips: list[np.ndarray]):

@@ -10,7 +10,7 @@ from whisper_pipeline.alignment.align import load_aligner, result_segments
 from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE
 from whisper_pipeline.serving.backends.base import compression_ratio
 from whisper_pipeline.serving.backends.guards import DEFAULT_GUARDS, Guards, collapse_loops
-from whisper_pipeline.serving.backends.hf_guards import features_of, guarded_decode, score_texts
+from whisper_pipeline.serving.backends.hf_guards import features_of, guarded_decode, retry_token_budget, score_texts
 from whisper_pipeline.serving.backends.windows import gated_windows
 from whisper_pipeline.workspace import LANGUAGES
 
@@ -100,7 +100,10 @@ def windowed_inference(
     clips = [audio[a:b] for a, b in bounds]
 
     def decode(indices: list[int], temperature: float) -> list[dict]:
-        sampled = {"do_sample": True, "temperature": temperature} if temperature > 0 else {}
+        sampled = {}
+        if temperature > 0:  # a retry: sampled, and no longer than the audio could hold
+            budget = retry_token_budget(max(clips[i].size for i in indices) / SAMPLE_RATE)
+            sampled = {"do_sample": True, "temperature": temperature, "max_new_tokens": budget}
         return pipe(
             [clips[i] for i in indices],
             batch_size=batch_size or 1,
