@@ -5,7 +5,8 @@ faster-whisper), on by default on every backend and in evaluation, and can each 
 - **Temperature fallback**: a window is decoded greedily (temperature 0); when its text compresses too
   well (``compression_ratio_threshold`` 2.4: zlib ratio of the text, mostly repeats) or is improbable
   (``log_prob_threshold`` -1.0: average log-probability of its tokens), it is decoded again at 0.2, 0.4,
-  … 1.0, sampled, until one passes.
+  … 1.0, sampled, until one passes (on ``transformers`` and in evaluation only a looping window is retried:
+  ``hf_retry_improbable``).
 - **No-speech**: a window whose ``<|nospeech|>`` probability is above ``no_speech_threshold`` (0.6) *and*
   whose text is improbable (below ``log_prob_threshold``) is judged silent, and its text is dropped.
 - **VAD-gated chunks**: only the stretches silero-VAD hears as speech are decoded (``vad``); the rest
@@ -45,6 +46,12 @@ class Guards:
     # retried: the model recognises nothing here (a random or wrong model), sampling from the same flat
     # distribution cannot do better, and five more decodes of up to 448 tokens cost five times the time
     hopeless_log_prob: float | None = -4.0
+    # transformers/evaluation only: retry a window warmer when it is merely improbable (below
+    # ``log_prob_threshold``), not only when it loops. Off: whisper-base on BCS is below -1.0 on most
+    # windows, and each retry through the transformers pipeline (word timestamps) costs a full decode —
+    # measured 10-13x the time for no better WER (bench/serving_latency.py). CT2 retries cheaply and
+    # always does. The threshold still decides silence (the no-speech rule).
+    hf_retry_improbable: bool = False
 
     def without(self) -> Guards:
         """Every guard off: greedy decoding of all the audio, nothing dropped or collapsed."""

@@ -67,11 +67,12 @@ def score_texts(model, tokenizer, features, texts: list[str], language: str) -> 
 
 
 def failed(text: str, avg_logprob: float, guards: Guards) -> bool:
-    """Whether a decode fails the fallback checks (repeats itself, or is improbable)."""
+    """Whether a decode fails the fallback checks: it repeats itself, or (``guards.hf_retry_improbable``)
+    it is improbable."""
     ratio = compression_ratio(text) or 0.0
     too_repetitive = guards.compression_ratio_threshold is not None and ratio > guards.compression_ratio_threshold
     improbable = guards.log_prob_threshold is not None and avg_logprob < guards.log_prob_threshold
-    return too_repetitive or improbable
+    return too_repetitive or (improbable and guards.hf_retry_improbable)
 
 
 def silent(avg_logprob: float, no_speech_prob: float, guards: Guards) -> bool:
