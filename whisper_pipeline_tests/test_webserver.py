@@ -83,8 +83,9 @@ def test_ui_lists_assets_and_materializes_a_partition(dagster_dev, workspace):
             break
         time.sleep(1)
     partitions = {n["assetKey"]["path"][-1]: n["partitionKeys"] for n in nodes}
-    assert len(partitions) == 11  # ten pipeline assets and data_licenses
+    assert len(partitions) == 12  # ten pipeline assets, data_licenses and review_queue
     assert partitions["raw_audio"] == ["bs", "hr", "sr"] and partitions["checkpoint"] == []
+    assert partitions["review_queue"] == ["bs", "hr", "sr"]
 
     client = DagsterGraphQLClient("127.0.0.1", port_number=port)
     run_id = client.submit_job_execution("data_prep_job", tags={"dagster/partition": "sr"})
