@@ -95,17 +95,6 @@ def ws(tmp_path, tiny_model_dir, clips) -> Workspace:
     return ws
 
 
-@pytest.fixture
-def one_torch_thread():
-    """A 64-wide model gains nothing from threads; on a busy 2-core machine they only wait on each other."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.usefixtures("one_torch_thread")
 def test_conditions_reach_the_document_metadata_dashboard_and_gates(ws, tiny_model_dir):
     instance = dg.DagsterInstance.ephemeral()

@@ -66,17 +66,6 @@ def test_batching_does_not_change_greedy_output(tiny_model_dir, test_lines):
     ]
 
 
-@pytest.fixture
-def one_torch_thread():
-    """A 64-wide model gains nothing from threads; on a busy 2-core machine they only wait on each other."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.usefixtures("one_torch_thread")
 def test_every_model_is_scored_on_the_same_degraded_utterances(tiny_model_dir, test_lines):
     import glob
