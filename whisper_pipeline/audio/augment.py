@@ -1,6 +1,7 @@
 """Seeded audio augmentation from ``configs/augment.yaml``, built on ``audiomentations``.
 
-Noise at a sampled SNR (white/pink/brown, and recordings from a folder), speed perturbation, pitch
+Noise at a sampled SNR (white/pink/brown, recordings from a folder, and babble of other training speakers),
+speed perturbation, pitch
 shift, reverberation with synthetic room impulse responses, and gain; each with a probability
 and a parameter range. Noise colours, the mixer and the room impulse responses are those of
 ``audio/degrade.py`` (one implementation with evaluation's degradations; its docstring says why
@@ -26,7 +27,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from whisper_pipeline.audio.degrade import NOISE_KINDS, colored_noise, mix_at_snr, reverberate
+from whisper_pipeline.audio.degrade import NOISE_KINDS, babble, colored_noise, mix_at_snr, reverberate
 from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE
 from whisper_pipeline.data.manifests import ManifestLine
 from whisper_pipeline.workspace import REPO_ROOT
@@ -77,6 +78,17 @@ class BackgroundNoiseSpec(_Strict):
         return self
 
 
+class BabbleSpec(_Strict):
+    """Other training speakers talking underneath (cf. evaluation's babble from other *test* speakers)."""
+
+    min_snr_db: float = Field(default=5.0, ge=-10, le=80)
+    max_snr_db: float = Field(default=20.0, ge=-10, le=80)
+    min_talkers: int = Field(default=2, ge=1, le=16)
+    max_talkers: int = Field(default=4, ge=1, le=16)
+    check_range = _ordered("min_snr_db", "max_snr_db")
+    check_talkers = _ordered("min_talkers", "max_talkers")
+
+
 class SpeedSpec(_Strict):
     min_rate: float = Field(default=0.9, gt=0.5, le=2.0)
     max_rate: float = Field(default=1.1, gt=0.5, le=2.0)
@@ -109,6 +121,7 @@ class AugmentConfig(BaseModel):
     seed: int = 1234
     noise: NoiseSpec = NoiseSpec()
     background_noise: BackgroundNoiseSpec = BackgroundNoiseSpec()
+    babble: BabbleSpec = BabbleSpec()
     speed: SpeedSpec = SpeedSpec()
     pitch: PitchSpec = PitchSpec()
     reverb: ReverbSpec = ReverbSpec()
@@ -192,26 +205,74 @@ def build_pipeline(config: AugmentConfig):
     return A.Compose(steps) if steps else None
 
 
+class BabblePool:
+    """Training utterances to make babble from: ``(id, speaker, audio path)``; audio loaded once, on first use.
+
+    A sample's babble never contains its own speaker (the pool of the speaker-disjoint train split is enough:
+    evaluation's babble comes from test speakers, never heard in training)."""
+
+    def __init__(self, entries: list[tuple[str, str, str]]):
+        self.entries = entries
+        self._audio: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def from_lines(cls, lines: list[ManifestLine]) -> BabblePool:
+        return cls([(line.id, line.speaker, line.audio) for line in lines])
+
+    def speaker_of(self, key: str) -> str | None:
+        return next((speaker for id_, speaker, _ in self.entries if id_ == key), None)
+
+    def others(self, speaker: str | None) -> list[tuple[str, str]]:
+        return [(id_, path) for id_, s, path in self.entries if s != speaker]
+
+    def audio(self, id_: str, path: str) -> np.ndarray:
+        if id_ not in self._audio:
+            from whisper_pipeline.training.data import load_audio_16k
+
+            self._audio[id_] = load_audio_16k(path)
+        return self._audio[id_]
+
+
+def _babble(samples: np.ndarray, key: str, spec: BabbleSpec, pool: BabblePool) -> np.ndarray:
+    """Mix ``min..max_talkers`` utterances of speakers other than ``key``'s at a sampled SNR (degrade.babble)."""
+    candidates = pool.others(pool.speaker_of(key))
+    if not candidates:
+        return samples
+    rng = _rng()
+    talkers = int(rng.integers(spec.min_talkers, spec.max_talkers + 1))
+    picks = rng.choice(len(candidates), size=min(talkers, len(candidates)), replace=False)
+    voices = [pool.audio(*candidates[int(i)]) for i in picks]
+    noise = babble(voices, samples.size, rng, talkers=len(voices))
+    return mix_at_snr(samples, noise, float(rng.uniform(spec.min_snr_db, spec.max_snr_db)))
+
+
 class Augmenter:
-    """Seeded augmentation: output depends only on (seed, sample id, how often that id was augmented)."""
+    """Seeded augmentation: output depends only on (seed, sample id, how often that id was augmented).
+
+    Babble (``babble.p > 0``) needs the ``babble_pool`` of training utterances; without one it is skipped."""
 
     _lock = threading.Lock()  # audiomentations draws from the global random/numpy generators
 
-    def __init__(self, config: AugmentConfig):
+    def __init__(self, config: AugmentConfig, babble_pool: BabblePool | None = None):
         self.config = config
         self.pipeline = build_pipeline(config)
+        self.babble_pool = babble_pool if config.babble.p > 0 else None
         self.calls: dict[str, int] = defaultdict(int)
 
     def __call__(self, samples: np.ndarray, key: str, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-        if self.pipeline is None:
+        if self.pipeline is None and self.babble_pool is None:
             return samples
         n = self.calls[key]
         self.calls[key] += 1
         seed = int.from_bytes(hashlib.sha256(f"{self.config.seed}:{key}:{n}".encode()).digest()[:4], "big")
+        out = samples.astype(np.float32)
         with self._lock:
             random.seed(seed)
             np.random.seed(seed)
-            out = self.pipeline(samples=samples.astype(np.float32), sample_rate=sample_rate)
+            if self.babble_pool is not None and random.random() < self.config.babble.p:
+                out = _babble(out, key, self.config.babble, self.babble_pool)
+            if self.pipeline is not None:
+                out = self.pipeline(samples=out, sample_rate=sample_rate)
         return np.clip(out, -1.0, 1.0).astype(np.float32)
 
 
@@ -254,8 +315,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--copies", type=int, default=1)
     args = ap.parse_args(argv)
     out_dir = Path(args.out_dir)
+    lines = read_lines(args.manifest)
     lines = augment_offline(
-        read_lines(args.manifest), Augmenter(load_augment_config(args.config)), out_dir, args.copies
+        lines, Augmenter(load_augment_config(args.config), BabblePool.from_lines(lines)), out_dir, args.copies
     )
     write_lines(out_dir / "augmented.jsonl", lines)
     print(f"{len(lines)} augmented files and {out_dir / 'augmented.jsonl'}")

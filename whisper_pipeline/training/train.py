@@ -185,10 +185,11 @@ def train_whisper(
     max_labels = model.config.max_target_positions
     augmenter = None
     if settings.augment:
-        from whisper_pipeline.audio.augment import Augmenter, load_augment_config
+        from whisper_pipeline.audio.augment import Augmenter, BabblePool, load_augment_config
 
         path = Path(settings.augment_config)
-        augmenter = Augmenter(load_augment_config(path if path.is_absolute() else REPO_ROOT / path))
+        config = load_augment_config(path if path.is_absolute() else REPO_ROOT / path)
+        augmenter = Augmenter(config, BabblePool.from_lines(train_rows))
     train_ds, dropped_train = make_dataset(train_rows, processor, max_labels, augmenter)
     val_ds, dropped_val = make_dataset(validation_rows, processor, max_labels) if validation_rows else (None, [])
 

@@ -9,13 +9,14 @@ from whisper_pipeline.audio.augment import (
     AugmentConfig,
     AugmentConfigError,
     Augmenter,
+    BabblePool,
     augment_offline,
     load_augment_config,
     main,
 )
 from whisper_pipeline.audio.ffmpeg import decode
 from whisper_pipeline.audio.inspect import estimate_snr_db
-from whisper_pipeline_tests.conftest import espeak_wav
+from whisper_pipeline_tests.conftest import espeak_16k, espeak_wav
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +103,22 @@ def test_offline_copies_on_a_small_subset(tmp_path, speech):
     assert all(sf.info(l["audio"]).samplerate == 16000 for l in lines)
     assert all(l["notes"] == "kept" and l["speaker"] == "s" and l["split"] == "train" for l in lines)
     assert augment_offline([], Augmenter(only()), tmp_path) == []
+
+
+def test_babble_mixes_other_training_speakers_never_the_own(tmp_path, speech):
+    path, audio = speech
+    other = espeak_16k("Sutra idemo na more sa prijateljima.", "hr+m3", tmp_path / "o.wav")
+    spec = {"p": 1.0, "min_snr_db": 5, "max_snr_db": 5, "min_talkers": 1, "max_talkers": 1}
+    config = only(babble=spec)
+    own_only = BabblePool([("u1", "spk1", str(path)), ("u2", "spk1", str(path))])
+    assert np.array_equal(Augmenter(config, own_only)(audio, "u1"), audio), "the own speaker is no babble"
+    assert np.array_equal(Augmenter(config)(audio, "u1"), audio), "no pool: babble skipped"
+    pool = BabblePool([("u1", "spk1", str(path)), ("o1", "spk2", str(other))])
+    mixed = Augmenter(config, pool)(audio, "u1")
+    assert mixed.size == audio.size and not np.allclose(mixed, audio)
+    again = Augmenter(config, BabblePool(pool.entries))(audio, "u1")
+    assert np.array_equal(mixed, again), "seeded like every other transform"
+    clean = audio.astype(np.float64)
+    scale = float(np.dot(mixed, clean) / np.dot(clean, clean))  # mix_at_snr may scale both down to avoid clipping
+    snr = 10 * np.log10(np.sum((scale * clean) ** 2) / np.sum((mixed - scale * clean) ** 2))
+    assert 3 <= snr <= 7, f"5 dB babble came out at {snr:.1f} dB"
