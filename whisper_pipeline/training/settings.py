@@ -51,6 +51,15 @@ class TrainSettings:
         "Processes computing features while the model trains; -1 = auto (4 on GPU, "
         "0 on CPU, where the cores are busy training)",
     )
+    feature_device: str = _f(
+        "auto",
+        "Where log-mel features are computed: device (in the training step, a batch at a time: the loader only "
+        "reads audio), loader (WhisperFeatureExtractor in the loader workers), auto (device on a GPU, loader on CPU)",
+    )
+    attn_implementation: str = _f("sdpa", "Attention kernel: sdpa (PyTorch's fused attention), eager")
+    torch_compile: bool = _f(
+        False, "torch.compile the model (GPU; the first steps are slower while it compiles, later ones faster)"
+    )
     logging_steps: int = _f(5, "Log loss, learning rate, grad norm, samples/s every N steps")
     seed: int = _f(42, "Data order, initialisation of new weights, dropout")
     ct2_export: bool = _f(False, "Also export a CTranslate2 (faster-whisper) copy, int8, under ct2/")

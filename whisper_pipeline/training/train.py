@@ -5,6 +5,9 @@
   language and scores WER with the BCS evaluation normalizer; the best checkpoint by WER is kept;
 * precision from the hardware (bf16 > fp16 on GPU, fp32 on CPU), gradient checkpointing and
   accumulation, SpecAugment, optional frozen encoder, warmup + schedule, early stopping;
+* on a GPU the log-mel features are computed in the training step, a batch at a time on the device
+  (``features.py``): the loader workers only read (and augment) audio, so they no longer cap the GPU;
+  SDPA attention, fused AdamW, ``torch.compile`` as an option;
 * periodic checkpoints under ``<run_dir>/checkpoints`` (a bounded number); training the same run
   again resumes from the newest one, data order and random state included;
 * a JSON-lines log (loss, learning rate, grad norm, samples/s, GPU utilisation/memory) and
@@ -26,6 +29,7 @@ from transformers import Seq2SeqTrainer, TrainerCallback
 from whisper_pipeline.data.manifests import ManifestLine
 from whisper_pipeline.device import pick_device
 from whisper_pipeline.training.data import SpeechSeq2SeqCollator, make_dataset
+from whisper_pipeline.training.features import LogMel, resolve_feature_device
 from whisper_pipeline.training.settings import TrainSettings
 from whisper_pipeline.workspace import REPO_ROOT, RUN_MANIFEST
 
@@ -134,11 +138,24 @@ class ForwardLogs(TrainerCallback):
 
 class MultilingualTrainer(Seq2SeqTrainer):
     """Decodes each evaluation sample with its own language (read from its labels with
-    ``language_tokenizer``), not a detected one."""
+    ``language_tokenizer``), not a detected one. With ``log_mel``, batches that carry audio
+    (``input_audio``) get their features computed on the training device as they arrive, for training
+    and evaluation alike (every batch passes through ``_prepare_inputs`` on its way to the model)."""
 
-    def __init__(self, *args, language_tokenizer, **kwargs):
+    def __init__(self, *args, language_tokenizer, log_mel: LogMel | None = None, **kwargs):
         self.language_tokenizer = language_tokenizer
+        self.log_mel = log_mel
         super().__init__(*args, **kwargs)
+
+    def _prepare_inputs(self, inputs):
+        inputs = super()._prepare_inputs(inputs)
+        if "input_audio" in inputs:
+            if self.log_mel is None:
+                raise ValueError("a batch of audio (input_audio) reached a trainer without a log_mel transform")
+            audio = inputs.pop("input_audio")
+            self.log_mel = self.log_mel.to(audio.device)
+            inputs["input_features"] = self.log_mel(audio)
+        return inputs
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None, **gen_kwargs):
         if self.args.predict_with_generate and not prediction_loss_only and "labels" in inputs:
@@ -172,7 +189,9 @@ def train_whisper(
     device = device or pick_device()
     precision = pick_precision(settings.precision, device)
     processor = WhisperProcessor.from_pretrained(base_model)
-    model = WhisperForConditionalGeneration.from_pretrained(base_model)
+    model = WhisperForConditionalGeneration.from_pretrained(
+        base_model, attn_implementation=settings.attn_implementation
+    )
     model.generation_config.forced_decoder_ids = None
     model.config.forced_decoder_ids = None
     model.config.apply_spec_augment = settings.spec_augment
@@ -190,8 +209,11 @@ def train_whisper(
         path = Path(settings.augment_config)
         config = load_augment_config(path if path.is_absolute() else REPO_ROOT / path)
         augmenter = Augmenter(config, BabblePool.from_lines(train_rows))
-    train_ds, dropped_train = make_dataset(train_rows, processor, max_labels, augmenter)
-    val_ds, dropped_val = make_dataset(validation_rows, processor, max_labels) if validation_rows else (None, [])
+    features = resolve_feature_device(settings.feature_device, device)
+    train_ds, dropped_train = make_dataset(train_rows, processor, max_labels, augmenter, features)
+    val_ds, dropped_val = (
+        make_dataset(validation_rows, processor, max_labels, features=features) if validation_rows else (None, [])
+    )
 
     steps_per_epoch = math.ceil(len(train_ds) / (settings.batch_size * settings.gradient_accumulation_steps))
     total_steps = settings.max_steps if settings.max_steps > 0 else math.ceil(steps_per_epoch * settings.epochs)
@@ -229,6 +251,8 @@ def train_whisper(
         else (4 if device == "cuda" else 0),
         fp16=precision == "fp16",
         bf16=precision == "bf16",
+        optim="adamw_torch_fused",  # one kernel for all parameters (CUDA and CPU); transformers' default on torch ≥ 2.8
+        torch_compile=settings.torch_compile,
         seed=settings.seed,
         use_cpu=device == "cpu",
         dataloader_pin_memory=device == "cuda",
@@ -245,9 +269,12 @@ def train_whisper(
         callbacks.append(checkpoint_uploader(f"{settings.artifact_url.rstrip('/')}/{settings.run_name}", run_dir))
     if evaluate and settings.early_stopping_patience > 0:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
-    collator = SpeechSeq2SeqCollator(processor.tokenizer.pad_token_id, model.config.decoder_start_token_id)
+    collator = SpeechSeq2SeqCollator(
+        processor.tokenizer.pad_token_id, model.config.decoder_start_token_id, processor.feature_extractor.n_samples
+    )
     trainer = MultilingualTrainer(
         language_tokenizer=processor.tokenizer,
+        log_mel=LogMel.from_feature_extractor(processor.feature_extractor) if features == "device" else None,
         model=model,
         args=args,
         train_dataset=train_ds,
@@ -277,6 +304,7 @@ def train_whisper(
         "base_model": base_model,
         "device": device,
         "precision": precision,
+        "features": features,
         "settings": asdict(settings),
         "train_samples": len(train_ds),
         "validation_samples": len(val_ds) if val_ds is not None else 0,
