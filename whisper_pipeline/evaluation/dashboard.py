@@ -354,11 +354,11 @@ def build_dashboard(evals: dict[str, dict], run: str, page_dir: Path) -> Path:
 WER/CER on the BCS evaluation normalizer; intervals are 95% bootstrap intervals over utterances.</p>
 <h2>Fine-tuned against the other models</h2>{_comparison_table(evals)}
 {charts}
-<h2 id='robustness-section'>Robustness under degraded conditions</h2>
+<section id='robustness-block'><h2 id='robustness-section'>Robustness under degraded conditions</h2>
 <p>The same test utterances with seeded noise (white, pink, babble of other test speakers) at fixed SNRs,
 synthetic room reverberation, a G.711 telephone channel and low-bitrate codecs; every model hears identical audio.</p>
 {_robustness_table(evals)}
-{robustness}
+{robustness}</section>
 <h2>Utterances</h2>{_utterance_table(evals, page_dir)}
 <script type="application/json" id="evaluation-data">{html.escape(json.dumps(scores))}</script>
 <script type="application/json" id="robustness-data">{html.escape(json.dumps(_robustness_data(evals)))}</script>

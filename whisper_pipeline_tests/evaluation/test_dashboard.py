@@ -153,3 +153,25 @@ def test_robustness_charts_render_in_the_browser(robust, tmp_path, chromium):
 
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
     assert pixels.std() > 5 and (pixels < 128).mean() > 0.002, "the robustness chart is not blank"
+
+
+def test_the_readme_screenshot_script_captures_the_robustness_block(robust, tmp_path, chromium):
+    """``scripts/screenshot_dashboard.py`` (which took docs/robustness.png) on a dashboard with conditions."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    from PIL import Image
+
+    from whisper_pipeline.workspace import REPO_ROOT
+
+    page_path = build_dashboard(robust, "tiny", tmp_path / "reports" / "tiny")
+    shot = tmp_path / "robustness.png"
+    script = REPO_ROOT / "scripts" / "screenshot_dashboard.py"
+    subprocess.run([sys.executable, str(script), str(page_path), str(shot)], check=True, timeout=180)
+    image = Image.open(shot)
+    pixels = np.asarray(image.convert("L"), dtype=float)
+    assert image.height > 600 and pixels.std() > 5, "the table and both robustness charts, not a heading alone"
+    clean = build_dashboard({k: {**v, "conditions": {}} for k, v in robust.items()}, "c", tmp_path / "clean")
+    failed = subprocess.run([sys.executable, str(script), str(clean), str(tmp_path / "x.png")], capture_output=True)
+    assert failed.returncode != 0 and b"no robustness charts" in failed.stderr
