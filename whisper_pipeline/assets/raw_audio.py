@@ -13,6 +13,7 @@ from whisper_pipeline.assets.common import (
 )
 from whisper_pipeline.data.inventory import IntakeRules
 from whisper_pipeline.harvest.sources import HarvestOptions
+from whisper_pipeline.parallel import ParallelSettings
 from whisper_pipeline.resources import WorkspaceResource
 from whisper_pipeline.stages import settings_from
 from whisper_pipeline.stages.intake import intake
@@ -21,6 +22,7 @@ IntakeConfig = config_from(
     "IntakeConfig",
     IntakeRules,
     HarvestOptions,
+    ParallelSettings,
     harvest_retries=(
         int,
         Field(default=2, description="Run again when harvested items failed (network), up to this many times"),
@@ -43,8 +45,9 @@ def raw_audio(
 ) -> dg.MaterializeResult:
     """Inventory of ``uploads/<lang>/``: every file decoded and classified; problems named, never fatal.
 
-    Incremental: unchanged files are only stat'ed; known content (by SHA-256) is never decoded twice.
-    Harvested items that failed to download for a reason that may pass (a 5xx, a timeout) are tried again
+    Incremental: unchanged files are only stat'ed; known content (by SHA-256) is never decoded twice; new
+    content is decoded in local processes, or on Ray when ``ray_address`` (or ``$WHISPER_PIPELINE_RAY_ADDRESS``)
+    is set. Harvested items that failed to download for a reason that may pass (a 5xx, a timeout) are tried again
     (``harvest_retries``, backoff; the download archive skips those already fetched) before the inventory is
     accepted with them missing.
     """
@@ -60,6 +63,7 @@ def raw_audio(
             run_id=context.run_id,
             log=context.log,
             progress=progress_logger(context, f"checked audio ({lang})"),
+            parallel=settings_from(config, ParallelSettings),
         )
     failed = transient_failures(ws.harvest_log(lang), log_offset)
     if failed and context.retry_number < config.harvest_retries:

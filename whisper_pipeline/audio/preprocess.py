@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +21,7 @@ import soundfile as sf
 from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE, decode, probe
 from whisper_pipeline.data.manifests import ManifestLine
 from whisper_pipeline.io import atomic_path
+from whisper_pipeline.parallel import ParallelSettings, describe, map_files
 
 DURATION_TOLERANCE_S = 0.05
 PREPROCESS_VERSION = 2  # bump when the processing itself changes, so old outputs are redone
@@ -54,11 +53,8 @@ class PreprocessOptions:
         ).hexdigest()[:16]
 
 
-@dataclass(frozen=True)
-class PreprocessWorkers:
-    """How many processes convert files: not part of what they make, so not of the cache key."""
-
-    workers: int = field(default=0, metadata={"help": "Worker processes; 0 = one per CPU core"})
+# How the files are spread over processes or a Ray cluster: not part of what they make, so not of the cache key.
+PreprocessWorkers = ParallelSettings
 
 
 @dataclass
@@ -173,14 +169,10 @@ def processed_duration(path: str | Path) -> float:
     return round(sf.info(str(path)).frames / SAMPLE_RATE, 3)
 
 
-def _worker_init() -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:  # pragma: no cover
-        pass
+def _process_item(item: tuple[str, str, str], options: PreprocessOptions) -> Processed:
+    """``process_one`` for one (source, target, source SHA-256): what ``map_files`` runs in a worker."""
+    source, target, source_sha256 = item
+    return process_one(source, target, options, source_sha256)
 
 
 def preprocess_rows(
@@ -190,6 +182,7 @@ def preprocess_rows(
     options: PreprocessOptions | None = None,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    parallel: ParallelSettings | None = None,
 ) -> tuple[list[ManifestLine], int, list[str]]:
     """Process every manifest line; returns (processed lines, number processed this time, errors).
 
@@ -214,22 +207,18 @@ def preprocess_rows(
             todo.append((r, target))
     errors: list[str] = []
     done = len(out)
-    if todo:
-        workers = workers or max(1, min(len(todo), os.cpu_count() or 1))
-        with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
-            futures = [
-                (r, target, pool.submit(process_one, r.audio, str(target), options, r.sha256)) for r, target in todo
-            ]
-            for r, target, fut in futures:
-                try:
-                    p = fut.result()
-                except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
-                    errors.append(f"{r.audio}: {type(exc).__name__}: {exc}"[:400])
-                    continue
-                out[r.id] = _line(r, target, p, key)
-                done += 1
-                if progress:
-                    progress(done, len(rows))
+    if todo:  # in worker processes, or on Ray (``parallel.ray_address``); ``workers`` when no ``parallel``
+        outcomes = map_files(
+            partial(_process_item, options=options),
+            [(r.audio, str(target), r.sha256) for r, target in todo],
+            settings=parallel or ParallelSettings(workers=workers or 0),
+            progress=(lambda n, _: progress(done + n, len(rows))) if progress else None,
+        )
+        for (r, target), outcome in zip(todo, outcomes):
+            if outcome.error is not None:  # one bad file must not stop the others
+                errors.append(f"{r.audio}: {describe(outcome.error)}"[:400])
+            else:
+                out[r.id] = _line(r, target, outcome.value, key)
     return [out[r.id] for r in rows if r.id in out], len(todo) - len(errors), errors
 
 

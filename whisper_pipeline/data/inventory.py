@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from whisper_pipeline.audio.fingerprint import from_hex, same_recording
-from whisper_pipeline.audio.inspect import check_audio, sha256_file
+from whisper_pipeline.audio.inspect import AudioCheck, check_audio, sha256_file
 from whisper_pipeline.data.discovery import SourceItem, make_file_id
 from whisper_pipeline.io import write_json
+from whisper_pipeline.parallel import ParallelSettings, map_files
 from whisper_pipeline.text.language import guess
 from whisper_pipeline.text.normalize import normalize_for_eval
 
@@ -100,15 +101,51 @@ class IntakeCache:
         sha = sha256_file(audio)
         self.hashed += 1
         if sha not in self.by_hash:
-            result = check_audio(audio)
-            self.decoded += 1
-            self.by_hash[sha] = {
-                "status": result.status,
-                "detail": result.detail,
-                **{k: getattr(result, k) for k in CHECK_FIELDS},
-            }
+            self._record(sha, check_audio(audio))
         self.by_path[audio] = [st.st_size, st.st_mtime_ns, sha]
         return sha, self.by_hash[sha]
+
+    def _record(self, sha: str, result: AudioCheck) -> None:
+        self.decoded += 1
+        self.by_hash[sha] = {
+            "status": result.status,
+            "detail": result.detail,
+            **{k: getattr(result, k) for k in CHECK_FIELDS},
+        }
+
+    def check_many(
+        self,
+        audios: list[str],
+        parallel: ParallelSettings | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, tuple[str, dict]]:
+        """``check`` of every file, the decoding (the slow part) in worker processes or on Ray (``parallel``):
+        files are hashed here, and each content not seen before is decoded once, whatever its copies."""
+        new: dict[str, str] = {}  # content hash → the one file decoded for it
+        for audio in audios:
+            st = os.stat(audio)
+            known = self.by_path.get(audio)
+            if known and known[:2] == [st.st_size, st.st_mtime_ns] and known[2] in self.by_hash:
+                continue
+            sha = sha256_file(audio)
+            self.hashed += 1
+            self.by_path[audio] = [st.st_size, st.st_mtime_ns, sha]
+            if sha not in self.by_hash:
+                new.setdefault(sha, audio)
+        offset = len(audios) - len(new)
+        outcomes = map_files(
+            check_audio,
+            list(new.values()),
+            settings=parallel,
+            progress=(lambda n, _: progress(offset + n, len(audios))) if progress else None,
+        )
+        for sha, outcome in zip(new, outcomes):
+            if outcome.error is not None:  # check_audio reports bad audio; an exception is not about the audio
+                raise outcome.error
+            self._record(sha, outcome.value)
+        if progress and not new:
+            progress(len(audios), len(audios))
+        return {audio: (self.by_path[audio][2], self.by_hash[self.by_path[audio][2]]) for audio in audios}
 
     def save(self) -> None:
         write_json(
@@ -218,12 +255,15 @@ def build_inventory(
     rules: IntakeRules | None = None,
     orphan_transcripts: list[str] = (),
     progress: Callable[[int, int], None] | None = None,
+    parallel: ParallelSettings | None = None,
 ) -> list[dict]:
-    """One row per file (and per orphan transcript), with status ``ok``, ``duplicate`` or ``unusable``."""
+    """One row per file (and per orphan transcript), with status ``ok``, ``duplicate`` or ``unusable``; new
+    content is decoded in worker processes or on Ray (``parallel``)."""
     rules = rules or IntakeRules()
     rows: list[dict] = []
-    for n, item in enumerate(items, 1):
-        sha, check = cache.check(item.audio)
+    checked = cache.check_many([item.audio for item in items], parallel, progress)
+    for item in items:
+        sha, check = checked[item.audio]
         transcript_code, transcript_problem, cps = _transcript_problem(item, check["duration_s"], rules)
         reasons = (
             [f"{check['status']}: {check['detail']}" if check["detail"] else check["status"]]
@@ -268,8 +308,6 @@ def build_inventory(
                 "duplicate_kind": "",
             }
         )
-        if progress:
-            progress(n, len(items))
     cache.kept_copy = mark_duplicates(rows, cache.kept_copy)
     for row in rows:
         if row["reasons"]:

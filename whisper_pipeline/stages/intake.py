@@ -23,6 +23,7 @@ from whisper_pipeline.governance.removal import excluded, load_exclusions
 from whisper_pipeline.harvest.sources import HarvestOptions, load_sources
 from whisper_pipeline.harvest.ytdlp import HarvestedItem, append_harvest_log, harvest
 from whisper_pipeline.io import write_jsonl
+from whisper_pipeline.parallel import ParallelSettings
 from whisper_pipeline.stages import DEFAULT_LOG, Log, Markdown, Progress, StageResult, markdown_table
 from whisper_pipeline.workspace import Workspace
 
@@ -77,9 +78,11 @@ def intake(
     run_id: str = "",
     log: Log = DEFAULT_LOG,
     progress: Progress | None = None,
+    parallel: ParallelSettings | None = None,
 ) -> StageResult:
     """Harvest, then write the inventory (``ws.inventory``), its table (csv + parquet, this language's part
-    and the combined file) and the intake cache; every unusable file is logged as a warning."""
+    and the combined file) and the intake cache; every unusable file is logged as a warning. New files are
+    decoded in worker processes, or on Ray (``parallel``)."""
     harvested = harvest_sources(ws, lang, options, run_id, log)
     items, problems = discover(ws.uploads, lang)
     for problem in problems:
@@ -87,7 +90,7 @@ def intake(
     orphans = find_orphan_transcripts(ws.uploads, lang, items)
     cache = IntakeCache(ws.intake_cache(lang))
     items, refused = skip_removed(ws, items, cache, log)
-    rows = build_inventory(items, ws.uploads, cache, rules, orphans, progress=progress)
+    rows = build_inventory(items, ws.uploads, cache, rules, orphans, progress=progress, parallel=parallel)
     cache.save()
     table = [inventory_table_row(r) for r in rows]
     write_jsonl(ws.inventory(lang), rows)

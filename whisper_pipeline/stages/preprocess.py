@@ -6,13 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from whisper_pipeline.audio.preprocess import (
-    PreprocessOptions,
-    PreprocessWorkers,
-    duration_mismatches,
-    preprocess_rows,
-)
+from whisper_pipeline.audio.preprocess import PreprocessOptions, duration_mismatches, preprocess_rows
 from whisper_pipeline.data.manifests import ManifestLine, read_lines, write_lines
+from whisper_pipeline.parallel import ParallelSettings
 from whisper_pipeline.stages import (
     DEFAULT_LOG,
     Log,
@@ -29,16 +25,15 @@ def preprocess_stage(
     ws: Workspace,
     lang: str,
     options: PreprocessOptions,
-    parallel: PreprocessWorkers | None = None,
+    parallel: ParallelSettings | None = None,
     log: Log = DEFAULT_LOG,
     progress_for: Callable[[str], Progress] | None = None,
 ) -> StageResult:
     """Convert the split lines of ``lang`` (``ws.split_manifest``) into ``ws.processed_audio`` files and
     ``ws.processed_manifest``; only new or changed lines are converted. ``progress_for(label)`` gives
-    the progress callback of each split."""
+    the progress callback of each split; ``parallel`` says where the files are converted (processes, Ray)."""
     if problem := options.format_problem():
         raise StageError(f"processed_audio: {problem}")
-    workers = (parallel or PreprocessWorkers()).workers
     totals = {"converted": 0, "files": 0, "seconds": 0.0, "source_seconds": 0.0}
     all_lines: list[ManifestLine] = []
     all_errors: list[str] = []
@@ -51,8 +46,8 @@ def preprocess_stage(
             lambda r: ws.processed_audio(lang, r.id),
             previous,
             options,
-            workers=workers or None,
             progress=progress_for(f"processed {split} ({lang})") if progress_for else None,
+            parallel=parallel or ParallelSettings(),
         )
         write_lines(target, lines)
         totals["converted"] += converted

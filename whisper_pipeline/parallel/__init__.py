@@ -1,0 +1,59 @@
+"""One seam for the per-file maps of the data stages (intake, preprocessing, alignment, evaluation): a local
+process pool by default, or a Ray cluster when ``ParallelSettings.ray_address`` (or
+``$WHISPER_PIPELINE_RAY_ADDRESS``) names one. Either way results come back in input order, one item's exception
+is that item's ``Outcome.error`` (the others go on), and a worker that dies is retried. Dagster-free."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from whisper_pipeline.parallel.settings import LOCAL_CLUSTER, OFF, RAY_ADDRESS_ENV, ParallelSettings
+from whisper_pipeline.parallel.worker import Outcome, RemoteError, describe
+
+R = TypeVar("R")
+
+__all__ = [
+    "LOCAL_CLUSTER",
+    "OFF",
+    "RAY_ADDRESS_ENV",
+    "Outcome",
+    "ParallelSettings",
+    "RemoteError",
+    "describe",
+    "map_files",
+]
+
+
+def map_files(
+    fn: Callable[[Any], R],
+    items: Sequence[Any],
+    *,
+    settings: ParallelSettings | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    num_gpus: float = 0,
+) -> list[Outcome[R]]:
+    """``fn(item)`` for every item, in worker processes; the outcomes in input order.
+
+    ``fn`` and the items must pickle (a module-level function, ``functools.partial`` of one for fixed
+    arguments). ``progress(done, total)`` is called as items finish. CPU work (``num_gpus=0``) runs one torch
+    thread per worker; GPU work declares ``num_gpus`` per task to Ray (a fraction shares a device).
+    """
+    settings = settings or ParallelSettings()
+    if not items:
+        return []
+    one_thread = not num_gpus
+    if settings.address():
+        from whisper_pipeline.parallel.on_ray import map_ray
+
+        return map_ray(fn, items, settings=settings, num_gpus=num_gpus, one_thread=one_thread, progress=progress)
+    from whisper_pipeline.parallel.local import map_local
+
+    return map_local(
+        fn,
+        items,
+        workers=settings.workers,
+        max_retries=settings.worker_retries,
+        one_thread=one_thread,
+        progress=progress,
+    )

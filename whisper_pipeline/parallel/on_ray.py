@@ -1,0 +1,65 @@
+"""The Ray backend: one task per item (``num_cpus=1``, ``num_gpus`` when asked), re-run by Ray when its worker
+dies (``max_retries``); the items' code and data must be reachable on every node (the same image, the workspace
+on a shared filesystem at the same path)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from whisper_pipeline.parallel.settings import LOCAL_CLUSTER, ParallelSettings
+from whisper_pipeline.parallel.worker import Outcome, RemoteError, run_item
+
+log = logging.getLogger(__name__)
+MAX_IN_FLIGHT = 2000  # tasks submitted ahead of the results collected: bounds the driver's memory on huge maps
+
+
+def connect(settings: ParallelSettings) -> Any:
+    """The ``ray`` module, connected: to what this process is already connected to, else to the address in force
+    (``local`` starts a cluster inside this process, with ``workers`` CPUs when given)."""
+    import ray
+
+    address = settings.address()
+    if ray.is_initialized():
+        return ray
+    log.info(f"connecting to Ray at {address}")
+    if address == LOCAL_CLUSTER:
+        ray.init(address="local", num_cpus=settings.workers or None, include_dashboard=False)
+    else:
+        ray.init(address=address)
+    return ray
+
+
+def map_ray(
+    fn: Callable[[Any], Any],
+    items: Sequence[Any],
+    *,
+    settings: ParallelSettings,
+    num_gpus: float,
+    one_thread: bool,
+    progress: Callable[[int, int], None] | None,
+) -> list[Outcome]:
+    ray = connect(settings)
+    task = ray.remote(run_item).options(
+        num_cpus=1, num_gpus=num_gpus, max_retries=settings.worker_retries, retry_exceptions=False
+    )
+    fn_ref = ray.put(fn)  # shipped once, not with every item
+    outcomes: list[Outcome | None] = [None] * len(items)
+    in_flight: dict[Any, int] = {}
+    submitted = done = 0
+    while done < len(items):
+        while submitted < len(items) and len(in_flight) < MAX_IN_FLIGHT:
+            in_flight[task.remote(fn_ref, items[submitted], one_thread)] = submitted
+            submitted += 1
+        ready, _ = ray.wait(list(in_flight), num_returns=1)
+        for ref in ready:
+            i = in_flight.pop(ref)
+            try:
+                outcomes[i] = ray.get(ref)
+            except ray.exceptions.RayError as exc:  # the worker died more than max_retries times, node lost, ...
+                outcomes[i] = Outcome(error=RemoteError(type(exc).__name__, str(exc).strip().splitlines()[0]))
+            done += 1
+            if progress:
+                progress(done, len(items))
+    return outcomes  # type: ignore[return-value]

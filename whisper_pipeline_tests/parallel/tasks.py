@@ -1,0 +1,48 @@
+"""Task functions for the seam's tests: module-level, so worker processes (pool or Ray) import them by name."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+
+def square_or_fail(x: int) -> int:
+    """x², except for 13, which raises (one bad item among good ones)."""
+    if x == 13:
+        raise ValueError(f"item {x} is unlucky")
+    return x * x
+
+
+def square_dying_once(item: tuple[int, str, tuple[int, ...]]) -> int:
+    """x², but the first time it runs for an x in ``doomed`` its worker process is SIGKILLed mid-map (a marker file
+    under ``markers`` says it already died once), as an out-of-memory killer or a lost node would."""
+    x, markers, doomed = item
+    marker = Path(markers) / f"{x}.died"
+    if x in doomed and not marker.exists():
+        marker.touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x * x
+
+
+def always_dying(x: int) -> int:
+    """Kills its worker every time: after the retries the item is reported, not the whole map lost."""
+    if x == 0:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x
+
+
+class Unpicklable(Exception):
+    def __init__(self, message: str, handle: object):
+        super().__init__(message)
+        self.handle = handle
+
+
+def raise_unpicklable(x: int) -> int:
+    raise Unpicklable(f"cannot travel: {x}", handle=lambda: x)
+
+
+def torch_threads(_: int) -> int:
+    import torch
+
+    return torch.get_num_threads()

@@ -1,0 +1,85 @@
+"""``map_files`` on its two backends: a local process pool, and a real Ray cluster on 127.0.0.1 (``ray_cluster``)."""
+
+from __future__ import annotations
+
+from whisper_pipeline.parallel import RAY_ADDRESS_ENV, ParallelSettings, RemoteError, describe, map_files
+from whisper_pipeline_tests.parallel.tasks import (
+    always_dying,
+    raise_unpicklable,
+    square_dying_once,
+    square_or_fail,
+    torch_threads,
+)
+
+ITEMS = list(range(20))
+LOCAL = ParallelSettings(workers=2)
+
+
+def summary(outcomes) -> list:
+    """What a caller sees of each outcome: the value, or the error as it would report it."""
+    return [o.value if o.ok else describe(o.error) for o in outcomes]
+
+
+def test_address_comes_from_the_setting_else_the_environment_and_off_wins(monkeypatch):
+    assert ParallelSettings().address() == ""
+    monkeypatch.setenv(RAY_ADDRESS_ENV, "ray://head:10001")
+    assert ParallelSettings().address() == "ray://head:10001", "a whole deployment switches with the environment"
+    assert ParallelSettings(ray_address="auto").address() == "auto", "the asset's own setting first"
+    assert ParallelSettings(ray_address="off").address() == "", "off: a local pool whatever the environment says"
+
+
+def test_local_pool_keeps_input_order_and_one_items_error_is_its_own():
+    seen = []
+    outcomes = map_files(square_or_fail, ITEMS, settings=LOCAL, progress=lambda done, total: seen.append((done, total)))
+    assert summary(outcomes) == [x * x if x != 13 else "ValueError: item 13 is unlucky" for x in ITEMS]
+    assert isinstance(outcomes[13].error, ValueError)
+    assert sorted(seen) == [(n, len(ITEMS)) for n in range(1, len(ITEMS) + 1)]
+    assert map_files(square_or_fail, [], settings=LOCAL) == []
+
+
+def test_cpu_workers_compute_with_one_torch_thread():
+    assert {o.value for o in map_files(torch_threads, [0, 1], settings=LOCAL)} == {1}
+
+
+def test_an_exception_that_cannot_travel_is_reported_by_name_and_text():
+    [outcome] = map_files(raise_unpicklable, [7], settings=LOCAL)
+    assert isinstance(outcome.error, RemoteError) and describe(outcome.error) == "Unpicklable: cannot travel: 7"
+
+
+def test_local_pool_reruns_what_a_killed_worker_left_unfinished(tmp_path):
+    items = [(x, str(tmp_path), (3, 11)) for x in ITEMS]
+    outcomes = map_files(square_dying_once, items, settings=LOCAL)
+    assert summary(outcomes) == [x * x for x in ITEMS]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["11.died", "3.died"], "the workers really died"
+
+
+def test_local_pool_reports_an_item_that_kills_every_worker_and_finishes_the_rest():
+    outcomes = map_files(always_dying, [0, 1, 2], settings=ParallelSettings(workers=1, worker_retries=1))
+    assert [o.value for o in outcomes[1:]] == [1, 2]
+    assert describe(outcomes[0].error).startswith("WorkerDied: its worker process died 2 times")
+
+
+def test_ray_gives_the_local_outcomes(ray_cluster):
+    seen = []
+    on_ray = map_files(square_or_fail, ITEMS, settings=ray_cluster, progress=lambda d, t: seen.append((d, t)))
+    assert summary(on_ray) == summary(map_files(square_or_fail, ITEMS, settings=LOCAL))
+    assert isinstance(on_ray[13].error, ValueError), "the item's own exception, not Ray's wrapper"
+    assert seen[-1] == (len(ITEMS), len(ITEMS))
+    assert {o.value for o in map_files(torch_threads, [0, 1], settings=ray_cluster)} == {1}
+
+
+def test_ray_retries_a_killed_worker_and_the_map_is_whole(ray_cluster, tmp_path):
+    import ray
+
+    assert ray.cluster_resources().get("CPU") == 2, "the test's own 2-CPU cluster"
+    items = [(x, str(tmp_path), (2, 9, 17)) for x in ITEMS]
+    outcomes = map_files(square_dying_once, items, settings=ray_cluster)
+    assert summary(outcomes) == [x * x for x in ITEMS]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["17.died", "2.died", "9.died"], "the workers really died"
+
+
+def test_ray_reports_an_item_whose_worker_died_past_the_retries(ray_cluster, tmp_path):
+    settings = ParallelSettings(ray_address=ray_cluster.ray_address, worker_retries=0)
+    outcomes = map_files(square_dying_once, [(1, str(tmp_path), (1,)), (2, str(tmp_path), ())], settings=settings)
+    assert outcomes[1].value == 4
+    assert isinstance(outcomes[0].error, RemoteError) and "died" in str(outcomes[0].error).lower()

@@ -1,0 +1,128 @@
+"""The data stages' per-file maps on a real Ray cluster on 127.0.0.1 give byte-identical results to the local pool:
+preprocessing (files and manifest lines), intake (inventory rows), and a Dagster run with the address in its config."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import soundfile as sf
+
+from whisper_pipeline.assets import deduped, normalized_transcripts, processed_audio, raw_audio, splits
+from whisper_pipeline.audio.inspect import sha256_file
+from whisper_pipeline.audio.preprocess import PreprocessOptions, preprocess_rows
+from whisper_pipeline.data.discovery import discover
+from whisper_pipeline.data.inventory import IntakeCache, build_inventory
+from whisper_pipeline.data.manifests import ManifestLine
+from whisper_pipeline.io import read_jsonl
+from whisper_pipeline.parallel import ParallelSettings
+from whisper_pipeline.resources import WorkspaceResource
+from whisper_pipeline.workspace import SPLITS, Workspace
+from whisper_pipeline_tests.conftest import espeak_wav
+
+LOCAL = ParallelSettings(workers=2)
+SENTENCES = ["Sutra će biti sunčano i toplo.", "Dobar dan, kako ste?", "Vlak kreće u osam sati."]
+
+
+def sha(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory) -> list[ManifestLine]:
+    """Three espeak-ng sentences (22.05 kHz WAV; 44.1 kHz stereo FLAC padded with silence; MP3) and a broken file."""
+    d = tmp_path_factory.mktemp("ray-sources")
+    wavs = [espeak_wav(text, "hr", d / f"s{n}.wav") for n, text in enumerate(SENTENCES)]
+    subprocess.run(["sox", str(wavs[1]), "-r", "44100", "-c", "2", str(d / "s1.flac"), "pad", "1.0", "1.5"], check=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(wavs[2]), "-b:a", "64k", str(d / "s2.mp3")], check=True)
+    (d / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVE not audio at all")
+    files = [wavs[0], d / "s1.flac", d / "s2.mp3", d / "broken.wav"]
+    return [
+        ManifestLine(
+            id=f"u{n}",
+            audio=str(f),
+            transcript=SENTENCES[n] if n < 3 else "x",
+            duration=sf.info(str(wavs[min(n, 2)])).duration,
+            language="hr",
+            speaker="s1",
+            split="train",
+            sha256=sha256_file(f),
+        )
+        for n, f in enumerate(files)
+    ]
+
+
+def preprocess_into(out: Path, rows: list[ManifestLine], parallel: ParallelSettings):
+    return preprocess_rows(rows, lambda r: out / f"{r.id}.wav", {}, PreprocessOptions(), parallel=parallel)
+
+
+def test_preprocessing_on_ray_is_byte_identical_to_the_local_pool(ray_cluster, sources, tmp_path):
+    local_lines, local_converted, local_errors = preprocess_into(tmp_path / "local", sources, LOCAL)
+    ray_lines, ray_converted, ray_errors = preprocess_into(tmp_path / "ray", sources, ray_cluster)
+
+    assert local_converted == ray_converted == 3 and len(local_errors) == 1
+    assert ray_errors == local_errors and "broken.wav" in ray_errors[0], "the bad file named, the same way"
+    assert [asdict(replace(l, audio=Path(l.audio).name)) for l in ray_lines] == [
+        asdict(replace(l, audio=Path(l.audio).name)) for l in local_lines
+    ]
+    assert [sha(l.audio) for l in ray_lines] == [sha(l.audio) for l in local_lines], "the same bytes on disk"
+    assert all(l.trim[0] > 0.5 for l in ray_lines if l.id == "u1"), "the padded file was really trimmed"
+
+
+def test_intake_on_ray_gives_the_local_inventory(ray_cluster, tiny_corpus, tmp_path):
+    items, _ = discover(tiny_corpus, "hr")
+    local_cache, ray_cache = IntakeCache(tmp_path / "local.json"), IntakeCache(tmp_path / "ray.json")
+    local = build_inventory(items, tiny_corpus, local_cache, parallel=LOCAL)
+    on_ray = build_inventory(items, tiny_corpus, ray_cache, parallel=ray_cluster)
+    assert on_ray == local
+    assert ray_cache.decoded == local_cache.decoded >= len(items) - 1, "the checks really ran on both"
+    assert {r["status"] for r in on_ray} >= {"ok", "unusable"}, "good and bad files among them"
+
+
+def test_dagster_run_with_the_ray_address_in_its_config_writes_the_local_manifests(ray_cluster, tiny_corpus, tmp_path):
+    """raw_audio → processed_audio through Dagster for one partition, once with the local pool and once with
+    ``ray_address`` in the two mapping assets' config: the same manifests and processed files."""
+
+    def run(name: str, parallel: dict) -> Workspace:
+        ws = Workspace.at(tmp_path / name)
+        shutil.copytree(tiny_corpus, ws.uploads)
+        ws.ensure()
+        config = {
+            "ops": {"raw_audio": {"config": {"harvest": False, **parallel}}, "processed_audio": {"config": parallel}}
+        }
+        result = dg.materialize(
+            [raw_audio, deduped, normalized_transcripts, splits, processed_audio],
+            partition_key="hr",
+            resources={"workspace": WorkspaceResource(root=str(ws.root))},
+            run_config=config,
+        )
+        assert result.success
+        return ws
+
+    local, on_ray = run("local", {"workers": 2}), run("ray", {"ray_address": ray_cluster.ray_address})
+
+    def manifest(ws: Workspace) -> list[dict]:
+        lines = [l for s in SPLITS for l in read_jsonl(ws.processed_manifest("hr", s))]
+        return [
+            {k: str(v).replace(str(ws.root), "<ws>") if k in ("audio", "source_audio") else v for k, v in l.items()}
+            for l in lines
+        ]
+
+    assert manifest(on_ray) == manifest(local) and len(manifest(local)) == 6
+    assert [sha(l["audio"].replace("<ws>", str(on_ray.root))) for l in manifest(on_ray)] == [
+        sha(l["audio"].replace("<ws>", str(local.root))) for l in manifest(local)
+    ]
+    assert inventory(on_ray) == inventory(local) and len(inventory(local)) >= 6
+
+
+def inventory(ws: Workspace) -> list[dict]:
+    """The inventory rows with the workspace's own root written as <ws>."""
+    return [
+        {k: v.replace(str(ws.root), "<ws>") if isinstance(v, str) else v for k, v in row.items()}
+        for row in read_jsonl(ws.inventory("hr"))
+    ]
