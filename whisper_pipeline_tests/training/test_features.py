@@ -153,3 +153,27 @@ def test_training_on_device_features_matches_loader_features(tiny_model_dir, man
     np.testing.assert_allclose(losses(device), losses(loader), rtol=1e-5)
     assert device["validation_loss"] == pytest.approx(loader["validation_loss"], rel=1e-5)
     assert device["validation_wer"] == loader["validation_wer"]
+
+
+def test_augmented_audio_from_the_loader_gives_the_loader_features(tiny_model_dir, manifest):
+    """With augmentation on, the worker still augments the waveform; the device's features of that audio are the
+    features the loader path computes from the same draw."""
+    from transformers import WhisperProcessor
+
+    from whisper_pipeline.audio.augment import Augmenter, load_augment_config
+    from whisper_pipeline.data.manifests import read_lines
+    from whisper_pipeline.training.data import make_dataset
+
+    processor = WhisperProcessor.from_pretrained(tiny_model_dir)
+    rows = read_lines(manifest)[:2]
+    config = load_augment_config()
+    config = config.model_copy(update={"noise": config.noise.model_copy(update={"p": 1.0})})
+    loader, _ = make_dataset(rows, processor, 448, Augmenter(config), "loader")
+    device, _ = make_dataset(rows, processor, 448, Augmenter(config), "device")
+    plain, _ = make_dataset(rows, processor, 448, None, "device")
+    collate = SpeechSeq2SeqCollator(processor.tokenizer.pad_token_id, 50258)
+    log_mel = LogMel.from_feature_extractor(processor.feature_extractor)
+    want = np.stack([loader[i]["input_features"] for i in range(2)])
+    got = log_mel(collate([device[i] for i in range(2)])["input_audio"]).numpy()
+    np.testing.assert_allclose(got, want, atol=TOLERANCE, rtol=0)
+    assert not np.allclose(log_mel(collate([plain[i] for i in range(2)])["input_audio"]).numpy(), want, atol=1e-3)
