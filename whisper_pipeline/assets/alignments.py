@@ -1,13 +1,16 @@
+from functools import partial
+
 import dagster as dg
 
 from whisper_pipeline.alignment.align import AlignmentSettings, load_aligner
 from whisper_pipeline.assets.common import config_from, language_partitions, progress_logger, run_stage
 from whisper_pipeline.assets.processed_audio import processed_audio
+from whisper_pipeline.parallel import ParallelSettings
 from whisper_pipeline.resources import ComputeResource, ModelSourceResource, WorkspaceResource
 from whisper_pipeline.stages import settings_from
 from whisper_pipeline.stages.align import align_stage
 
-AlignmentConfig = config_from("AlignmentConfig", AlignmentSettings)
+AlignmentConfig = config_from("AlignmentConfig", AlignmentSettings, ParallelSettings)
 
 
 @dg.asset(
@@ -27,14 +30,25 @@ def alignments(
 ) -> dg.MaterializeResult:
     """Word timestamps from stable-ts aligning each known transcript to its audio → ``outputs/<file_id>/``
     (JSON, TXT, SRT, VTT, karaoke LRC); recordings over 30 s cut into segments at word boundaries
-    (or subtitle cues) → ``manifests/training/<lang>/<split>.jsonl``."""
+    (or subtitle cues) → ``manifests/training/<lang>/<split>.jsonl``. In this step's process with one model, or on
+    Ray when ``ray_address`` (or ``$WHISPER_PIPELINE_RAY_ADDRESS``) is set: a task per file, one GPU each on
+    ``cuda``, the model resolved here and loaded once by each Ray worker."""
     lang, ws = context.partition_key, workspace.get()
+    parallel = settings_from(config, ParallelSettings)
+    gpus = 0.0
+    if parallel.address():  # Ray assigns each task its GPU (CUDA_VISIBLE_DEVICES): "cuda", not "cuda:N"
+        device = "cuda" if compute.pick().startswith("cuda") else "cpu"
+        load, gpus = partial(load_aligner, base_model.resolve(ws), device), float(device == "cuda")
+    else:
+        load = lambda: load_aligner(base_model.resolve(ws), compute.pick())  # noqa: E731 - resolved when needed
     return run_stage(
         align_stage,
         ws,
         lang,
         settings_from(config, AlignmentSettings),
-        load_aligner=lambda: load_aligner(base_model.resolve(ws), compute.pick()),
+        load_aligner=load,
         log=context.log,
         progress=progress_logger(context, f"aligned ({lang})"),
+        parallel=parallel,
+        gpus_per_task=gpus,
     )

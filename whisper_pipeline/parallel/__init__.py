@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from whisper_pipeline.parallel.held import held, once
 from whisper_pipeline.parallel.settings import LOCAL_CLUSTER, OFF, RAY_ADDRESS_ENV, ParallelSettings
-from whisper_pipeline.parallel.worker import Outcome, RemoteError, describe
+from whisper_pipeline.parallel.worker import Outcome, RemoteError, describe, run_item
 
 R = TypeVar("R")
 
@@ -21,7 +22,9 @@ __all__ = [
     "ParallelSettings",
     "RemoteError",
     "describe",
+    "held",
     "map_files",
+    "once",
 ]
 
 
@@ -32,21 +35,26 @@ def map_files(
     settings: ParallelSettings | None = None,
     progress: Callable[[int, int], None] | None = None,
     num_gpus: float = 0,
+    in_this_process: bool = False,
 ) -> list[Outcome[R]]:
     """``fn(item)`` for every item, in worker processes; the outcomes in input order.
 
     ``fn`` and the items must pickle (a module-level function, ``functools.partial`` of one for fixed
     arguments). ``progress(done, total)`` is called as items finish. CPU work (``num_gpus=0``) runs one torch
     thread per worker; GPU work declares ``num_gpus`` per task to Ray (a fraction shares a device).
+    ``in_this_process``: without a Ray address the items run here, one after another, rather than in a pool:
+    for work that holds a model (one load, on this process's device and threads; ``fn`` need not pickle).
     """
     settings = settings or ParallelSettings()
     if not items:
         return []
-    one_thread = not num_gpus
+    one_thread = not num_gpus and not in_this_process
     if settings.address():
         from whisper_pipeline.parallel.on_ray import map_ray
 
         return map_ray(fn, items, settings=settings, num_gpus=num_gpus, one_thread=one_thread, progress=progress)
+    if in_this_process:
+        return map_here(fn, items, progress)
     from whisper_pipeline.parallel.local import map_local
 
     return map_local(
@@ -57,3 +65,13 @@ def map_files(
         one_thread=one_thread,
         progress=progress,
     )
+
+
+def map_here(fn: Callable[[Any], R], items: Sequence[Any], progress: Callable[[int, int], None] | None) -> list:
+    """The items one after another in this process, each outcome caught as a worker would catch it."""
+    outcomes = []
+    for n, item in enumerate(items, 1):
+        outcomes.append(run_item(fn, item, one_thread=False))
+        if progress:
+            progress(n, len(items))
+    return outcomes

@@ -4,6 +4,7 @@ training manifests, with recordings over the segment limit cut into segments (``
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from whisper_pipeline.alignment.align import AlignmentSettings, align_file, load
 from whisper_pipeline.alignment.segment import cut_segments, plan_long_form
 from whisper_pipeline.data.manifests import ManifestLine, read_lines, write_lines
 from whisper_pipeline.io import write_jsonl
+from whisper_pipeline.parallel import ParallelSettings, held, map_files, once
 from whisper_pipeline.stages import DEFAULT_LOG, Log, Progress, StageResult, markdown_table
 from whisper_pipeline.workspace import SPLITS, Workspace
 
@@ -22,24 +24,37 @@ def align_stage(
     load_aligner: Callable[[], Any],
     log: Log = DEFAULT_LOG,
     progress: Progress | None = None,
+    parallel: ParallelSettings | None = None,
+    gpus_per_task: float = 0,
 ) -> StageResult:
     """Align each line of ``ws.processed_manifest`` (reusing finished alignments under ``ws.outputs``; the
     aligner comes from ``load_aligner()``, called only when a file needs aligning) → ``ws.alignments``;
     then ``ws.training_manifest`` per split: the lines of at most ``max_segment_s``, plus the segments
-    of the longer ones (``ws.segment_audio``)."""
+    of the longer ones (``ws.segment_audio``).
+
+    The files are aligned in this process with one aligner, or, when ``parallel`` names a Ray cluster, one task
+    per file (``gpus_per_task`` GPUs each), each Ray worker loading the aligner once (``load_aligner`` must then
+    pickle, e.g. ``partial(load_aligner, model_path, device)``)."""
+    parallel = parallel or ParallelSettings()
     lines = [l for s in SPLITS for l in read_lines(ws.processed_manifest(lang, s))]
-    results, aligner, aligned_now = [], None, 0
-    for n, line in enumerate(lines, 1):
-        file_dir = ws.alignment_outputs(line.id)
-        result = load_existing(file_dir, line.id, line.transcript)  # finished by an earlier (killed) run
-        if result is None:
-            if aligner is None:
-                aligner = load_aligner()
-            result = align_file(aligner, line.audio, line.transcript, lang, line.id, file_dir, line.duration)
-            aligned_now += 1
-        results.append(vars(result))
-        if progress:
-            progress(n, len(lines))
+    found = {line.id: load_existing(ws.alignment_outputs(line.id), line.id, line.transcript) for line in lines}
+    todo = [line for line in lines if found[line.id] is None]  # the rest was finished by an earlier (killed) run
+    on_ray = bool(parallel.address())
+    outcomes = map_files(
+        partial(_align_one, load_aligner=load_aligner if on_ray else once(load_aligner), language=lang),
+        [(l.audio, l.transcript, l.id, str(ws.alignment_outputs(l.id)), l.duration) for l in todo],
+        settings=parallel,
+        num_gpus=gpus_per_task if on_ray else 0,
+        in_this_process=True,
+        progress=(lambda n, _: progress(len(lines) - len(todo) + n, len(lines))) if progress else None,
+    )
+    for line, outcome in zip(todo, outcomes):
+        if outcome.error is not None:  # align_file reports a file it cannot align; this is the aligner itself
+            raise outcome.error
+        found[line.id] = outcome.value
+    if progress and not todo and lines:
+        progress(len(lines), len(lines))
+    results, aligned_now = [vars(found[line.id]) for line in lines], len(todo)
     write_jsonl(ws.alignments(lang), results)
 
     by_id = {r["file_id"]: r for r in results}
@@ -82,3 +97,10 @@ def align_stage(
             "outputs": Path(ws.outputs),
         }
     )
+
+
+def _align_one(item: tuple[str, str, str, str, float], load_aligner: Callable[[], Any], language: str):
+    """``align_file`` for one (audio, transcript, file id, output directory, duration), in whatever process
+    ``map_files`` runs it: the aligner is loaded once per process (``held``)."""
+    audio, transcript, file_id, file_dir, duration = item
+    return align_file(held(load_aligner), audio, transcript, language, file_id, Path(file_dir), duration)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from whisper_pipeline.parallel import RAY_ADDRESS_ENV, ParallelSettings, RemoteError, describe, map_files
+from functools import partial
+
+import pytest
+
+from whisper_pipeline.parallel import RAY_ADDRESS_ENV, ParallelSettings, RemoteError, describe, held, map_files, once
 from whisper_pipeline_tests.parallel.tasks import (
+    LOADS,
     always_dying,
+    load_model,
     raise_unpicklable,
     square_dying_once,
     square_or_fail,
@@ -44,6 +50,30 @@ def test_cpu_workers_compute_with_one_torch_thread():
 def test_an_exception_that_cannot_travel_is_reported_by_name_and_text():
     [outcome] = map_files(raise_unpicklable, [7], settings=LOCAL)
     assert isinstance(outcome.error, RemoteError) and describe(outcome.error) == "Unpicklable: cannot travel: 7"
+
+
+def test_a_process_holds_one_model_per_equal_loader_and_a_failed_load_is_not_retried():
+    LOADS.clear()
+    a = held(partial(load_model, "a"))
+    assert held(partial(load_model, "a")) is a and LOADS == ["a"], "an equal loader (as unpickled per task): no reload"
+    assert held(partial(load_model, "b")) is not a and held(partial(load_model, "a")) is not a, "one model at a time"
+    assert LOADS == ["a", "b", "a"]
+    calls = []
+
+    def broken():
+        calls.append(1)
+        raise OSError("no such model")
+
+    load = once(broken)
+    for _ in range(3):
+        with pytest.raises(OSError, match="no such model"):
+            held(load)
+    assert calls == [1], "a stage whose model cannot load fails once, not once per file"
+
+
+def test_in_this_process_runs_here_in_order_with_each_items_error():
+    outcomes = map_files(lambda x: square_or_fail(x), [12, 13, 14], settings=LOCAL, in_this_process=True)
+    assert summary(outcomes) == [144, "ValueError: item 13 is unlucky", 196], "a closure is fine: nothing pickled"
 
 
 def test_local_pool_reruns_what_a_killed_worker_left_unfinished(tmp_path):

@@ -4,26 +4,30 @@ preprocessing (files and manifest lines), intake (inventory rows), and a Dagster
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
 from dataclasses import asdict, replace
+from functools import partial
 from pathlib import Path
 
 import dagster as dg
 import pytest
 import soundfile as sf
 
+from whisper_pipeline.alignment.align import AlignmentSettings, load_aligner
 from whisper_pipeline.assets import deduped, normalized_transcripts, processed_audio, raw_audio, splits
 from whisper_pipeline.audio.inspect import sha256_file
 from whisper_pipeline.audio.preprocess import PreprocessOptions, preprocess_rows
 from whisper_pipeline.data.discovery import discover
 from whisper_pipeline.data.inventory import IntakeCache, build_inventory
-from whisper_pipeline.data.manifests import ManifestLine
+from whisper_pipeline.data.manifests import ManifestLine, write_lines
 from whisper_pipeline.io import read_jsonl
 from whisper_pipeline.parallel import ParallelSettings
 from whisper_pipeline.resources import WorkspaceResource
+from whisper_pipeline.stages.align import align_stage
 from whisper_pipeline.workspace import SPLITS, Workspace
-from whisper_pipeline_tests.conftest import espeak_wav
+from whisper_pipeline_tests.conftest import espeak_16k, espeak_wav
 
 LOCAL = ParallelSettings(workers=2)
 SENTENCES = ["Sutra će biti sunčano i toplo.", "Dobar dan, kako ste?", "Vlak kreće u osam sati."]
@@ -126,3 +130,41 @@ def inventory(ws: Workspace) -> list[dict]:
         {k: v.replace(str(ws.root), "<ws>") if isinstance(v, str) else v for k, v in row.items()}
         for row in read_jsonl(ws.inventory("hr"))
     ]
+
+
+@pytest.mark.slow  # ~30 s on the shared 2-core machine: a Ray worker per CPU imports transformers and stable-ts
+def test_alignment_on_ray_writes_what_the_in_process_aligner_writes(ray_cluster, tiny_model_dir, tmp_path):
+    """The tiny random Whisper aligning three espeak-ng clips: in this process (one model), and one Ray task per
+    file (each worker loading the model once, from a loader that pickles): the same word timestamps."""
+    import torch
+
+    clips = [espeak_16k(text, "hr", tmp_path / f"a{n}.wav") for n, text in enumerate(SENTENCES)]
+    lines = [
+        ManifestLine(
+            id=f"a{n}", audio=str(c), transcript=SENTENCES[n], duration=sf.info(str(c)).duration, language="hr",
+            speaker="s1", split="train", sha256=sha256_file(c),
+        )
+        for n, c in enumerate(clips)
+    ]  # fmt: skip
+
+    def run(name: str, parallel: ParallelSettings) -> tuple[list[dict], list[dict]]:
+        ws = Workspace.at(tmp_path / name).ensure()
+        write_lines(ws.processed_manifest("hr", "train"), lines)
+        for split in SPLITS[1:]:
+            write_lines(ws.processed_manifest("hr", split), [])
+        loader = partial(load_aligner, tiny_model_dir, "cpu")
+        meta = align_stage(ws, "hr", AlignmentSettings(), loader, parallel=parallel).metadata
+        assert meta["aligned_this_run"] == 3
+        results = read_jsonl(ws.alignments("hr"))
+        docs = [json.loads(Path(r.pop("json_path")).read_text()) for r in results]
+        return results, docs
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in a Ray worker (one CPU): the same float sums, so the same timestamps
+    try:
+        here = run("here", LOCAL)
+    finally:
+        torch.set_num_threads(threads)
+    on_ray = run("ray", ray_cluster)
+    assert on_ray == here
+    assert all(doc["segments"] for doc in here[1]), "words were really aligned"
