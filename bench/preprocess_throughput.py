@@ -1,21 +1,32 @@
-"""Benchmark: preprocessing throughput in × real time per core, against a naive baseline in the same run.
+"""Benchmark: preprocessing throughput in × real time per core, against baselines measured in the same run.
 
-Baseline: ``librosa.load(path, sr=16000)`` + ``soundfile.write`` per file, one process (what a quick
-script does). Ours: ffmpeg decode at the native rate + soxr VHQ resampling + silero-VAD trimming
-(+ optionally loudness normalization), with 1 worker and with one worker per core.
+Decode once (the default table): ``process_one`` as it is (decoded once in process with PyAV, soxr's
+streaming resampler, silero-VAD only near the edges, written block by block) against the path before it,
+kept here as ``process_one_baseline`` (an ``ffprobe`` and an ``ffmpeg`` subprocess, the whole file in
+memory, soxr, silero-VAD's TorchScript model over the whole file), on 10-15 s MP3/Opus clips and, with
+``--long``, a 10-minute FLAC and a 1-hour MP3 (inputs as ``bench/intake_throughput.py`` makes them). Each
+(method, input set) runs in a fresh process, one file after another: "per core". Peak RSS per process.
 
-    .venv/bin/python bench/preprocess_throughput.py --speakers 4 --sentences 5
+``--corpus``: the earlier table, against a naive ``librosa.load(path, sr=16000)`` + ``soundfile.write`` per
+file, on the sample corpus, with 1 worker and with one worker per core.
+
+    nice -n 10 .venv/bin/python bench/preprocess_throughput.py --clips 40 --long
+    .venv/bin/python bench/preprocess_throughput.py --corpus --speakers 4 --sentences 5
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
+from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import soundfile as sf
+from intake_throughput import duration, inputs, measure, table, timed
 
 from whisper_pipeline.audio.inspect import sha256_file
 from whisper_pipeline.audio.preprocess import PreprocessOptions, preprocess_rows
@@ -31,11 +42,75 @@ def naive(files: list[Path], out: Path) -> None:
         sf.write(out / f"{i}.wav", audio, 16000, subtype="PCM_16")
 
 
+def process_one_baseline(source: str, target: str, options: PreprocessOptions) -> None:
+    """Preprocessing before decoding once (PREPROCESS_VERSION 2), kept for the same-run comparison."""
+    import torch
+    from silero_vad import get_speech_timestamps
+
+    from whisper_pipeline.audio.stream16k import load_16k_ffmpeg
+
+    audio = load_16k_ffmpeg(source)
+    total = round(audio.size / 16000, 3)
+    stamps = get_speech_timestamps(
+        torch.from_numpy(audio), _jit_vad(), sampling_rate=16000, threshold=options.vad_threshold
+    )
+    if stamps:
+        start = max(0.0, stamps[0]["start"] / 16000 - options.margin_s)
+        end = min(total, stamps[-1]["end"] / 16000 + options.margin_s)
+        audio = audio[round(start * 16000) : round(end * 16000)]
+    sf.write(target, np.clip(audio, -1.0, 1.0), 16000, subtype="PCM_16")
+
+
+@lru_cache(maxsize=1)
+def _jit_vad():
+    import torch
+    from silero_vad import load_silero_vad
+
+    torch.set_num_threads(1)
+    return load_silero_vad()
+
+
+def _measure_here(method: str, files: list[str]) -> dict:
+    from whisper_pipeline.audio.preprocess import process_one
+
+    options = PreprocessOptions()
+    run_one = {"baseline": process_one_baseline, "ours": process_one}[method]
+    with tempfile.TemporaryDirectory() as out:
+        run_one(files[0], f"{out}/warm.wav", options)  # imports and models, as a worker pays once
+
+        def run() -> None:
+            for i, f in enumerate(files):
+                run_one(f, f"{out}/{i}.wav", options)
+
+        return timed(run)
+
+
+def decode_once(args) -> None:
+    rows = []
+    for name, files in inputs(args):
+        audio_s = sum(duration(f) for f in files)
+        for method in ("baseline", "ours"):
+            rows.append((name, method, audio_s, measure(__file__, method, files)))
+    table(rows, "preprocessing (decode, resample, VAD trim, write), one process (one core)")
+    print("\nGPU: not used by this stage (not measured).")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--clips", type=int, default=40)
+    ap.add_argument("--long", action="store_true", help="also a 10-minute FLAC and a 1-hour MP3")
+    ap.add_argument("--corpus", action="store_true", help="the table against naive librosa on the sample corpus")
     ap.add_argument("--speakers", type=int, default=4)
     ap.add_argument("--sentences", type=int, default=5)
+    ap.add_argument("--measure", help=argparse.SUPPRESS)
+    ap.add_argument("files", nargs="*", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.measure:
+        print(json.dumps(_measure_here(args.measure, args.files)))
+        return
+    if not args.corpus:
+        decode_once(args)
+        return
     cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

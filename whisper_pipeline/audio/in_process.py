@@ -1,4 +1,5 @@
-"""Lossless audio (WAV, FLAC, AIFF…) decoded in this process with libsndfile and resampled with soxr.
+"""Audio decoded in this process: lossless files with libsndfile and soxr (the service), anything FFmpeg
+reads with PyAV (intake and preprocessing: ``AvDecoder``), the ffmpeg CLI kept as the fallback.
 
 An ``ffmpeg`` subprocess costs ~0.05–0.1 s to start, which is a noticeable share of a short request to
 the transcription service. For lossless formats libsndfile gives exactly the samples ffmpeg would, so
@@ -8,12 +9,14 @@ left to ffmpeg, whose error messages name the problem — ``decode_lossless`` th
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
-from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE, wav_declared_frames_missing
+from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE, ProbeInfo, wav_declared_frames_missing
 
 # libsndfile's major formats whose samples are stored exactly (no codec for it to differ from ffmpeg on)
 LOSSLESS = frozenset({"WAV", "WAVEX", "RF64", "W64", "FLAC", "AIFF", "CAF"})
@@ -64,3 +67,174 @@ def decode_lossless(
     if rate != sample_rate and mono.size:
         mono = soxr.resample(mono, rate, sample_rate, quality="HQ")
     return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+# sample formats converted in numpy exactly as libswresample converts them to float: the factor, if any
+_SCALE = {"flt": None, "s16": 1 / (1 << 15), "s32": 1 / (1 << 31)}
+_HALF_POWER = np.float32(np.sqrt(0.5))
+
+
+class InProcessUnreadable(Exception):
+    """PyAV could not read the file cleanly (no audio stream, a decoder error, a cut-off file…): the caller
+    falls back to the ffmpeg CLI, whose exit status and messages say what is wrong, exactly as before."""
+
+
+class HashingReader:
+    """A binary file PyAV reads from that computes the file's SHA-256 on the way, so intake reads each byte
+    once. Bytes are hashed in file order; where the demuxer jumps ahead (an MP4 index at the end),
+    ``hexdigest`` reads the part it skipped."""
+
+    def __init__(self, raw: BinaryIO):
+        self.raw, self.digest, self.hashed = raw, hashlib.sha256(), 0
+
+    def read(self, n: int = -1) -> bytes:
+        pos = self.raw.tell()
+        data = self.raw.read(n)
+        if pos <= self.hashed < pos + len(data):
+            self.digest.update(memoryview(data)[self.hashed - pos :])
+            self.hashed = pos + len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def seekable(self) -> bool:
+        return True
+
+    def hexdigest(self) -> str:
+        self.raw.seek(self.hashed)
+        while block := self.raw.read(1 << 20):
+            self.digest.update(block)
+            self.hashed += len(block)
+        return self.digest.hexdigest()
+
+
+class AvDecoder:
+    """The first audio stream of a file decoded in this process with PyAV (FFmpeg's own libraries), as mono
+    float32 at ``rate`` (``None``: the file's own rate), downmixed and resampled by libswresample exactly as
+    ``ffmpeg -ac 1 -ar rate`` does: the same samples as the CLI without a process start per file. Any
+    decoder error makes ``chunks`` raise ``InProcessUnreadable`` (the CLI then reports it as before)."""
+
+    def __init__(self, source: str | Path | BinaryIO, rate: int | None = SAMPLE_RATE):
+        import av
+
+        self._av = av
+        self._level = av.logging.get_level()
+        av.logging.set_level(av.logging.ERROR)  # decoder errors must reach the capture below, not vanish
+        self._capture = av.logging.Capture()
+        self._logs = self._capture.__enter__()
+        try:
+            self.container = av.open(source if not isinstance(source, Path) else str(source), "r")
+            if not self.container.streams.audio:
+                raise InProcessUnreadable("no audio stream")
+            self.stream = self.container.streams.audio[0]
+        except InProcessUnreadable:
+            self.close()
+            raise
+        except Exception as exc:  # noqa: BLE001 - PyAV raises many kinds; the CLI names the problem
+            self.close()
+            raise InProcessUnreadable(str(exc)) from exc
+        cc = self.stream.codec_context
+        duration = None
+        if self.stream.duration is not None and self.stream.time_base is not None:
+            duration = float(self.stream.duration * self.stream.time_base)
+        elif self.container.duration is not None:
+            duration = self.container.duration / 1_000_000
+        self.facts = ProbeInfo(  # what ffprobe says of the first audio stream
+            codec=cc.codec.canonical_name if cc.codec else None,
+            sample_rate=cc.sample_rate or None,
+            channels=cc.channels or None,
+            declared_duration=duration,
+        )
+        self.rate = rate or cc.sample_rate or SAMPLE_RATE
+
+    def chunks(self, min_samples: int = 4 * SAMPLE_RATE) -> Iterator[np.ndarray]:
+        """Mono float32 blocks of at least ``min_samples`` (the last may be shorter), in order. Decoded frames
+        are converted a block at a time (one resampler call, or numpy where only a downmix is needed)."""
+        pending: list[np.ndarray] = []
+        size, kind = 0, None
+        try:
+            for frame in self._frames():
+                this = (frame.format.name, frame.layout.name, frame.sample_rate)
+                if kind is None:
+                    kind, self._resampler = this, None
+                elif this != kind:
+                    raise InProcessUnreadable(f"the audio changes from {kind} to {this} mid-stream")
+                pending.append(frame.to_ndarray())
+                size += frame.samples
+                if self._errors():
+                    raise InProcessUnreadable(self._errors())
+                if size * self.rate >= min_samples * kind[2]:
+                    if (block := self._mono(pending, kind, last=False)).size:
+                        yield block
+                    pending, size = [], 0
+            block = self._mono(pending, kind, last=True) if kind else np.zeros(0, dtype=np.float32)
+        except InProcessUnreadable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a decoder error: the CLI reports it as before
+            raise InProcessUnreadable(str(exc)) from exc
+        if self._errors():
+            raise InProcessUnreadable(self._errors())
+        if block.size:
+            yield block
+
+    def _mono(self, arrays: list[np.ndarray], kind: tuple[str, str, int], last: bool) -> np.ndarray:
+        """Decoded frames (``to_ndarray`` of each) as mono float32 at ``self.rate``, as libswresample makes it."""
+        fmt, layout, rate = kind
+        channels = len(self._av.AudioLayout(layout).channels)
+        data = np.concatenate(arrays, axis=1) if arrays else None
+        if rate == self.rate and channels <= 2 and fmt.rstrip("p") in _SCALE:
+            if data is None:
+                return np.zeros(0, dtype=np.float32)
+            if not fmt.endswith("p"):  # packed: L R L R …
+                data = data.reshape(-1, channels).T
+            scale = _SCALE[fmt.rstrip("p")]
+            data = data.astype(np.float32) if scale is None else data.astype(np.float32) * np.float32(scale)
+            # libswresample's rematrix for -ac 1: each channel of a stereo pair times sqrt(1/2), summed
+            return data[0] if channels == 1 else data[0] * _HALF_POWER + data[1] * _HALF_POWER
+        if self._resampler is None:
+            self._resampler = self._av.AudioResampler(format="flt", layout="mono", rate=self.rate)
+        out = []
+        if data is not None:
+            frame = self._av.AudioFrame.from_ndarray(data, format=fmt, layout=layout)
+            frame.sample_rate = rate
+            out = [f.to_ndarray().reshape(-1) for f in self._resampler.resample(frame)]
+        if last:
+            out += [f.to_ndarray().reshape(-1) for f in self._resampler.resample(None)]
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+    def _frames(self) -> Iterator:
+        for packet in self.container.demux(self.stream):
+            yield from packet.decode()
+
+    def _errors(self) -> str:
+        return "".join(message for level, _, message in self._logs if level <= self._av.logging.ERROR).strip()
+
+    def close(self) -> None:
+        if getattr(self, "container", None) is not None:
+            self.container.close()
+            self.container = None
+        if self._capture is not None:
+            self._capture.__exit__(None, None, None)
+            self._capture = None
+            self._av.logging.set_level(self._level)
+
+    def __enter__(self) -> AvDecoder:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def decode_in_process(path: str | Path, rate: int | None = SAMPLE_RATE) -> np.ndarray | None:
+    """The whole file as mono float32 at ``rate`` (``None``: its own rate), or ``None`` where the ffmpeg CLI
+    must decide (``decode`` in ``audio/ffmpeg.py`` then gives today's samples and errors)."""
+    try:
+        with AvDecoder(path, rate) as decoder:
+            parts = list(decoder.chunks())
+    except InProcessUnreadable:
+        return None
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)

@@ -4,6 +4,8 @@ voice-activity detector, optionally loudness-normalized; in parallel, skipping w
 Trimming only removes what lies *before the first* and *after the last* stretch of speech that
 silero-VAD finds, plus a margin, never pauses inside the utterance, so no word the transcript
 needs is cut; if the VAD hears no speech at all, nothing is trimmed and the line is flagged.
+Each file is decoded once in this process and streamed (``stream16k``); the VAD runs only near the
+edges (``vad_edges``).
 """
 
 from __future__ import annotations
@@ -12,19 +14,22 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from functools import lru_cache, partial
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE, decode, probe
+from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE
+from whisper_pipeline.audio.in_process import InProcessUnreadable
+from whisper_pipeline.audio.stream16k import SampleStore, blocks_16k, load_16k_ffmpeg
+from whisper_pipeline.audio.vad_edges import SpeechEdges, speech_span_samples
 from whisper_pipeline.data.manifests import ManifestLine
 from whisper_pipeline.io import atomic_path
 from whisper_pipeline.parallel import ParallelSettings, describe, map_files
 
 DURATION_TOLERANCE_S = 0.05
-PREPROCESS_VERSION = 2  # bump when the processing itself changes, so old outputs are redone
+PREPROCESS_VERSION = 3  # bump when the processing itself changes, so old outputs are redone (3: edge-only VAD)
 # Key of the provenance record each output carries in its comment tag (WAV LIST/INFO, FLAC Vorbis comment):
 # the file says what it was made from, so a run killed before writing its manifest loses no finished file.
 PROVENANCE_TAG = "whisper_pipeline_preprocess"
@@ -68,83 +73,96 @@ class Processed:
 
 
 def load_16k_mono(path: str | Path) -> np.ndarray:
-    """Decode at the file's own rate (ffmpeg downmixes to mono), then resample with soxr (very high quality)."""
-    import soxr
-
-    rate = probe(path).sample_rate or SAMPLE_RATE
-    audio = decode(path, rate)
-    if rate != SAMPLE_RATE:
-        audio = soxr.resample(audio, rate, SAMPLE_RATE, quality="VHQ").astype(np.float32)
-    return audio
-
-
-@lru_cache(maxsize=1)
-def _vad_model():
-    import torch
-    from silero_vad import load_silero_vad
-
-    torch.set_num_threads(1)  # one per worker process: the pool provides the parallelism
-    return load_silero_vad()
+    """The whole file at 16 kHz mono: decoded once in this process (``stream16k.blocks_16k``), or by the
+    ffmpeg CLI where PyAV cannot read it cleanly (same samples either way, within float rounding)."""
+    try:
+        parts = list(blocks_16k(path))
+    except InProcessUnreadable:
+        return load_16k_ffmpeg(path)
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
 
 def speech_span(audio: np.ndarray, threshold: float = 0.5) -> tuple[float, float] | None:
     """(start, end) in seconds from the first to the last speech the VAD hears, or None."""
-    import torch
-    from silero_vad import get_speech_timestamps
-
-    stamps = get_speech_timestamps(
-        torch.from_numpy(audio), _vad_model(), sampling_rate=SAMPLE_RATE, threshold=threshold, return_seconds=False
-    )
-    if not stamps:
-        return None
-    return stamps[0]["start"] / SAMPLE_RATE, stamps[-1]["end"] / SAMPLE_RATE
+    span = speech_span_samples(audio, threshold)
+    return None if span is None else (span[0] / SAMPLE_RATE, span[1] / SAMPLE_RATE)
 
 
-def _normalize_loudness(audio: np.ndarray, target_lufs: float, result: Processed) -> np.ndarray:
+def _read_16k(source: str, store: SampleStore, threshold: float | None) -> SpeechEdges | None:
+    """Decode ``source`` once into ``store``, the VAD edge scan (when ``threshold``) fed as blocks come; the
+    ffmpeg CLI decodes what PyAV cannot read cleanly (its ``AudioError`` names the file and the problem)."""
+    edges = SpeechEdges(threshold) if threshold is not None else None
+    try:
+        for block in blocks_16k(source):
+            store.append(block)
+            if edges is not None:
+                edges.feed(block)
+        return edges
+    except InProcessUnreadable:
+        store.clear()
+    edges = SpeechEdges(threshold) if threshold is not None else None
+    audio = load_16k_ffmpeg(source)
+    for i in range(0, audio.size, 30 * SAMPLE_RATE):
+        store.append(audio[i : i + 30 * SAMPLE_RATE])
+        if edges is not None:
+            edges.feed(audio[i : i + 30 * SAMPLE_RATE])
+    return edges
+
+
+def _loudness_gain(audio: np.ndarray, target_lufs: float, result: Processed) -> float | None:
+    """The gain bringing ``audio`` to ``target_lufs`` without clipping, or None (and a flag) when it cannot."""
     import pyloudnorm
 
     if audio.size < int(0.4 * SAMPLE_RATE):  # BS.1770 gating needs at least one 400 ms block
         result.flags.append("too short for loudness normalization")
-        return audio
+        return None
     loudness = pyloudnorm.Meter(SAMPLE_RATE).integrated_loudness(audio.astype(np.float64))
     if not np.isfinite(loudness):
         result.flags.append("silent: loudness not normalized")
-        return audio
+        return None
     gain = 10 ** ((target_lufs - loudness) / 20)
     peak = float(np.max(np.abs(audio))) * gain
     if peak > 0.989:  # never clip: settle for less loudness (-0.1 dBFS peak)
         gain *= 0.989 / peak
         result.flags.append("loudness limited by peak")
     result.loudness_lufs = round(float(loudness), 1)
-    return (audio * gain).astype(np.float32)
+    return gain
 
 
 def process_one(source: str, target: str, options: PreprocessOptions, source_sha256: str = "") -> Processed:
     """Convert one file atomically; returns what was done. With ``source_sha256`` the output records
-    (in its comment tag) the source content, the options and what was done, for ``finished_output``."""
-    audio = load_16k_mono(source)
-    result = Processed(duration=0.0, source_duration=round(audio.size / SAMPLE_RATE, 3))
-    if options.trim_silence and audio.size:
-        span = speech_span(audio, options.vad_threshold)
-        if span is None:
-            result.flags.append("VAD heard no speech: not trimmed")
-        else:
-            start = max(0.0, span[0] - options.margin_s)
-            end = min(result.source_duration, span[1] + options.margin_s)
-            audio = audio[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)]
-            result.trim_start, result.trim_end = round(start, 3), round(result.source_duration - end, 3)
-    if options.loudness_lufs is not None:
-        audio = _normalize_loudness(audio, options.loudness_lufs, result)
-    result.duration = round(audio.size / SAMPLE_RATE, 3)
-    with (
-        atomic_path(target, suffix=f".{options.format}") as tmp,
-        sf.SoundFile(str(tmp), "w", SAMPLE_RATE, 1, subtype="PCM_16", format=options.format.upper()) as out,
-    ):
-        if source_sha256:
-            out.comment = json.dumps(
-                {PROVENANCE_TAG: {"sha256": source_sha256, "key": options.key(), **asdict(result)}}
-            )
-        out.write(np.clip(audio, -1.0, 1.0))
+    (in its comment tag) the source content, the options and what was done, for ``finished_output``.
+
+    The source is decoded once, block by block; the VAD looks only at the edges (``vad_edges``); the
+    output is written block by block, so an hour-long file needs no more memory than a short one (except
+    with loudness normalization, which measures the whole trimmed signal at once)."""
+    with SampleStore(Path(target).parent) as store:
+        edges = _read_16k(source, store, options.vad_threshold if options.trim_silence else None)
+        result = Processed(duration=0.0, source_duration=round(store.size / SAMPLE_RATE, 3))
+        lo, hi = 0, store.size
+        if edges is not None and store.size:
+            span = edges.span(store.read)
+            if span is None:
+                result.flags.append("VAD heard no speech: not trimmed")
+            else:
+                start = max(0.0, span[0] / SAMPLE_RATE - options.margin_s)
+                end = min(result.source_duration, span[1] / SAMPLE_RATE + options.margin_s)
+                lo, hi = round(start * SAMPLE_RATE), min(store.size, round(end * SAMPLE_RATE))
+                result.trim_start, result.trim_end = round(start, 3), round(result.source_duration - end, 3)
+        gain = None
+        if options.loudness_lufs is not None:
+            gain = _loudness_gain(store.read(lo, hi), options.loudness_lufs, result)
+        result.duration = round(max(0, hi - lo) / SAMPLE_RATE, 3)
+        with (
+            atomic_path(target, suffix=f".{options.format}") as tmp,
+            sf.SoundFile(str(tmp), "w", SAMPLE_RATE, 1, subtype="PCM_16", format=options.format.upper()) as out,
+        ):
+            if source_sha256:
+                out.comment = json.dumps(
+                    {PROVENANCE_TAG: {"sha256": source_sha256, "key": options.key(), **asdict(result)}}
+                )
+            for block in store.blocks(lo, hi):
+                out.write(np.clip(block if gain is None else (block * gain).astype(np.float32), -1.0, 1.0))
     return result
 
 

@@ -71,3 +71,73 @@ def test_reads_at_most_max_seconds_and_leaves_a_file_object_where_it_was(tone):
     assert buffer.tell() == 0 and not buffer.closed
     junk = io.BytesIO(b"\x00" * 1000)
     assert decode_lossless(junk) is None and junk.tell() == 0
+
+
+@pytest.fixture(scope="module")
+def encoded(tone, tmp_path_factory):
+    """The stereo chord as each format intake meets: MP3, Opus, Ogg Vorbis, M4A/AAC (index at the end), FLAC,
+    WAV, plus 16 kHz mono WAV; and broken copies."""
+    d, stereo = tone
+    wav = d / "chord.wav"
+    sf.write(wav, stereo, 44100, subtype="PCM_16")
+    out = {"wav": wav}
+    for ext, args in {
+        "mp3": ["-b:a", "64k"],
+        "opus": ["-c:a", "libopus", "-b:a", "32k"],
+        "ogg": ["-c:a", "libvorbis"],
+        "m4a": ["-c:a", "aac", "-b:a", "96k"],
+        "flac": [],
+        "mono.wav": ["-ac", "1", "-ar", "16000"],
+    }.items():
+        target = d / f"chord.{ext}"
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(wav), *args, str(target)], check=True)
+        out[ext] = target
+    for ext in ("flac", "m4a", "mp3"):
+        data = out[ext].read_bytes()
+        (d / f"cut.{ext}").write_bytes(data[: len(data) // 3])
+        out[f"cut_{ext}"] = d / f"cut.{ext}"
+    return out
+
+
+@pytest.mark.parametrize("key", ["mp3", "opus", "ogg", "m4a", "flac", "wav", "mono.wav"])
+@pytest.mark.parametrize("rate", [16000, None])
+def test_pyav_gives_the_ffmpeg_cli_samples_and_facts(encoded, key, rate):
+    """Same decoders, same downmix, same resampler as ``ffmpeg -ac 1 -ar``: equal within float rounding."""
+    from whisper_pipeline.audio.ffmpeg import probe
+    from whisper_pipeline.audio.in_process import AvDecoder, decode_in_process
+
+    path = encoded[key]
+    facts = probe(path)
+    cli = decode(path, rate or facts.sample_rate)
+    ours = decode_in_process(path, rate)
+    assert ours is not None and ours.dtype == np.float32 and ours.size == cli.size
+    assert np.abs(ours - cli).max() <= 1e-6
+    with AvDecoder(path) as decoder:
+        mine = decoder.facts
+    assert (mine.codec, mine.sample_rate, mine.channels) == (facts.codec, facts.sample_rate, facts.channels)
+    assert mine.declared_duration == pytest.approx(facts.declared_duration, abs=0.05)
+
+
+@pytest.mark.parametrize("key", ["m4a", "mp3", "flac"])
+def test_the_bytes_pyav_reads_hash_to_the_files_sha256(encoded, key):
+    import hashlib
+
+    from whisper_pipeline.audio.in_process import AvDecoder, HashingReader
+
+    path = encoded[key]
+    with open(path, "rb") as raw:
+        reader = HashingReader(raw)
+        with AvDecoder(reader) as decoder:
+            blocks = list(decoder.chunks(min_samples=4000))
+        digest = reader.hexdigest()
+    assert len(blocks) > 3, "decoded a block at a time"
+    assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_what_pyav_cannot_read_cleanly_is_left_to_the_cli(encoded, tmp_path):
+    from whisper_pipeline.audio.in_process import decode_in_process
+
+    text = tmp_path / "notes.mp3"
+    text.write_text("not audio at all")
+    for path in (encoded["cut_flac"], encoded["cut_m4a"], encoded["cut_mp3"], text):
+        assert decode_in_process(path) is None, path

@@ -106,3 +106,70 @@ def test_snr_estimate_tracks_added_noise(clips):
     assert estimates == sorted(estimates)
     assert estimate_snr_db(speech) == SNR_CAP_DB, "espeak's digital silence reads as clean"
     assert check_audio(clips["flac"]).snr_db is not None
+
+
+@pytest.fixture(scope="module")
+def more_clips(clips, tmp_path_factory):
+    """Opus, M4A/AAC and stereo MP3 at 48/44.1 kHz, a cut-off Opus, a WAV header over nothing."""
+    d = tmp_path_factory.mktemp("more")
+    out = dict(clips)
+    for name, args in {
+        "speech.opus": ["-ac", "2", "-c:a", "libopus", "-b:a", "32k"],
+        "speech.m4a": ["-ar", "44100", "-c:a", "aac", "-b:a", "64k"],
+        "stereo.mp3": ["-ar", "44100", "-ac", "2", "-b:a", "96k"],
+    }.items():
+        target = d / name
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(clips["wav"]), *args, str(target)], check=True)
+        out[name] = target
+    data = out["speech.opus"].read_bytes()
+    (d / "cut.opus").write_bytes(data[: len(data) // 2])
+    out["cut_opus"] = d / "cut.opus"
+    return out
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["wav", "flac", "mp3", "ogg", "speech.opus", "speech.m4a", "stereo.mp3"]
+    + ["cut_wav", "cut_flac", "cut_mp3", "cut_opus", "text", "empty"],
+)
+def test_in_process_check_matches_the_ffmpeg_cli_check(more_clips, key):
+    """Status, detail, facts and measures as the ffprobe + ffmpeg path gives them (the path before this one)."""
+    from whisper_pipeline.audio.fingerprint import bit_error_rate, from_hex
+    from whisper_pipeline.audio.inspect import check_audio_ffmpeg
+
+    ours, before = check_audio(more_clips[key]).as_dict(), check_audio_ffmpeg(more_clips[key]).as_dict()
+    exact = ("path", "size_bytes", "sha256", "status", "sample_rate", "channels", "codec", "flags", "detail")
+    assert {k: ours[k] for k in exact} == {k: before[k] for k in exact}
+    assert ours["duration_s"] == pytest.approx(before["duration_s"], abs=0.002)
+    for measure, tolerance in (("active_fraction", 0.002), ("clipped_fraction", 1e-4), ("peak_dbfs", 0.1)):
+        assert ours[measure] == pytest.approx(before[measure], abs=tolerance), measure
+    assert (ours["snr_db"] is None) == (before["snr_db"] is None)
+    if ours["snr_db"] is not None:
+        assert ours["snr_db"] == pytest.approx(before["snr_db"], abs=0.2)
+    if before["fingerprint"]:
+        assert bit_error_rate(from_hex(ours["fingerprint"]), from_hex(before["fingerprint"])) < 0.01
+
+
+def test_measures_fed_block_by_block_equal_the_whole_array_at_once(clips):
+    from whisper_pipeline.audio.inspect import AudioCheck, SignalStats
+
+    rng = np.random.default_rng(3)
+    audio = np.concatenate([decode(clips["flac"])] * 3)
+    audio[5000:5300] = 1.0  # some clipping
+    whole, parts = SignalStats(), SignalStats()
+    whole.feed(audio)
+    cuts = np.sort(rng.integers(0, audio.size, 9))
+    for block in np.split(audio, cuts):
+        parts.feed(block)
+    a, b = AudioCheck("x", 0, "", "ok"), AudioCheck("x", 0, "", "ok")
+    whole.fill(a)
+    parts.fill(b)
+    assert a.as_dict() == b.as_dict() and a.fingerprint and a.snr_db is not None
+
+
+def test_a_known_hash_is_not_computed_again(clips):
+    from whisper_pipeline.audio.inspect import sha256_file
+
+    given = check_audio(clips["mp3"], sha256="f" * 64)
+    assert given.sha256 == "f" * 64 and given.status == "ok"
+    assert check_audio(clips["mp3"]).sha256 == sha256_file(clips["mp3"])

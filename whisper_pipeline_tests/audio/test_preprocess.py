@@ -114,3 +114,90 @@ def test_duration_mismatch_is_reported(tmp_path, padded):
     lines, _, _ = preprocess_rows([row_for(src, "b")], lambda r: tmp_path / "b16.wav", previous={}, workers=1)
     lines[0] = replace(lines[0], duration=lines[0].duration + 1.0)
     assert "b16.wav" in duration_mismatches(lines)[0]
+
+
+def todays_processing(path, margin_s: float = 0.25) -> tuple[np.ndarray, float, float]:
+    """What preprocessing made before decoding in process: ffprobe + ffmpeg at the file's rate, soxr VHQ,
+    silero's TorchScript VAD over the whole signal; returns (kept samples, trim start, trim end)."""
+    import torch
+    from silero_vad import get_speech_timestamps, load_silero_vad
+
+    from whisper_pipeline.audio.stream16k import load_16k_ffmpeg
+
+    audio = load_16k_ffmpeg(path)
+    stamps = get_speech_timestamps(torch.from_numpy(audio), load_silero_vad(), sampling_rate=16000)
+    total = round(audio.size / 16000, 3)
+    start = max(0.0, stamps[0]["start"] / 16000 - margin_s)
+    end = min(total, stamps[-1]["end"] / 16000 + margin_s)
+    return audio[round(start * 16000) : round(end * 16000)], round(start, 3), round(total - end, 3)
+
+
+@pytest.fixture(scope="module")
+def formats(tmp_path_factory, padded):
+    """The padded sentence as MP3, Opus, M4A (44.1/48 kHz stereo), and a cut-off FLAC PyAV stops on."""
+    _, flac = padded
+    d = tmp_path_factory.mktemp("formats")
+    out = {"flac": flac}
+    for ext, args in {
+        "mp3": ["-b:a", "96k"],
+        "opus": ["-c:a", "libopus", "-b:a", "48k"],
+        "m4a": ["-c:a", "aac", "-b:a", "96k"],
+    }.items():
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(flac), *args, str(d / f"s.{ext}")], check=True)
+        out[ext] = d / f"s.{ext}"
+    data = flac.read_bytes()
+    (d / "cut.flac").write_bytes(data[: len(data) * 2 // 3])
+    out["cut_flac"] = d / "cut.flac"
+    return out
+
+
+@pytest.mark.parametrize("key", ["flac", "mp3", "opus", "m4a", "cut_flac"])
+def test_output_is_what_the_ffmpeg_cli_and_full_vad_pass_made(tmp_path, formats, key):
+    """Decoded once in process, VAD at the edges: the same samples (one 16-bit step) and trims (10 ms) as before;
+    the cut-off FLAC goes through the ffmpeg CLI after PyAV has already decoded part of it."""
+    from whisper_pipeline.audio.in_process import decode_in_process
+
+    src = formats[key]
+    assert (decode_in_process(src) is None) == (key == "cut_flac")
+    expected, trim_start, trim_end = todays_processing(src)
+    row = ManifestLine(key, str(src), "Sutra.", 0.0, "hr", "s1", "train", sha256=sha256_file(src))
+    lines, converted, errors = preprocess_rows([row], lambda r: tmp_path / f"{r.id}.wav", {}, workers=1)
+    assert converted == 1 and errors == []
+    ours, rate = sf.read(lines[0].audio, dtype="float32")
+    assert rate == 16000
+    assert lines[0].trim == pytest.approx([trim_start, trim_end], abs=0.01)
+    assert abs(ours.size - expected.size) <= 160
+    n = min(ours.size, expected.size)
+    assert np.abs(ours[:n] - np.clip(expected[:n], -1, 1)).max() <= 1.5 / 32768
+
+
+def test_a_long_file_is_streamed_through_a_spill_file(tmp_path, padded, monkeypatch):
+    """Past MEMORY_S the decoded samples go to a temporary file: same output as all in memory, nothing left."""
+    import whisper_pipeline.audio.stream16k as stream16k
+    from whisper_pipeline.audio.preprocess import process_one
+
+    speech, _ = padded
+    long = tmp_path / "long.flac"
+    subprocess.run(["sox", str(speech), str(speech), str(speech), str(long), "pad", "20", "25"], check=True)
+    options = PreprocessOptions()
+    in_memory = process_one(str(long), str(tmp_path / "a" / "mem.wav"), options)
+    monkeypatch.setattr(stream16k, "MEMORY_S", 2.0)
+    spilled = process_one(str(long), str(tmp_path / "b" / "spill.wav"), options)
+    assert in_memory == spilled and spilled.trim_start > 19 and spilled.trim_end > 24
+    a, _ = sf.read(tmp_path / "a" / "mem.wav")
+    b, _ = sf.read(tmp_path / "b" / "spill.wav")
+    np.testing.assert_array_equal(a, b)
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["spill.wav"]
+
+
+def test_sample_store_reads_back_across_memory_and_disk(tmp_path):
+    from whisper_pipeline.audio.stream16k import SampleStore
+
+    signal = np.random.default_rng(0).standard_normal(50_000).astype(np.float32)
+    with SampleStore(tmp_path, memory_samples=12_000) as store:
+        for block in np.array_split(signal, 7):
+            store.append(block)
+        np.testing.assert_array_equal(store.read(0, store.size), signal)
+        np.testing.assert_array_equal(store.read(11_000, 13_500), signal[11_000:13_500])
+        np.testing.assert_array_equal(np.concatenate(list(store.blocks(100, 49_000, 3000))), signal[100:49_000])
+    assert list(tmp_path.iterdir()) == []
