@@ -19,8 +19,11 @@ Two parts, in the same run:
   during the timed steps), and an MFU estimate (model FLOPs of a training step / elapsed time / the GPU's dense
   bf16 peak).
 
-    nice -n 10 .venv/bin/python bench/training_throughput.py --per-language 6 --batches 6      # CPU: data path
-    python bench/training_throughput.py --parts data,train --models base,small --batch 32 --steps 30   # GPU
+    # CPU: the data path (the README's table, ~1 min)
+    nice -n 10 .venv/bin/python bench/training_throughput.py --per-language 10 --sentences-per-clip 4 \
+        --batch 16 --batches 10 --repeats 5 --workers 4
+    # GPU: both parts, random-init whisper-base and -small, 16 CPU cores
+    python bench/training_throughput.py --parts data,train --models base,small --batch 32 --steps 30
 """
 
 from __future__ import annotations
