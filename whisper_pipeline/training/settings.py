@@ -48,8 +48,8 @@ class TrainSettings:
     )
     dataloader_workers: int = _f(
         -1,
-        "Processes computing features while the model trains; -1 = auto (4 on GPU, "
-        "0 on CPU, where the cores are busy training)",
+        "Loader processes reading (and augmenting) audio while the model trains, and computing its features when "
+        "feature_device is loader; -1 = auto (4 on GPU, 0 on CPU, where the cores are busy training)",
     )
     feature_device: str = _f(
         "auto",
