@@ -22,6 +22,7 @@ import soundfile as sf
 
 from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE
 from whisper_pipeline.audio.in_process import InProcessUnreadable
+from whisper_pipeline.audio.loudness import integrated_loudness
 from whisper_pipeline.audio.stream16k import SampleStore, blocks_16k, load_16k_ffmpeg
 from whisper_pipeline.audio.vad_edges import SpeechEdges, speech_span_samples
 from whisper_pipeline.data.manifests import ManifestLine
@@ -109,19 +110,18 @@ def _read_16k(source: str, store: SampleStore, threshold: float | None) -> Speec
     return edges
 
 
-def _loudness_gain(audio: np.ndarray, target_lufs: float, result: Processed) -> float | None:
-    """The gain bringing ``audio`` to ``target_lufs`` without clipping, or None (and a flag) when it cannot."""
-    import pyloudnorm
-
-    if audio.size < int(0.4 * SAMPLE_RATE):  # BS.1770 gating needs at least one 400 ms block
+def _loudness_gain(store: SampleStore, lo: int, hi: int, target_lufs: float, result: Processed) -> float | None:
+    """The gain bringing samples ``lo:hi`` to ``target_lufs`` without clipping, or None (and a flag) when it
+    cannot; measured a block at a time (``audio/loudness.py``: pyloudnorm's numbers)."""
+    if hi - lo < int(0.4 * SAMPLE_RATE):  # BS.1770 gating needs at least one 400 ms block
         result.flags.append("too short for loudness normalization")
         return None
-    loudness = pyloudnorm.Meter(SAMPLE_RATE).integrated_loudness(audio.astype(np.float64))
+    loudness = integrated_loudness(store.blocks(lo, hi), SAMPLE_RATE)
     if not np.isfinite(loudness):
         result.flags.append("silent: loudness not normalized")
         return None
     gain = 10 ** ((target_lufs - loudness) / 20)
-    peak = float(np.max(np.abs(audio))) * gain
+    peak = max(float(np.max(np.abs(block))) for block in store.blocks(lo, hi)) * gain
     if peak > 0.989:  # never clip: settle for less loudness (-0.1 dBFS peak)
         gain *= 0.989 / peak
         result.flags.append("loudness limited by peak")
@@ -134,8 +134,7 @@ def process_one(source: str, target: str, options: PreprocessOptions, source_sha
     (in its comment tag) the source content, the options and what was done, for ``finished_output``.
 
     The source is decoded once, block by block; the VAD looks only at the edges (``vad_edges``); the
-    output is written block by block, so an hour-long file needs no more memory than a short one (except
-    with loudness normalization, which measures the whole trimmed signal at once)."""
+    output is written block by block, so an hour-long file needs no more memory than a short one."""
     with SampleStore(Path(target).parent) as store:
         edges = _read_16k(source, store, options.vad_threshold if options.trim_silence else None)
         result = Processed(duration=0.0, source_duration=round(store.size / SAMPLE_RATE, 3))
@@ -151,7 +150,7 @@ def process_one(source: str, target: str, options: PreprocessOptions, source_sha
                 result.trim_start, result.trim_end = round(start, 3), round(result.source_duration - end, 3)
         gain = None
         if options.loudness_lufs is not None:
-            gain = _loudness_gain(store.read(lo, hi), options.loudness_lufs, result)
+            gain = _loudness_gain(store, lo, hi, options.loudness_lufs, result)
         result.duration = round(max(0, hi - lo) / SAMPLE_RATE, 3)
         with (
             atomic_path(target, suffix=f".{options.format}") as tmp,
