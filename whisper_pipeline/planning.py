@@ -84,7 +84,7 @@ def rates(model: str, data: dict) -> Rates:
     GPU/CPU speed-up measured for whisper-base training, then scaled by parameter count like training."""
     m, params = data["measured"], data["models"]
     ratio = params[BASE]["params_m"] / params[model]["params_m"]
-    cap = GPU_LOADER_WORKERS * m["feature_extraction_per_core"]["value"]
+    cap = GPU_LOADER_WORKERS * m["audio_loader_per_core"]["value"]  # features on the GPU (feature_device auto)
     own = m.get(f"gpu_train_{model}")
     if own:
         train, train_how = own["value"], "measured"
@@ -257,10 +257,10 @@ def render(data: dict | None = None) -> str:
         "(add `gpu_train_<model>`, `gpu_align_base` or `gpu_decode_base` to replace them):",
         "",
         "- training: per-sample cost scales with parameter count (whisper-base's measured samples/s × "
-        f"params ratio), capped by what {GPU_LOADER_WORKERS} loader workers × `feature_extraction_per_core` "
-        "can feed. This is pessimistic for the larger models: the whisper-base run was limited by feature "
-        "extraction on the CPU (issue 16: about 2% of the H200's bf16 peak), so its per-parameter cost overstates "
-        "the GPU's.",
+        f"params ratio), capped by what {GPU_LOADER_WORKERS} loader workers × `audio_loader_per_core` can feed "
+        "(log-mel features are computed on the GPU, `feature_device: auto`, so a worker only reads audio). This "
+        "is pessimistic for the larger models: the measured whisper-base run reached about 2% of the H200's bf16 "
+        "peak (small batches, no compile), so its per-parameter cost overstates the GPU's.",
         "- alignment and decoding: the CPU speed × the GPU/CPU speed-up measured for whisper-base training "
         "(`gpu_train_base` / `cpu_train_base`), scaled by parameter count for the larger models. These are the "
         "least certain figures: decoding one file at a time keeps a GPU far less busy than training (issue 16 "
