@@ -7,11 +7,12 @@ from whisper_pipeline.assets.checkpoint import checkpoint
 from whisper_pipeline.assets.common import config_from, language_partitions, run_stage
 from whisper_pipeline.assets.processed_audio import processed_audio
 from whisper_pipeline.evaluation.report import EvalSettings
+from whisper_pipeline.parallel import ParallelSettings
 from whisper_pipeline.resources import ComputeResource, ModelSourceResource, WorkspaceResource
 from whisper_pipeline.stages import settings_from
 from whisper_pipeline.stages.evaluate import evaluate_stage
 
-EvalConfig = config_from("EvalConfig", EvalSettings)
+EvalConfig = config_from("EvalConfig", EvalSettings, ParallelSettings)
 
 
 @dg.asset(
@@ -29,7 +30,9 @@ def eval_report(
     base_model: ModelSourceResource,
     compute: ComputeResource,
 ) -> dg.MaterializeResult:
-    """WER/CER (jiwer) of the fine-tuned and base models on this language's held-out test speakers."""
+    """WER/CER (jiwer) of the fine-tuned and base models on this language's held-out test speakers; the models
+    transcribe in this step's process, or one Ray task per model when ``ray_address`` (or
+    ``$WHISPER_PIPELINE_RAY_ADDRESS``) is set."""
     return run_stage(
         evaluate_stage,
         workspace.get(),
@@ -38,4 +41,5 @@ def eval_report(
         base_source=base_model.source,
         device=compute.pick(),
         log=context.log,
+        parallel=settings_from(config, ParallelSettings),
     )

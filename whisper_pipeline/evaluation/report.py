@@ -10,6 +10,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from whisper_pipeline.audio.degrade import CONDITIONS, check_conditions
@@ -18,6 +19,7 @@ from whisper_pipeline.data.manifests import ManifestLine
 from whisper_pipeline.evaluation.conditions import DEFAULT_CONDITIONS, write_degraded
 from whisper_pipeline.evaluation.metrics import breakdown, paired_comparison, summarize, utterance_errors
 from whisper_pipeline.evaluation.transcribe import WhisperTranscriber
+from whisper_pipeline.parallel import ParallelSettings, map_files
 
 SCHEMA_VERSION = 2  # 2: intervals, breakdowns, comparisons, per-utterance duration/audio (dashboard input)
 
@@ -55,10 +57,16 @@ def evaluate_models(
     progress: Callable[[str, int, int], None] | None = None,
     conditions: list[str] | None = None,
     babble_from: list[ManifestLine] | None = None,
+    parallel: ParallelSettings | None = None,
 ) -> dict:
     """``models`` maps a label (``finetuned``, ``base``, ``production``) to a model path. ``conditions``
     (``audio/degrade.py`` names) are scored too, on degraded copies of the same utterances written to a
-    temporary directory (removed afterwards); babble is made from ``babble_from`` (other test speakers)."""
+    temporary directory (removed afterwards); babble is made from ``babble_from`` (other test speakers).
+
+    The models transcribe one after another in this process, or, when ``parallel`` names a Ray cluster, one Ray
+    task per model (a GPU each on ``cuda``; the degraded copies' directory must then be visible to the workers:
+    ``TMPDIR`` on the shared filesystem for a cluster of several machines)."""
+    parallel = parallel or ParallelSettings()
     conditions = check_conditions(list(conditions or []))
     refs = [l.transcript for l in test_lines]
     result: dict = {
@@ -89,17 +97,28 @@ def evaluate_models(
         started = time.time()
         degraded = write_degraded(test_lines, conditions, Path(tmp), babble_from) if conditions else None
         condition_seconds += time.time() - started
-        for label, path in models.items():
-            transcriber = WhisperTranscriber(path, device)
-            started = time.time()
-            hyps = transcriber.transcribe(
-                [l.audio for l in test_lines],
-                language,
-                batch_size,
-                num_beams,
-                progress=(lambda d, t, label=label: progress(label, d, t)) if progress else None,
-            )
-            elapsed = time.time() - started
+        on_ray = bool(parallel.address())
+        transcribe_all = partial(
+            _transcribe_with,
+            audio=[l.audio for l in test_lines],
+            degraded=degraded.paths if degraded else {},
+            language=language,
+            batch_size=batch_size,
+            num_beams=num_beams,
+            device=("cuda" if str(device).startswith("cuda") else device) if on_ray else device,
+            progress=None if on_ray else progress,  # a callback cannot travel to a Ray worker
+        )
+        outcomes = map_files(
+            transcribe_all,
+            list(models.items()),
+            settings=parallel,
+            num_gpus=1.0 if on_ray and str(device).startswith("cuda") else 0,
+            in_this_process=True,
+        )
+        for (label, path), outcome in zip(models.items(), outcomes):
+            if outcome.error is not None:  # a model that does not load or run: the evaluation cannot stand
+                raise outcome.error
+            hyps, by_condition, elapsed, degraded_elapsed = outcome.value
             errors[label] = [utterance_errors(r, h) for r, h in zip(refs, hyps)]
             for row, hyp, err in zip(per_utt, hyps, errors[label]):
                 row[f"{label}_hypothesis"] = hyp
@@ -108,16 +127,9 @@ def evaluate_models(
                 "model": path,
                 "real_time_factor": round(elapsed / result["audio_seconds"], 4) if result["audio_seconds"] else None,
             }
-            started = time.time()
-            for name, paths in (degraded.paths if degraded else {}).items():
-                condition_hyps[name][label] = transcriber.transcribe(
-                    paths,
-                    language,
-                    batch_size,
-                    num_beams,
-                    progress=(lambda d, t, k=f"{label} ({name})": progress(k, d, t)) if progress else None,
-                )
-            condition_seconds += time.time() - started
+            for name, texts in by_condition.items():
+                condition_hyps[name][label] = texts
+            condition_seconds += degraded_elapsed
     scorable = [i for i, r in enumerate(refs) if all(errors[m][i] is not None for m in errors)]
     result["scored_utterances"] = len(scorable)
     groups = {
@@ -144,6 +156,42 @@ def evaluate_models(
         result["conditions_seconds"] = round(condition_seconds, 2)
     result["per_utterance"] = per_utt
     return result
+
+
+def _transcribe_with(
+    model: tuple[str, str],
+    audio: list[str],
+    degraded: dict[str, list[str]],
+    language: str,
+    batch_size: int,
+    num_beams: int,
+    device: str | None,
+    progress: Callable[[str, int, int], None] | None,
+) -> tuple[list[str], dict[str, list[str]], float, float]:
+    """One model's (label, path) texts of the clean clips and of each condition's copies, and the seconds each
+    took: what one process (this one, or a Ray worker) does with one model loaded."""
+    label, path = model
+    transcriber = WhisperTranscriber(path, device)
+    started = time.time()
+    hyps = transcriber.transcribe(
+        audio,
+        language,
+        batch_size,
+        num_beams,
+        progress=(lambda d, t: progress(label, d, t)) if progress else None,
+    )
+    elapsed = time.time() - started
+    by_condition = {
+        name: transcriber.transcribe(
+            paths,
+            language,
+            batch_size,
+            num_beams,
+            progress=(lambda d, t, k=f"{label} ({name})": progress(k, d, t)) if progress else None,
+        )
+        for name, paths in degraded.items()
+    }
+    return hyps, by_condition, elapsed, time.time() - started - elapsed
 
 
 CONDITION_SUMMARY = ("utterances", "reference_words", "wer", "wer_ci95", "cer", "cer_ci95")

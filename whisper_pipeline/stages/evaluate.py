@@ -12,6 +12,7 @@ from whisper_pipeline.evaluation.dashboard import build_dashboard, summary_png_p
 from whisper_pipeline.evaluation.report import SCHEMA_VERSION, EvalSettings, evaluate_models
 from whisper_pipeline.models import registry
 from whisper_pipeline.models.source import BUILTIN_BASE, resolve_model_source
+from whisper_pipeline.parallel import ParallelSettings
 from whisper_pipeline.stages import DEFAULT_LOG, Log, Markdown, StageError, StageResult
 from whisper_pipeline.workspace import LANGUAGES, Workspace
 
@@ -36,9 +37,11 @@ def evaluate_stage(
     base_source: str = BUILTIN_BASE,
     device: str | None = None,
     log: Log = DEFAULT_LOG,
+    parallel: ParallelSettings | None = None,
 ) -> StageResult:
     """Evaluate ``settings.run_name`` (default: the latest run) on ``lang``'s test split; ``base_source``
-    is the base model (``builtin:whisper-base``, a directory or a hub id)."""
+    is the base model (``builtin:whisper-base``, a directory or a hub id); ``parallel`` may send each model's
+    transcription to a Ray cluster."""
     run = settings.run_name or registry.latest_run(ws)
     if not registry.has_model_config(ws, run):
         raise StageError(f"No trained model for run {run or '(latest)'}: materialize checkpoint first")
@@ -65,6 +68,7 @@ def evaluate_stage(
         progress,
         conditions=list(settings.conditions),
         babble_from=babble_from,
+        parallel=parallel,
     )
     result["run"] = run
     report = registry.record_evaluation(ws, run, lang, result)

@@ -1,5 +1,6 @@
-"""The data stages' per-file maps on a real Ray cluster on 127.0.0.1 give byte-identical results to the local pool:
-preprocessing (files and manifest lines), intake (inventory rows), and a Dagster run with the address in its config."""
+"""The stages' per-file maps on a real Ray cluster on 127.0.0.1 give the results of the local run: preprocessing
+(files and manifest lines), intake (inventory rows), a Dagster run with the address in its config, alignment (word
+timestamps) and evaluation (hypotheses and scores)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import hashlib
 import json
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 from functools import partial
 from pathlib import Path
@@ -22,6 +25,7 @@ from whisper_pipeline.audio.preprocess import PreprocessOptions, preprocess_rows
 from whisper_pipeline.data.discovery import discover
 from whisper_pipeline.data.inventory import IntakeCache, build_inventory
 from whisper_pipeline.data.manifests import ManifestLine, write_lines
+from whisper_pipeline.evaluation.report import evaluate_models
 from whisper_pipeline.io import read_jsonl
 from whisper_pipeline.parallel import ParallelSettings
 from whisper_pipeline.resources import WorkspaceResource
@@ -59,6 +63,32 @@ def sources(tmp_path_factory) -> list[ManifestLine]:
         )
         for n, f in enumerate(files)
     ]
+
+
+@pytest.fixture(scope="module")
+def speech16k(tmp_path_factory) -> list[ManifestLine]:
+    """The sentences as processed_audio leaves them (16 kHz mono WAV), as manifest lines."""
+    d = tmp_path_factory.mktemp("ray-16k")
+    clips = [espeak_16k(text, "hr", d / f"a{n}.wav") for n, text in enumerate(SENTENCES)]
+    return [
+        ManifestLine(
+            id=f"a{n}", audio=str(c), transcript=SENTENCES[n], duration=sf.info(str(c)).duration, language="hr",
+            speaker=f"s{n}", split="test", sha256=sha256_file(c),
+        )
+        for n, c in enumerate(clips)
+    ]  # fmt: skip
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def preprocess_into(out: Path, rows: list[ManifestLine], parallel: ParallelSettings):
@@ -133,23 +163,14 @@ def inventory(ws: Workspace) -> list[dict]:
 
 
 @pytest.mark.slow  # ~30 s on the shared 2-core machine: a Ray worker per CPU imports transformers and stable-ts
-def test_alignment_on_ray_writes_what_the_in_process_aligner_writes(ray_cluster, tiny_model_dir, tmp_path):
+def test_alignment_on_ray_writes_what_the_in_process_aligner_writes(ray_cluster, tiny_model_dir, speech16k, tmp_path):
     """The tiny random Whisper aligning three espeak-ng clips: in this process (one model), and one Ray task per
     file (each worker loading the model once, from a loader that pickles): the same word timestamps."""
-    import torch
-
-    clips = [espeak_16k(text, "hr", tmp_path / f"a{n}.wav") for n, text in enumerate(SENTENCES)]
-    lines = [
-        ManifestLine(
-            id=f"a{n}", audio=str(c), transcript=SENTENCES[n], duration=sf.info(str(c)).duration, language="hr",
-            speaker="s1", split="train", sha256=sha256_file(c),
-        )
-        for n, c in enumerate(clips)
-    ]  # fmt: skip
+    lines = speech16k
 
     def run(name: str, parallel: ParallelSettings) -> tuple[list[dict], list[dict]]:
         ws = Workspace.at(tmp_path / name).ensure()
-        write_lines(ws.processed_manifest("hr", "train"), lines)
+        write_lines(ws.processed_manifest("hr", "train"), [replace(l, split="train") for l in lines])
         for split in SPLITS[1:]:
             write_lines(ws.processed_manifest("hr", split), [])
         loader = partial(load_aligner, tiny_model_dir, "cpu")
@@ -159,12 +180,30 @@ def test_alignment_on_ray_writes_what_the_in_process_aligner_writes(ray_cluster,
         docs = [json.loads(Path(r.pop("json_path")).read_text()) for r in results]
         return results, docs
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as in a Ray worker (one CPU): the same float sums, so the same timestamps
-    try:
+    with one_torch_thread():  # as in a Ray worker (one CPU): the same float sums, so the same timestamps
         here = run("here", LOCAL)
-    finally:
-        torch.set_num_threads(threads)
     on_ray = run("ray", ray_cluster)
     assert on_ray == here
     assert all(doc["segments"] for doc in here[1]), "words were really aligned"
+
+
+@pytest.mark.slow  # 20-60 s on the shared 2-core machine: the random tiny model decodes up to its token limit
+def test_evaluation_on_ray_scores_what_the_in_process_evaluation_scores(ray_cluster, tiny_model_dir, speech16k):
+    """Two models (the tiny one twice) on a clip, clean and under one degraded condition: one after another here,
+    or one Ray task per model: the same hypotheses and scores (timings aside)."""
+    models = {"finetuned": tiny_model_dir, "base": tiny_model_dir}
+
+    def evaluate(parallel: ParallelSettings) -> dict:
+        doc = evaluate_models(
+            models, speech16k[:1], "hr", batch_size=1, device="cpu", conditions=["telephone"], parallel=parallel
+        )
+        for entry in doc["models"].values():
+            assert entry.pop("real_time_factor") > 0
+        assert doc.pop("conditions_seconds") > 0
+        return doc
+
+    with one_torch_thread():
+        here = evaluate(LOCAL)
+    on_ray = evaluate(ray_cluster)
+    assert on_ray == here
+    assert set(here["conditions"]["telephone"]["models"]) == {"finetuned", "base"}
