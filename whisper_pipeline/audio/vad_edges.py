@@ -3,13 +3,16 @@
 Trimming needs only the first and the last speech. silero-VAD (its "sequence" ONNX model: the same network
 as the streaming one, many 32 ms frames per call, state carried between calls) runs forward from the start
 only until the first stretch of speech is settled: up to there its probabilities, and so the start, are
-exactly those of a full pass. The end is found by running it over the last few seconds (after a warm-up
-of ``WARM_S`` whose probabilities are discarded), stepping back window by window until a stretch of speech
-ends inside one; only when a window would reach back to where the forward scan stopped does the forward
-scan simply go on to the end (a full pass, as short clips get). The state machine turning probabilities into
-stretches is silero's own (``get_speech_timestamps_from_probs``, default settings), so the edges agree
-with ``get_speech_timestamps`` over the whole file: exactly at the start, within a frame at the end
-(tested on the espeak-ng corpus and on recordings with minutes of leading and trailing noise).
+exactly those of a full pass (and within 3e-5 of the TorchScript model preprocessing used before). Files
+up to ``FULL_PASS_S`` (a minute: the training clips) then get the rest of the forward pass too, so both
+their edges are those of the full pass. In a longer file the end is found by running the model over the
+last few seconds (after a warm-up of ``WARM_S`` whose probabilities are discarded), stepping back window
+by window until a stretch of speech ends inside one; only when a window would reach back to where the
+forward scan stopped does the forward scan simply go on to the end. Started afresh, the model's state
+differs a little from the full pass's when speech runs right up to the window, so that end may move by
+one 32 ms frame (exact after silence or noise; tested). The state machine turning probabilities into
+stretches is silero's own (``get_speech_timestamps_from_probs``, default settings, restated in
+``stretches``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ SAMPLE_RATE = 16_000
 FRAME = 512  # samples per probability at 16 kHz
 CONTEXT = 64  # samples of the previous frame the model sees with each frame
 FRAMES_PER_CALL = 512  # ~16 s of audio per ONNX call
+FULL_PASS_S = 60.0  # up to this long, the forward scan goes on to the end: exact, and as cheap
 TAIL_S = 4.0  # the last window searched for the last speech; the ones before it double up to MAX_TAIL_S
 MAX_TAIL_S = 30.0
 WARM_S = 2.0  # audio run through the model before a tail window, its probabilities discarded
@@ -204,7 +208,7 @@ class SpeechEdges:
         n = self.samples
         scanned = self._head.fed  # what the forward scan has seen
         hi, window = n, TAIL_S
-        while self._settled:  # windows stepping back from the end, each run after a warm-up
+        while self._settled and n > FULL_PASS_S * SAMPLE_RATE:  # windows stepping back from the end
             lo = max(0, hi - int(window * SAMPLE_RATE)) // FRAME * FRAME
             ctx = max(0, lo - int(WARM_S * SAMPLE_RATE)) // FRAME * FRAME
             if ctx <= scanned:
