@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -45,14 +46,11 @@ class Outcome(Generic[R]):
 
 def one_torch_thread() -> None:
     """Each worker process computes with one thread: the processes provide the parallelism (N workers × N
-    threads would oversubscribe the cores)."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:  # pragma: no cover
-        pass
+    threads would oversubscribe the cores). torch is not imported for this (seconds per new worker, for stages
+    that no longer need it): one already imported is set to one thread, one imported later reads the variable."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
 
 
 def portable(exc: BaseException) -> BaseException:
