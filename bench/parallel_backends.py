@@ -66,6 +66,7 @@ def main() -> None:
 
     import ray
 
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a loopback-only cluster: no token written to ~/.ray
     started = time.perf_counter()
     ray.init(address="local", num_cpus=args.workers, include_dashboard=False, log_to_driver=False)
     ray_start = time.perf_counter() - started

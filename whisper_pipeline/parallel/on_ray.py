@@ -5,6 +5,7 @@ on a shared filesystem at the same path)."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -12,6 +13,7 @@ from whisper_pipeline.parallel.settings import LOCAL_CLUSTER, ParallelSettings
 from whisper_pipeline.parallel.worker import Outcome, RemoteError, run_item
 
 log = logging.getLogger(__name__)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 MAX_IN_FLIGHT = 2000  # tasks submitted ahead of the results collected: bounds the driver's memory on huge maps
 
 
@@ -58,8 +60,15 @@ def map_ray(
             try:
                 outcomes[i] = ray.get(ref)
             except ray.exceptions.RayError as exc:  # the worker died more than max_retries times, node lost, ...
-                outcomes[i] = Outcome(error=RemoteError(type(exc).__name__, str(exc).strip().splitlines()[0]))
+                outcomes[i] = Outcome(error=ray_failure(exc))
             done += 1
             if progress:
                 progress(done, len(items))
     return outcomes  # type: ignore[return-value]
+
+
+def ray_failure(exc: Exception) -> RemoteError:
+    """What Ray says went wrong with a task, in one line: its last (the cause: ``WorkerCrashedError``'s reason,
+    ``ModuleNotFoundError: ...`` when a worker lacks the code), without the terminal colours."""
+    lines = [line.strip() for line in _ANSI.sub("", str(exc)).splitlines() if line.strip()]
+    return RemoteError(type(exc).__name__, lines[-1] if lines else "")
