@@ -54,7 +54,8 @@ def map_ray(
         while submitted < len(items) and len(in_flight) < MAX_IN_FLIGHT:
             in_flight[task.remote(fn_ref, items[submitted], one_thread)] = submitted
             submitted += 1
-        ready, _ = ray.wait(list(in_flight), num_returns=1)
+        # what is ready within a second, up to 100 at a time: few calls (each an RPC through Ray Client) on huge maps
+        ready, _ = ray.wait(list(in_flight), num_returns=min(len(in_flight), 100), timeout=1.0)
         for ref in ready:
             i = in_flight.pop(ref)
             try:
