@@ -131,7 +131,10 @@ def test_training_presets_are_valid_run_config():
     from whisper_pipeline.training.settings import TrainSettings
 
     presets = sorted((REPO / "configs" / "train").glob("*.yaml"))
-    assert {p.stem for p in presets} == {"tiny-cpu", "base", "small-gpu", "large-v3-gpu"}
+    assert {p.stem for p in presets} == {
+        *("tiny-cpu", "base", "small-gpu", "large-v3-gpu"),
+        *("base-gpu-24gb", "base-gpu-80gb", "small-gpu-24gb"),  # batch sizes per GPU memory (issue 16)
+    }
     job = defs.resolve_job_def("training_job")
     for preset in presets:
         text = preset.read_text()
