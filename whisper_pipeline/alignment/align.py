@@ -9,6 +9,8 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
 SNAP_RULE = 3
 MAX_GAP_S = 3.0  # a longer silence between two aligned words suggests words were skipped
 MIN_WORD_COVERAGE = 0.3  # words must span at least this share of the (silence-trimmed) audio
+SAMPLES_30S = 30 * 16000  # Whisper's window
+ENCODER_BATCH = 8  # clips per batched encoder pass (align_files); whisper-base's features: 3 MB a clip in fp32
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,10 @@ class AlignmentSettings:
     )
     min_coverage: float = field(
         default=0.8, metadata={"help": "Warn when fewer files than this get trustworthy timestamps"}
+    )
+    batch_size: int = field(
+        default=ENCODER_BATCH,
+        metadata={"help": "Files per batch: the encoder runs once for a batch's clips of up to 30 s (longest first)"},
     )
 
 
@@ -144,12 +152,17 @@ def align_file(
     file_dir: Path,
     duration: float,
     snap: bool = True,
+    audio: np.ndarray | None = None,
 ) -> AlignmentResult:
     """Align one file; writes ``transcription_base.json`` (+ ``.txt``, ``.srt``, ``.vtt``) and ``karaoke.lrc``
-    into ``file_dir`` (the file's own directory, ``Workspace.alignment_outputs``)."""
+    into ``file_dir`` (the file's own directory, ``Workspace.alignment_outputs``). ``audio``: the file's samples,
+    already decoded (``audio.ffmpeg.decode``): the snapping does not decode it again, nor does stable-ts when it
+    is at most 30 s long (stable-ts streams a path in 30 s chunks, and places the words of a longer file
+    differently when it has the whole array: it is given the path, as before)."""
     target = file_dir / ALIGNMENT_JSON
+    whole = audio is not None and audio.size <= SAMPLES_30S
     try:
-        result = aligner.align(audio_path, transcript, language=language, verbose=None)
+        result = aligner.align(audio if whole else audio_path, transcript, language=language, verbose=None)
     except Exception as exc:  # noqa: BLE001 - stable-ts raises many types for bad audio/text; report, don't stop
         return AlignmentResult(file_id, "failed", reason=f"{type(exc).__name__}: {exc}"[:300])
     if result is None:
@@ -157,7 +170,7 @@ def align_file(
     if snap:
         from whisper_pipeline.audio.ffmpeg import decode
 
-        segments = result_segments(result, decode(audio_path))
+        segments = result_segments(result, decode(audio_path) if audio is None else audio)
     else:
         segments = result_segments(result)
     words = [w for seg in segments for w in seg["words"]]
@@ -183,6 +196,145 @@ def align_file(
     return AlignmentResult(
         file_id, doc["status"], words=len(words), duration=duration, reason=problem, json_path=str(target)
     )
+
+
+AlignJob = tuple[str, str, str, "str | Path", float]  # audio path, transcript, file id, output directory, duration
+
+
+def align_files(
+    aligner,
+    jobs: list[AlignJob],
+    language: str,
+    batch_size: int = ENCODER_BATCH,
+    snap: bool = True,
+    counts: Counter | None = None,
+) -> list[AlignmentResult]:
+    """``align_file`` for each job, in the jobs' order, with the Whisper encoder run once per batch.
+
+    stable-ts aligns a file by passes over 30 s windows, each pass one encoder and one decoder forward; the
+    encoder (the costly half: 30 s of audio whatever the clip's length) of each clip's first window is computed
+    here for ``batch_size`` clips at once, longest first, and handed to stable-ts when it asks for exactly that
+    window (``PrefetchedEncoder``); a later pass (past 30 s, more than 100 tokens, a fallback re-alignment)
+    computes its own as before. Each file is decoded once: stable-ts would otherwise run ffmpeg twice more for a
+    clip of up to 30 s (see ``align_file``).
+    ``counts`` (tests, bench) gains ``prefetched``, ``reused`` and ``computed`` encoder passes."""
+    if not PrefetchedEncoder.fits(aligner):  # not stable-ts' Whisper (another model, a test's stand-in): file by file
+        return [align_file(aligner, p, t, language, f, Path(d), s, snap) for p, t, f, d, s in jobs]
+    order = sorted(range(len(jobs)), key=lambda i: -jobs[i][4])
+    results: list[AlignmentResult | None] = [None] * len(jobs)
+    with PrefetchedEncoder.installed(aligner) as encoder:
+        for start in range(0, len(order), batch_size):
+            part = order[start : start + batch_size]
+            audio = {i: decoded(jobs[i][0]) for i in part}
+            encoder.prefetch([a for a in audio.values() if a is not None])
+            for i in part:
+                path, transcript, file_id, file_dir, duration = jobs[i]
+                results[i] = align_file(
+                    aligner, path, transcript, language, file_id, Path(file_dir), duration, snap, audio[i]
+                )
+            encoder.clear()
+        if counts is not None:
+            counts.update(encoder.counts)
+    return results  # type: ignore[return-value]
+
+
+def decoded(path: str) -> np.ndarray | None:
+    """The samples ``audio.ffmpeg.decode`` gives for ``path``: read in this process when it is a lossless mono file
+    at 16 kHz (processed audio; libsndfile gives exactly ffmpeg's samples, without a subprocess; a stereo downmix
+    or a resampling would differ in the last bits), else from ffmpeg. None when there is nothing to decode:
+    stable-ts then reads the file itself and says what is wrong, as before."""
+    import soundfile as sf
+
+    from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE, AudioError, decode
+    from whisper_pipeline.audio.in_process import decode_lossless
+
+    try:
+        info = sf.info(path)
+        samples = decode_lossless(path) if (info.samplerate, info.channels) == (SAMPLE_RATE, 1) else None
+    except (sf.LibsndfileError, RuntimeError, ValueError, OSError):
+        samples = None
+    if samples is None:
+        try:
+            samples = decode(path)
+        except (AudioError, OSError):
+            return None
+    return samples if samples.size else None
+
+
+class PrefetchedEncoder:
+    """Stands in for the encoder of stable-ts' Whisper model (the openai-whisper model it converts the
+    transformers one to) while ``align_files`` runs: a mel window equal to one of the prefetched clips' gets that
+    clip's features from the batched pass, any other the encoder's own answer. The window's mel is computed as
+    stable-ts computes it (``log_mel_spectrogram`` of the clip, zero-padded to 30 s), so equal is exact."""
+
+    def __init__(self, model):
+        import torch
+
+        class Encoder(torch.nn.Module):  # a Module, so it can take the encoder's place in the model
+            def __init__(self, owner: PrefetchedEncoder, inner):
+                super().__init__()
+                self.owner, self.inner = owner, inner
+
+            def forward(self, x):
+                return self.owner.encode(x)
+
+        self.model, self.inner = model, model.encoder
+        self.stand_in = Encoder(self, self.inner)
+        self.ready: list[tuple] = []  # (mel window, features)
+        self.counts: Counter = Counter()
+
+    @staticmethod
+    def fits(aligner) -> bool:
+        """Whether ``aligner`` is stable-ts' transformers Whisper (``load_aligner``), whose encoder can be stood in."""
+        return hasattr(aligner, "as_vanilla_model") and hasattr(aligner.as_vanilla_model(), "encoder")
+
+    @classmethod
+    @contextmanager
+    def installed(cls, aligner):
+        """The stand-in in the model's encoder's place for the duration; the encoder put back afterwards."""
+        from stable_whisper.whisper_compatibility import as_vanilla
+
+        model = as_vanilla(aligner)
+        encoder = cls(model)
+        model.encoder = encoder.stand_in
+        try:
+            yield encoder
+        finally:
+            model.encoder = encoder.inner
+
+    def mel(self, clip: np.ndarray):
+        """The log-mel window stable-ts gives the encoder for the first 30 s of ``clip``."""
+        import torch
+        from stable_whisper.whisper_compatibility import N_FRAMES, N_SAMPLES, log_mel_spectrogram, pad_or_trim
+
+        samples = torch.from_numpy(clip[:N_SAMPLES])
+        mel = log_mel_spectrogram(samples, self.model.dims.n_mels, padding=max(N_SAMPLES - samples.shape[-1], 0))
+        return pad_or_trim(mel, N_FRAMES).to(device=self.model.device)
+
+    def prefetch(self, clips: list[np.ndarray]) -> None:
+        """One encoder pass for the first 30 s window of each of ``clips``."""
+        import torch
+        from stable_whisper.whisper_compatibility import disable_sdpa
+
+        mels = [self.mel(c) for c in clips if c.size]
+        if not mels:
+            return
+        with torch.no_grad(), disable_sdpa():  # as stable-ts runs the encoder (timing._compute_qks)
+            features = self.inner(torch.stack(mels))
+        self.ready = [(m, features[k : k + 1]) for k, m in enumerate(mels)]
+        self.counts["prefetched"] += len(mels)
+
+    def encode(self, x):
+        if x.shape[0] == 1:
+            for mel, features in self.ready:
+                if mel.shape == x.shape[1:] and mel.dtype == x.dtype and bool((mel == x[0]).all()):
+                    self.counts["reused"] += 1
+                    return features
+        self.counts["computed"] += 1
+        return self.inner(x)
+
+    def clear(self) -> None:
+        self.ready = []
 
 
 def load_existing(file_dir: Path, file_id: str, transcript: str) -> AlignmentResult | None:

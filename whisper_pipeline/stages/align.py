@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from whisper_pipeline.alignment.align import AlignmentSettings, align_file, load_existing
+from whisper_pipeline.alignment.align import AlignJob, AlignmentSettings, align_files, load_existing
 from whisper_pipeline.alignment.segment import cut_segments, plan_long_form
 from whisper_pipeline.data.manifests import ManifestLine, read_lines, write_lines
 from whisper_pipeline.io import write_jsonl
@@ -32,26 +32,33 @@ def align_stage(
     then ``ws.training_manifest`` per split: the lines of at most ``max_segment_s``, plus the segments
     of the longer ones (``ws.segment_audio``).
 
-    The files are aligned in this process with one aligner, or, when ``parallel`` names a Ray cluster, one task
-    per file (``gpus_per_task`` GPUs each), each Ray worker loading the aligner once (``load_aligner`` must then
+    The files are aligned longest first in batches of ``settings.batch_size`` (``align_files``: one encoder pass a
+    batch), in this process with one aligner, or, when ``parallel`` names a Ray cluster, one task per batch
+    (``gpus_per_task`` GPUs each), each Ray worker loading the aligner once (``load_aligner`` must then
     pickle, e.g. ``partial(load_aligner, model_path, device)``)."""
     parallel = parallel or ParallelSettings()
     lines = [l for s in SPLITS for l in read_lines(ws.processed_manifest(lang, s))]
     found = {line.id: load_existing(ws.alignment_outputs(line.id), line.id, line.transcript) for line in lines}
     todo = [line for line in lines if found[line.id] is None]  # the rest was finished by an earlier (killed) run
+    todo.sort(key=lambda l: -l.duration)  # batches of similar lengths (align_files: one encoder pass a batch)
+    size = max(1, settings.batch_size)
+    batches = [todo[k : k + size] for k in range(0, len(todo), size)]
     on_ray = bool(parallel.address())
     outcomes = map_files(
-        partial(_align_one, load_aligner=load_aligner if on_ray else once(load_aligner), language=lang),
-        [(l.audio, l.transcript, l.id, str(ws.alignment_outputs(l.id)), l.duration) for l in todo],
+        partial(_align_batch, load_aligner=load_aligner if on_ray else once(load_aligner), language=lang),
+        [[(l.audio, l.transcript, l.id, str(ws.alignment_outputs(l.id)), l.duration) for l in b] for b in batches],
         settings=parallel,
         num_gpus=gpus_per_task if on_ray else 0,
         in_this_process=True,
-        progress=(lambda n, _: progress(len(lines) - len(todo) + n, len(lines))) if progress else None,
+        progress=(
+            (lambda n, _: progress(len(lines) - len(todo) + min(n * size, len(todo)), len(lines))) if progress else None
+        ),
     )
-    for line, outcome in zip(todo, outcomes):
+    for batch, outcome in zip(batches, outcomes):
         if outcome.error is not None:  # align_file reports a file it cannot align; this is the aligner itself
             raise outcome.error
-        found[line.id] = outcome.value
+        for line, result in zip(batch, outcome.value):
+            found[line.id] = result
     if progress and not todo and lines:
         progress(len(lines), len(lines))
     results, aligned_now = [vars(found[line.id]) for line in lines], len(todo)
@@ -99,8 +106,7 @@ def align_stage(
     )
 
 
-def _align_one(item: tuple[str, str, str, str, float], load_aligner: Callable[[], Any], language: str):
-    """``align_file`` for one (audio, transcript, file id, output directory, duration), in whatever process
+def _align_batch(batch: list[AlignJob], load_aligner: Callable[[], Any], language: str):
+    """``align_files`` for a batch of (audio, transcript, file id, output directory, duration), in whatever process
     ``map_files`` runs it: the aligner is loaded once per process (``held``)."""
-    audio, transcript, file_id, file_dir, duration = item
-    return align_file(held(load_aligner), audio, transcript, language, file_id, Path(file_dir), duration)
+    return align_files(held(load_aligner), batch, language, batch_size=len(batch))
