@@ -101,7 +101,7 @@ class IntakeCache:
         sha = sha256_file(audio)
         self.hashed += 1
         if sha not in self.by_hash:
-            self._record(sha, check_audio(audio))
+            self._record(sha, check_audio(audio, sha256=sha))
         self.by_path[audio] = [st.st_size, st.st_mtime_ns, sha]
         return sha, self.by_hash[sha]
 
@@ -134,8 +134,8 @@ class IntakeCache:
                 new.setdefault(sha, audio)
         offset = len(audios) - len(new)
         outcomes = map_files(
-            check_audio,
-            list(new.values()),
+            _check_hashed,
+            [(audio, sha) for sha, audio in new.items()],
             settings=parallel,
             progress=(lambda n, _: progress(offset + n, len(audios))) if progress else None,
         )
@@ -372,3 +372,9 @@ def summarize_inventory(rows: list[dict]) -> dict:
 def inventory_table_row(row: dict) -> dict:
     """The CSV/Parquet view of a row: lists joined, everything else as is."""
     return {c: "; ".join(row.get(c) or []) if c == "flags" else row.get(c) for c in INVENTORY_COLUMNS}
+
+
+def _check_hashed(item: tuple[str, str]):
+    """``check_audio`` of a file whose content hash is already known (so the worker reads it once, to decode)."""
+    audio, sha = item
+    return check_audio(audio, sha256=sha)
