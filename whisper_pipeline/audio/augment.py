@@ -19,7 +19,7 @@ import argparse
 import hashlib
 import random
 import threading
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import replace
 from pathlib import Path
 
@@ -206,42 +206,58 @@ def build_pipeline(config: AugmentConfig):
 
 
 class BabblePool:
-    """Training utterances to make babble from: ``(id, speaker, audio path)``; audio loaded once, on first use.
+    """Training utterances to make babble from: ``(id, speaker, audio path)``; audio loaded on first use and
+    kept in a bounded cache (``max_cached`` utterances per loader worker), so a large training set is never held.
 
     A sample's babble never contains its own speaker (the pool of the speaker-disjoint train split is enough:
     evaluation's babble comes from test speakers, never heard in training)."""
 
-    def __init__(self, entries: list[tuple[str, str, str]]):
+    def __init__(self, entries: list[tuple[str, str, str]], max_cached: int = 256):
         self.entries = entries
-        self._audio: dict[str, np.ndarray] = {}
+        self.max_cached = max_cached
+        self._speaker = {id_: speaker for id_, speaker, _ in entries}
+        self._audio: OrderedDict[str, np.ndarray] = OrderedDict()
 
     @classmethod
     def from_lines(cls, lines: list[ManifestLine]) -> BabblePool:
         return cls([(line.id, line.speaker, line.audio) for line in lines])
 
-    def speaker_of(self, key: str) -> str | None:
-        return next((speaker for id_, speaker, _ in self.entries if id_ == key), None)
-
-    def others(self, speaker: str | None) -> list[tuple[str, str]]:
-        return [(id_, path) for id_, s, path in self.entries if s != speaker]
+    def pick(self, key: str, talkers: int, rng: np.random.Generator) -> list[tuple[str, str]]:
+        """Up to ``talkers`` distinct utterances of speakers other than ``key``'s, drawn with ``rng``: by
+        rejection (constant time per draw on a large pool), with an exact scan when other speakers are rare."""
+        own = self._speaker.get(key)
+        chosen: dict[str, str] = {}
+        for _ in range(20 * talkers):
+            if len(chosen) == talkers:
+                break
+            id_, speaker, path = self.entries[int(rng.integers(len(self.entries)))]
+            if speaker != own:
+                chosen[id_] = path
+        if len(chosen) < talkers:
+            rest = [(id_, path) for id_, speaker, path in self.entries if speaker != own and id_ not in chosen]
+            extra = rng.choice(len(rest), size=min(talkers - len(chosen), len(rest)), replace=False) if rest else []
+            chosen.update(rest[int(i)] for i in extra)
+        return list(chosen.items())
 
     def audio(self, id_: str, path: str) -> np.ndarray:
-        if id_ not in self._audio:
-            from whisper_pipeline.training.data import load_audio_16k
+        if id_ in self._audio:
+            self._audio.move_to_end(id_)
+            return self._audio[id_]
+        from whisper_pipeline.training.data import load_audio_16k
 
-            self._audio[id_] = load_audio_16k(path)
-        return self._audio[id_]
+        samples = self._audio[id_] = load_audio_16k(path)
+        while len(self._audio) > self.max_cached:
+            self._audio.popitem(last=False)
+        return samples
 
 
 def _babble(samples: np.ndarray, key: str, spec: BabbleSpec, pool: BabblePool) -> np.ndarray:
     """Mix ``min..max_talkers`` utterances of speakers other than ``key``'s at a sampled SNR (degrade.babble)."""
-    candidates = pool.others(pool.speaker_of(key))
-    if not candidates:
-        return samples
     rng = _rng()
-    talkers = int(rng.integers(spec.min_talkers, spec.max_talkers + 1))
-    picks = rng.choice(len(candidates), size=min(talkers, len(candidates)), replace=False)
-    voices = [pool.audio(*candidates[int(i)]) for i in picks]
+    talkers = pool.pick(key, int(rng.integers(spec.min_talkers, spec.max_talkers + 1)), rng)
+    if not talkers:
+        return samples
+    voices = [pool.audio(id_, path) for id_, path in talkers]
     noise = babble(voices, samples.size, rng, talkers=len(voices))
     return mix_at_snr(samples, noise, float(rng.uniform(spec.min_snr_db, spec.max_snr_db)))
 

@@ -122,3 +122,21 @@ def test_babble_mixes_other_training_speakers_never_the_own(tmp_path, speech):
     scale = float(np.dot(mixed, clean) / np.dot(clean, clean))  # mix_at_snr may scale both down to avoid clipping
     snr = 10 * np.log10(np.sum((scale * clean) ** 2) / np.sum((mixed - scale * clean) ** 2))
     assert 3 <= snr <= 7, f"5 dB babble came out at {snr:.1f} dB"
+
+
+def test_babble_pool_picks_other_speakers_and_holds_a_bounded_cache(tmp_path, speech):
+    path, _ = speech
+    entries = [(f"u{i}", f"spk{i % 5}", str(path)) for i in range(200)]
+    pool = BabblePool(entries, max_cached=3)
+    rng = np.random.default_rng(0)
+    for key in ("u0", "u7", "u13"):
+        own = pool._speaker[key]
+        picked = pool.pick(key, 4, rng)
+        assert len(picked) == 4 and len({i for i, _ in picked}) == 4
+        assert all(pool._speaker[i] != own for i, _ in picked)
+    rare = BabblePool([(f"a{i}", "same", str(path)) for i in range(100)] + [("b", "other", str(path))])
+    assert rare.pick("a0", 3, rng) == [("b", str(path))], "exact scan when other speakers are rare"
+    other = espeak_16k("Dobar dan.", "bs", tmp_path / "b.wav")
+    for i in range(5):
+        pool.audio(f"x{i}", str(other))
+    assert len(pool._audio) == 3, "the loaded-audio cache is bounded"
