@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from whisper_pipeline.audio.fingerprint import from_hex, same_recording
-from whisper_pipeline.audio.inspect import AudioCheck, check_audio, sha256_file
+from whisper_pipeline.audio.inspect import AudioCheck, check_audio, check_audio_ffmpeg, sha256_file
 from whisper_pipeline.data.discovery import SourceItem, make_file_id
 from whisper_pipeline.io import write_json
 from whisper_pipeline.parallel import ParallelSettings, map_files
@@ -118,9 +118,12 @@ class IntakeCache:
         audios: list[str],
         parallel: ParallelSettings | None = None,
         progress: Callable[[int, int], None] | None = None,
+        check: Callable[[tuple[str, str]], AudioCheck] | None = None,
     ) -> dict[str, tuple[str, dict]]:
         """``check`` of every file, the decoding (the slow part) in worker processes or on Ray (``parallel``):
-        files are hashed here, and each content not seen before is decoded once, whatever its copies."""
+        files are hashed here, and each content not seen before is decoded once, whatever its copies. A file
+        whose in-process check fails (its worker killed by a decoder crash, past the retries) is checked again
+        with the ffmpeg CLI, in a subprocess, so it gets a status and message like any other and the rest go on."""
         new: dict[str, str] = {}  # content hash → the one file decoded for it
         for audio in audios:
             st = os.stat(audio)
@@ -134,15 +137,13 @@ class IntakeCache:
                 new.setdefault(sha, audio)
         offset = len(audios) - len(new)
         outcomes = map_files(
-            _check_hashed,
+            check or _check_hashed,
             [(audio, sha) for sha, audio in new.items()],
             settings=parallel,
             progress=(lambda n, _: progress(offset + n, len(audios))) if progress else None,
         )
-        for sha, outcome in zip(new, outcomes):
-            if outcome.error is not None:  # check_audio reports bad audio; an exception is not about the audio
-                raise outcome.error
-            self._record(sha, outcome.value)
+        for (sha, audio), outcome in zip(new.items(), outcomes):
+            self._record(sha, outcome.value if outcome.error is None else check_audio_ffmpeg(audio, sha256=sha))
         if progress and not new:
             progress(len(audios), len(audios))
         return {audio: (self.by_path[audio][2], self.by_hash[self.by_path[audio][2]]) for audio in audios}

@@ -154,3 +154,26 @@ def test_near_identical_prompts_by_one_voice_are_not_duplicates(tmp_path):
         (d / f"u{n}.txt").write_text(text)
     rows, _ = inventory(uploads, "sr", tmp_path / "c.json")
     assert [r["status"] for r in rows] == ["ok", "ok"]
+
+
+def test_a_file_that_kills_its_worker_is_checked_with_ffmpeg_and_the_rest_go_on(tmp_path):
+    """A decoder crash in the worker (past the retries) must not stop intake or lose the run's other checks: that
+    file is checked again through the ffmpeg CLI in a subprocess and gets its status like any other."""
+    import subprocess
+
+    from whisper_pipeline.parallel import ParallelSettings
+    from whisper_pipeline_tests.parallel.tasks import check_crashing_on_wav
+
+    wav = espeak_wav("Dobar dan, kako ste?", "hr", tmp_path / "a.wav")
+    mp3 = tmp_path / "b.mp3"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(wav), "-af", "volume=0.5", str(mp3)], check=True)
+    cache = IntakeCache(tmp_path / "cache.json")
+    checked = cache.check_many(
+        [str(wav), str(mp3)], ParallelSettings(workers=2, worker_retries=1), check=check_crashing_on_wav
+    )
+    assert checked[str(wav)][1]["status"] == "ok" and checked[str(wav)][1]["duration_s"] > 1
+    assert checked[str(mp3)][1]["status"] == "ok"
+    cache.save()
+    again = IntakeCache(tmp_path / "cache.json")
+    assert again.check_many([str(wav), str(mp3)], check=check_crashing_on_wav) == checked, "both cached"
+    assert again.hashed == 0
