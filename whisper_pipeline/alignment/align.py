@@ -31,6 +31,7 @@ SNAP_RULE = 3
 MAX_GAP_S = 3.0  # a longer silence between two aligned words suggests words were skipped
 MIN_WORD_COVERAGE = 0.3  # words must span at least this share of the (silence-trimmed) audio
 SAMPLES_30S = 30 * 16000  # Whisper's window
+PREFETCH_MAX_S = 600.0  # align_files decodes a batch's recordings up to this long at once (8 × 10 min ≈ 300 MB)
 ENCODER_BATCH = 8  # clips per batched encoder pass (align_files); whisper-base's features: 3 MB a clip in fp32
 
 
@@ -216,7 +217,8 @@ def align_files(
     here for ``batch_size`` clips at once, longest first, and handed to stable-ts when it asks for exactly that
     window (``PrefetchedEncoder``); a later pass (past 30 s, more than 100 tokens, a fallback re-alignment)
     computes its own as before. Each file is decoded once: stable-ts would otherwise run ffmpeg twice more for a
-    clip of up to 30 s (see ``align_file``).
+    clip of up to 30 s (see ``align_file``); a recording over ``PREFETCH_MAX_S`` is left to ``align_file`` (one in
+    memory at a time, as before).
     ``counts`` (tests, bench) gains ``prefetched``, ``reused`` and ``computed`` encoder passes."""
     if not PrefetchedEncoder.fits(aligner):  # not stable-ts' Whisper (another model, a test's stand-in): file by file
         return [align_file(aligner, p, t, language, f, Path(d), s, snap) for p, t, f, d, s in jobs]
@@ -225,7 +227,9 @@ def align_files(
     with PrefetchedEncoder.installed(aligner) as encoder:
         for start in range(0, len(order), batch_size):
             part = order[start : start + batch_size]
-            audio = {i: decoded(jobs[i][0]) for i in part}
+            # a recording over PREFETCH_MAX_S is decoded by align_file itself, one at a time as before, so a batch
+            # of the longest recordings (up to hours each) is never held at once (a batch holds ≤ 8 × 10 min)
+            audio = {i: decoded(jobs[i][0]) if jobs[i][4] <= PREFETCH_MAX_S else None for i in part}
             encoder.prefetch([a for a in audio.values() if a is not None])
             for i in part:
                 path, transcript, file_id, file_dir, duration = jobs[i]

@@ -109,3 +109,29 @@ def test_each_file_is_decoded_as_ffmpeg_decodes_it(jobs):
     for path in [jobs[0][0], jobs[3][0], str(native), str(stereo)]:
         assert np.array_equal(decoded(path), decode(path)), path
     assert decoded(jobs[4][0]) is None, "nothing decodable: stable-ts reads it and reports it"
+
+
+def test_recordings_over_the_prefetch_limit_are_left_to_align_file(jobs, tiny_model_dir, tmp_path, monkeypatch):
+    """A batch never holds the longest recordings decoded at once: over ``PREFETCH_MAX_S`` a file is decoded by
+    ``align_file`` itself (one at a time), with the same words as the per-file path."""
+    import torch
+
+    from whisper_pipeline.alignment import align
+
+    long_job = max(jobs, key=lambda j: j[4])
+    short_job = min((j for j in jobs if j[4] <= 30), key=lambda j: j[4])
+    monkeypatch.setattr(align, "PREFETCH_MAX_S", long_job[4] - 1)
+    decoded_paths: list[str] = []
+    real_decoded = align.decoded
+    monkeypatch.setattr(align, "decoded", lambda path: decoded_paths.append(path) or real_decoded(path))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        aligner = load_aligner(tiny_model_dir, "cpu")
+        pair = [(p, t, f, str(tmp_path / f), s) for p, t, f, _, s in (long_job, short_job)]
+        batched = align_files(aligner, pair, "hr", batch_size=2)
+        alone = align_file(aligner, long_job[0], long_job[1], "hr", long_job[2], tmp_path / "alone", long_job[4])
+    finally:
+        torch.set_num_threads(threads)
+    assert decoded_paths == [short_job[0]], "only the short clip was decoded for the batch"
+    assert [w["word"] for w in words(batched[0])] == [w["word"] for w in words(alone)] and words(alone)
