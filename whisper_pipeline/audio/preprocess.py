@@ -59,10 +59,6 @@ class PreprocessOptions:
         ).hexdigest()[:16]
 
 
-# How the files are spread over processes or a Ray cluster: not part of what they make, so not of the cache key.
-PreprocessWorkers = ParallelSettings
-
-
 @dataclass
 class Processed:
     duration: float
@@ -71,16 +67,6 @@ class Processed:
     trim_end: float = 0.0
     loudness_lufs: float | None = None
     flags: list[str] = field(default_factory=list)
-
-
-def load_16k_mono(path: str | Path) -> np.ndarray:
-    """The whole file at 16 kHz mono: decoded once in this process (``stream16k.blocks_16k``), or by the
-    ffmpeg CLI where PyAV cannot read it cleanly (same samples either way, within float rounding)."""
-    try:
-        parts = list(blocks_16k(path))
-    except InProcessUnreadable:
-        return load_16k_ffmpeg(path)
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
 
 def speech_span(audio: np.ndarray, threshold: float = 0.5) -> tuple[float, float] | None:

@@ -93,18 +93,6 @@ class IntakeCache:
         self.kept_copy: dict[str, str] = data.get("kept_copy", {})  # dedupe decisions by content hash
         self.decoded = self.hashed = 0
 
-    def check(self, audio: str) -> tuple[str, dict]:
-        st = os.stat(audio)
-        known = self.by_path.get(audio)
-        if known and known[:2] == [st.st_size, st.st_mtime_ns] and known[2] in self.by_hash:
-            return known[2], self.by_hash[known[2]]
-        sha = sha256_file(audio)
-        self.hashed += 1
-        if sha not in self.by_hash:
-            self._record(sha, check_audio(audio, sha256=sha))
-        self.by_path[audio] = [st.st_size, st.st_mtime_ns, sha]
-        return sha, self.by_hash[sha]
-
     def _record(self, sha: str, result: AudioCheck) -> None:
         self.decoded += 1
         self.by_hash[sha] = {

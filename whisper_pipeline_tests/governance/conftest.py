@@ -12,10 +12,11 @@ import pytest
 
 from whisper_pipeline.alignment.align import AlignmentSettings, load_aligner
 from whisper_pipeline.audio.augment import AugmentConfig, Augmenter, augment_offline
-from whisper_pipeline.audio.preprocess import PreprocessOptions, PreprocessWorkers
+from whisper_pipeline.audio.preprocess import PreprocessOptions
 from whisper_pipeline.data.manifests import read_lines, write_lines
 from whisper_pipeline.io import write_json, write_text
 from whisper_pipeline.models.registry import set_latest_run
+from whisper_pipeline.parallel import ParallelSettings
 from whisper_pipeline.stages.align import align_stage
 from whisper_pipeline.stages.preprocess import preprocess_stage
 from whisper_pipeline.training.package import write_run_manifest
@@ -86,7 +87,7 @@ def governed_template(tmp_path_factory, tiny_corpus, tiny_model_dir) -> Path:
     add_harvested_item(ws, tmp)
     log = ListLog()
     run_chain(ws, LANG, log=log)
-    preprocess_stage(ws, LANG, PreprocessOptions(), PreprocessWorkers(workers=1), log=log)
+    preprocess_stage(ws, LANG, PreprocessOptions(), ParallelSettings(workers=1), log=log)
     align_stage(ws, LANG, AlignmentSettings(), lambda: load_aligner(tiny_model_dir, "cpu"), log=log)
     train = ws.training_manifest(LANG, "train")
     off = {k: {"p": 0.0} for k in ("noise", "speed", "pitch", "reverb")}

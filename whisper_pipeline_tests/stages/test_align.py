@@ -10,9 +10,10 @@ import soundfile as sf
 
 from whisper_pipeline.alignment.align import AlignmentSettings, load_aligner
 from whisper_pipeline.alignment.segment import plan_long_form, trimmed_cues
-from whisper_pipeline.audio.preprocess import PreprocessOptions, PreprocessWorkers
+from whisper_pipeline.audio.preprocess import PreprocessOptions
 from whisper_pipeline.data.manifests import ManifestLine
 from whisper_pipeline.io import read_jsonl, write_json, write_jsonl
+from whisper_pipeline.parallel import ParallelSettings
 from whisper_pipeline.stages.align import align_stage
 from whisper_pipeline.stages.preprocess import preprocess_stage
 from whisper_pipeline.workspace import SPLITS, Workspace
@@ -23,7 +24,7 @@ LANG = "hr"
 
 def processed_lines(ws: Workspace) -> list[dict]:
     split_language(ws, LANG)
-    preprocess_stage(ws, LANG, PreprocessOptions(), PreprocessWorkers(workers=1))
+    preprocess_stage(ws, LANG, PreprocessOptions(), ParallelSettings(workers=1))
     return [l for s in SPLITS for l in read_jsonl(ws.processed_manifest(LANG, s))]
 
 
@@ -146,7 +147,7 @@ def test_keys_the_pipeline_does_not_know_travel_from_the_split_lines_to_the_segm
     for s in SPLITS:
         path = workspace.split_manifest(LANG, s)
         write_jsonl(path, [{**l, "notes": {"checked": l["id"]}} for l in read_jsonl(path)])
-    preprocess_stage(workspace, LANG, PreprocessOptions(), PreprocessWorkers(workers=1))
+    preprocess_stage(workspace, LANG, PreprocessOptions(), ParallelSettings(workers=1))
     processed = [l for s in SPLITS for l in read_jsonl(workspace.processed_manifest(LANG, s))]
     assert len(processed) == 6 and all(l["notes"] == {"checked": l["id"]} for l in processed)
     first = processed[0]["id"]

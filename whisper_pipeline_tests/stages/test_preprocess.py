@@ -3,12 +3,13 @@
 import pytest
 import soundfile as sf
 
-from whisper_pipeline.audio.preprocess import PreprocessOptions, PreprocessWorkers
+from whisper_pipeline.audio.preprocess import PreprocessOptions
 from whisper_pipeline.data.balance import BalanceRules
 from whisper_pipeline.data.inventory import IntakeRules
 from whisper_pipeline.data.splits import SplitSettings
 from whisper_pipeline.harvest.sources import HarvestOptions
 from whisper_pipeline.io import read_jsonl, write_jsonl
+from whisper_pipeline.parallel import ParallelSettings
 from whisper_pipeline.stages import Markdown, StageError
 from whisper_pipeline.stages.dedupe import dedupe
 from whisper_pipeline.stages.intake import intake
@@ -19,7 +20,7 @@ from whisper_pipeline.text.normalize import NormalizationSettings
 from whisper_pipeline.workspace import SPLITS, Workspace
 
 LANG = "hr"
-ONE_WORKER = PreprocessWorkers(workers=1)
+ONE_WORKER = ParallelSettings(workers=1)
 
 
 class ListLog:
