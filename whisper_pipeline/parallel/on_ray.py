@@ -15,21 +15,31 @@ from whisper_pipeline.parallel.worker import Outcome, RemoteError, run_item
 log = logging.getLogger(__name__)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 MAX_IN_FLIGHT = 2000  # tasks submitted ahead of the results collected: bounds the driver's memory on huge maps
+_connected: str | None = None  # the address this process connected to (None: not by this module)
 
 
 def connect(settings: ParallelSettings) -> Any:
-    """The ``ray`` module, connected: to what this process is already connected to, else to the address in force
-    (``local`` starts a cluster inside this process, with ``workers`` CPUs when given)."""
+    """The ``ray`` module, connected to the address in force (``local`` starts a cluster inside this process, with
+    ``workers`` CPUs when given). A process works with one cluster: asking for another address than the one this
+    module connected to is an error, not a silent run on the first cluster (a connection made by the caller's own
+    ``ray.init`` is used as it is)."""
     import ray
 
+    global _connected
     address = settings.address()
     if ray.is_initialized():
+        if _connected not in (None, address):
+            raise RuntimeError(
+                f"this process is connected to Ray at {_connected!r}, and {address!r} was asked for: one process "
+                "works with one cluster (give the assets run in one process the same ray_address)"
+            )
         return ray
     log.info(f"connecting to Ray at {address}")
     if address == LOCAL_CLUSTER:
         ray.init(address="local", num_cpus=settings.workers or None, include_dashboard=False)
     else:
         ray.init(address=address)
+    _connected = address
     return ray
 
 

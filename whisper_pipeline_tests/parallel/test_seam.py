@@ -98,6 +98,13 @@ def test_ray_gives_the_local_outcomes(ray_cluster):
     assert {o.value for o in map_files(torch_threads, [0, 1], settings=ray_cluster)} == {1}
 
 
+def test_a_process_connected_to_one_cluster_refuses_another_address(ray_cluster):
+    map_files(square_or_fail, [1], settings=ray_cluster)
+    with pytest.raises(RuntimeError, match="connected to Ray at 'ray://127.0.0.1"):
+        map_files(square_or_fail, [1], settings=ParallelSettings(ray_address="ray://127.0.0.1:1"))
+    assert map_files(square_or_fail, [2], settings=ray_cluster)[0].value == 4, "the first cluster still works"
+
+
 def test_ray_retries_a_killed_worker_and_the_map_is_whole(ray_cluster, tmp_path):
     import ray
 
