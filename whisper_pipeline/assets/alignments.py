@@ -31,8 +31,8 @@ def alignments(
     """Word timestamps from stable-ts aligning each known transcript to its audio → ``outputs/<file_id>/``
     (JSON, TXT, SRT, VTT, karaoke LRC); recordings over 30 s cut into segments at word boundaries
     (or subtitle cues) → ``manifests/training/<lang>/<split>.jsonl``. In this step's process with one model, or on
-    Ray when ``ray_address`` (or ``$WHISPER_PIPELINE_RAY_ADDRESS``) is set: a task per batch of ``batch_size`` files, one GPU each on
-    ``cuda``, the model resolved here and loaded once by each Ray worker."""
+    Ray when ``ray_address`` (or ``$WHISPER_PIPELINE_RAY_ADDRESS``) is set: a task per batch of ``batch_size``
+    files, one GPU each on ``cuda``, the model resolved here and loaded once by each Ray worker."""
     lang, ws = context.partition_key, workspace.get()
     parallel = settings_from(config, ParallelSettings)
     gpus = 0.0
