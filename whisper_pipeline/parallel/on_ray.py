@@ -38,9 +38,27 @@ def connect(settings: ParallelSettings) -> Any:
     if address == LOCAL_CLUSTER:
         ray.init(address="local", num_cpus=settings.workers or None, include_dashboard=False)
     else:
-        ray.init(address=address)
+        _init_with_retries(ray, address)
     _connected = address
     return ray
+
+
+def _init_with_retries(ray: Any, address: str, attempts: int = 3) -> None:
+    """``ray.init(address)``; through Ray Client (``ray://``) a failed start of the server the proxy forks for
+    this client (``ConnectionAbortedError``: Ray's gRPC fork, seen under load) is transient: try again."""
+    import time
+
+    for attempt in range(1, attempts + 1):
+        try:
+            ray.init(address=address)
+            return
+        except ConnectionAbortedError as exc:
+            if attempt == attempts or not address.startswith("ray://"):
+                raise
+            log.warning(f"Ray Client at {address} failed to start a server for this process ({exc}); retrying")
+            if ray.is_initialized():
+                ray.shutdown()
+            time.sleep(2.0 * attempt)
 
 
 def map_ray(
