@@ -14,7 +14,13 @@ import numpy as np
 
 from whisper_pipeline.device import pick_device
 from whisper_pipeline.serving.backends.guards import DEFAULT_GUARDS, Guards, collapse_text_loops
-from whisper_pipeline.serving.backends.hf_guards import features_of, guarded_decode, retry_token_budget, score_texts
+from whisper_pipeline.serving.backends.hf_guards import (
+    features_of,
+    guarded_decode,
+    loop_stop,
+    retry_token_budget,
+    score_texts,
+)
 from whisper_pipeline.serving.backends.windows import WINDOW_S, gated_windows
 from whisper_pipeline.training.data import load_audio_16k
 
@@ -114,6 +120,9 @@ class WhisperTranscriber:
                 options["max_new_tokens"] = retry_token_budget(seconds, MAX_NEW_TOKENS)
             else:
                 options = {"do_sample": False, "num_beams": num_beams, "max_new_tokens": MAX_NEW_TOKENS}
+            stop = loop_stop(self.processor.tokenizer, guards.compression_ratio_threshold)  # a loop is retried
+            if stop is not None and len(guards.temperatures or ()) > 1 and options["num_beams"] == 1:
+                options["stopping_criteria"] = stop
             with torch.inference_mode():
                 ids = self.model.generate(feats.to(self.device), language=language, task="transcribe", **options)
             return [t.strip() for t in self.processor.batch_decode(ids, skip_special_tokens=True)]

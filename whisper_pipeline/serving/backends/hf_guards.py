@@ -28,6 +28,33 @@ def retry_token_budget(seconds: float, ceiling: int = 444) -> int:
     return max(16, min(ceiling, int(TOKENS_PER_SECOND * seconds) + 16))
 
 
+LOOP_CHECK_EVERY = 8  # tokens between two looks at a row's text (a decode and a zlib of < 1 kB each)
+LOOP_MIN_CHARS = 64  # shorter texts are not judged: zlib's own overhead keeps their ratio low anyway
+
+
+def loop_stop(tokenizer, threshold: float | None):
+    """A ``generate`` stopping criterion that ends a row as soon as its text so far compresses above
+    ``threshold`` (the fallback's compression-ratio check, on the prefix): a loop is then already a failed
+    decode, and the tokens it would add until the budget only make it more repetitive, so stopping it
+    changes no fallback decision while the batch no longer runs to the budget for one looping row. Rows are
+    looked at every ``LOOP_CHECK_EVERY`` tokens. None when there is no threshold."""
+    if threshold is None:
+        return None
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class LoopStop(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+            if input_ids.shape[1] % LOOP_CHECK_EVERY:
+                return done
+            for row, text in enumerate(tokenizer.batch_decode(input_ids, skip_special_tokens=True)):
+                done[row] = len(text) >= LOOP_MIN_CHARS and (compression_ratio(text) or 0.0) > threshold
+            return done
+
+    return StoppingCriteriaList([LoopStop()])
+
+
 def no_speech_token(tokenizer) -> int:
     """``<|nospeech|>`` (large-v3 tokenizers) or ``<|nocaptions|>`` (the older ones)."""
     for token in ("<|nospeech|>", "<|nocaptions|>"):
