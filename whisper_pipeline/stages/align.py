@@ -11,7 +11,7 @@ from typing import Any
 from whisper_pipeline.alignment.align import AlignJob, AlignmentSettings, align_files, load_existing
 from whisper_pipeline.alignment.segment import cut_segments, plan_long_form
 from whisper_pipeline.data.manifests import ManifestLine, read_lines, write_lines
-from whisper_pipeline.io import write_jsonl
+from whisper_pipeline.io import sweep_stale_temps, write_jsonl
 from whisper_pipeline.parallel import ParallelSettings, held, map_files, once
 from whisper_pipeline.stages import DEFAULT_LOG, Log, Progress, StageResult, markdown_table
 from whisper_pipeline.workspace import SPLITS, Workspace
@@ -38,6 +38,11 @@ def align_stage(
     pickle, e.g. ``partial(load_aligner, model_path, device)``)."""
     parallel = parallel or ParallelSettings()
     lines = [l for s in SPLITS for l in read_lines(ws.processed_manifest(lang, s))]
+    folders = {ws.lang_manifests(lang), ws.segment_audio(lang, "-").parent} | {
+        ws.alignment_outputs(l.id) for l in lines
+    }
+    if swept := sum(sweep_stale_temps(folder) for folder in folders):
+        log.info(f"removed {swept} partial files a killed run left ({lang})")
     found = {line.id: load_existing(ws.alignment_outputs(line.id), line.id, line.transcript) for line in lines}
     todo = [line for line in lines if found[line.id] is None]  # the rest was finished by an earlier (killed) run
     todo.sort(key=lambda l: -l.duration)  # batches of similar lengths (align_files: one encoder pass a batch)

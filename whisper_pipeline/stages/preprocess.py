@@ -8,6 +8,7 @@ from pathlib import Path
 
 from whisper_pipeline.audio.preprocess import PreprocessOptions, duration_mismatches, preprocess_rows
 from whisper_pipeline.data.manifests import ManifestLine, read_lines, write_lines
+from whisper_pipeline.io import sweep_stale_temps
 from whisper_pipeline.parallel import ParallelSettings
 from whisper_pipeline.stages import (
     DEFAULT_LOG,
@@ -34,6 +35,9 @@ def preprocess_stage(
     the progress callback of each split; ``parallel`` says where the files are converted (processes, Ray)."""
     if problem := options.format_problem():
         raise StageError(f"processed_audio: {problem}")
+    swept = sweep_stale_temps(ws.processed_audio_dir(lang)) + sweep_stale_temps(ws.lang_manifests(lang))
+    if swept:
+        log.info(f"removed {swept} partial files a killed run left ({lang})")
     totals = {"converted": 0, "files": 0, "seconds": 0.0, "source_seconds": 0.0}
     all_lines: list[ManifestLine] = []
     all_errors: list[str] = []
