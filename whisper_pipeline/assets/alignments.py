@@ -36,8 +36,8 @@ def alignments(
     lang, ws = context.partition_key, workspace.get()
     parallel = settings_from(config, ParallelSettings)
     gpus = 0.0
-    if parallel.address():  # Ray assigns each task its GPU (CUDA_VISIBLE_DEVICES): "cuda", not "cuda:N"
-        device = "cuda" if compute.pick().startswith("cuda") else "cpu"
+    if parallel.address():  # the cluster's device; Ray gives each task its GPU: "cuda", not "cuda:N"
+        device = compute.pick_for(parallel)
         load, gpus = partial(load_aligner, base_model.resolve(ws), device), float(device == "cuda")
     else:
         load = lambda: load_aligner(base_model.resolve(ws), compute.pick())  # noqa: E731 - resolved when needed

@@ -33,13 +33,14 @@ def eval_report(
     """WER/CER (jiwer) of the fine-tuned and base models on this language's held-out test speakers; the models
     transcribe in this step's process, or one Ray task per model when ``ray_address`` (or
     ``$WHISPER_PIPELINE_RAY_ADDRESS``) is set."""
+    parallel = settings_from(config, ParallelSettings)
     return run_stage(
         evaluate_stage,
         workspace.get(),
         context.partition_key,
         settings_from(config, EvalSettings),
         base_source=base_model.source,
-        device=compute.pick(),
+        device=compute.pick_for(parallel),
         log=context.log,
-        parallel=settings_from(config, ParallelSettings),
+        parallel=parallel,
     )

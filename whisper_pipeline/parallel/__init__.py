@@ -22,6 +22,7 @@ __all__ = [
     "ParallelSettings",
     "RemoteError",
     "describe",
+    "device_for",
     "held",
     "map_files",
     "once",
@@ -75,3 +76,19 @@ def map_here(fn: Callable[[Any], R], items: Sequence[Any], progress: Callable[[i
         if progress:
             progress(n, len(items))
     return outcomes
+
+
+def device_for(settings: ParallelSettings, requested: str | None = "auto") -> str:
+    """The device the map's heavy work runs on. Without a Ray address: ``pick_device`` on this machine. On Ray the
+    tasks run on the cluster's machines, so ``auto`` asks the cluster (``cuda`` when it has GPUs), not the machine
+    this step runs on (a CPU-only run pod sending ``num_gpus=0`` tasks to a GPU cluster); an explicit ``cuda:N``
+    becomes ``cuda`` (Ray gives each task its GPU through ``CUDA_VISIBLE_DEVICES``)."""
+    from whisper_pipeline.device import pick_device
+
+    if not settings.address():
+        return pick_device(requested)
+    if requested and requested != "auto":
+        return "cpu" if pick_device(requested) == "cpu" else "cuda"
+    from whisper_pipeline.parallel.on_ray import connect
+
+    return "cuda" if connect(settings).cluster_resources().get("GPU", 0) > 0 else "cpu"

@@ -2,6 +2,7 @@ import dagster as dg
 from pydantic import Field
 
 from whisper_pipeline.device import pick_device
+from whisper_pipeline.parallel import ParallelSettings, device_for
 
 
 class ComputeResource(dg.ConfigurableResource):
@@ -11,3 +12,7 @@ class ComputeResource(dg.ConfigurableResource):
 
     def pick(self) -> str:
         return pick_device(self.device)
+
+    def pick_for(self, parallel: ParallelSettings) -> str:
+        """The device where ``parallel`` runs the work: this machine's, or the Ray cluster's (``device_for``)."""
+        return device_for(parallel, self.device)

@@ -33,7 +33,9 @@ def no_deployment_address(monkeypatch):
 
 @pytest.fixture(scope="package")
 def ray_cluster(tmp_path_factory) -> Iterator[ParallelSettings]:
-    """Settings whose maps run on the tests' own Ray cluster, through Ray Client."""
+    """Settings whose maps run on the tests' own Ray cluster, through Ray Client. The cluster declares one (logical)
+    GPU, as a GPU cluster would, so what the step's machine decides for it can be tested on a CPU-only machine; the
+    tests' tasks ask for none, so none runs with it."""
     import ray
 
     assert not ray.is_initialized(), "another test left Ray connected"
@@ -46,6 +48,7 @@ def ray_cluster(tmp_path_factory) -> Iterator[ParallelSettings]:
         head = subprocess.Popen(
             [str(Path(sys.executable).parent / "ray"), "start", "--head", "--block", "--port", str(gcs_port),
              "--ray-client-server-port", str(client_port), "--node-ip-address", "127.0.0.1", "--num-cpus", "2",
+             "--num-gpus", "1",
              "--include-dashboard=false", "--disable-usage-stats", "--object-store-memory", str(100 * 2**20)],
             stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT,
         )  # fmt: skip

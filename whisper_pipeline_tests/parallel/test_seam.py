@@ -6,7 +6,16 @@ from functools import partial
 
 import pytest
 
-from whisper_pipeline.parallel import RAY_ADDRESS_ENV, ParallelSettings, RemoteError, describe, held, map_files, once
+from whisper_pipeline.parallel import (
+    RAY_ADDRESS_ENV,
+    ParallelSettings,
+    RemoteError,
+    describe,
+    device_for,
+    held,
+    map_files,
+    once,
+)
 from whisper_pipeline_tests.parallel.tasks import (
     LOADS,
     always_dying,
@@ -120,3 +129,18 @@ def test_ray_reports_an_item_whose_worker_died_past_the_retries(ray_cluster, tmp
     outcomes = map_files(square_dying_once, [(1, str(tmp_path), (1,)), (2, str(tmp_path), ())], settings=settings)
     assert outcomes[1].value == 4
     assert isinstance(outcomes[0].error, RemoteError) and "died" in str(outcomes[0].error).lower()
+
+
+def test_on_ray_auto_is_the_clusters_device_not_the_step_machines(ray_cluster, monkeypatch):
+    """A CPU-only step (a run pod) with a GPU cluster: ``auto`` is ``cuda`` (the cluster has a GPU), so the tasks ask
+    Ray for one; an explicit device is kept (``cuda:N`` → ``cuda``: Ray picks the GPU); no address: this machine."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert device_for(ray_cluster, "auto") == "cuda"
+    assert device_for(ray_cluster, None) == "cuda"
+    assert device_for(ray_cluster, "cuda:1") == "cuda"
+    assert device_for(ray_cluster, "cpu") == "cpu"
+    assert device_for(ParallelSettings(ray_address="off"), "auto") == "cpu"
+    with pytest.raises(ValueError, match="use auto, cpu, cuda"):
+        device_for(ray_cluster, "tpu")
