@@ -288,23 +288,48 @@ def _cell(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
 
 
-def format_table(results: dict[str, dict[str, dict]], conditions: list[str]) -> str:
-    """Condition × model WER, with augmented − plain (negative: augmentation helped) and augmented / plain; the
-    last row is the mean over the degraded conditions."""
+def paired_difference(plain: dict, augmented: dict, references: dict[str, str]) -> dict | None:
+    """Paired bootstrap of augmented − plain WER on the same utterances (``metrics.paired_comparison``), from the
+    cached per-utterance hypotheses; None when either result lacks them."""
+    from whisper_pipeline.evaluation.metrics import paired_comparison, utterance_errors
+
+    rows = [r.get("per_utterance") for r in (plain, augmented)]
+    if not all(rows) or [u["id"] for u in rows[0]] != [u["id"] for u in rows[1]]:
+        return None
+    pairs = [
+        (utterance_errors(references[a["id"]], a["hypothesis"]), utterance_errors(references[b["id"]], b["hypothesis"]))
+        for a, b in zip(*rows)
+        if a["id"] in references
+    ]
+    pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
+    return paired_comparison([a for a, _ in pairs], [b for _, b in pairs]) if pairs else None
+
+
+def format_table(
+    results: dict[str, dict[str, dict]], conditions: list[str], references: dict[str, str] | None = None
+) -> str:
+    """Condition × model WER, with augmented − plain (negative: augmentation helped; with ``references``, id →
+    transcript, its paired-bootstrap 95% interval) and augmented / plain; the last row is the mean over the
+    degraded conditions."""
     labels = [m for m in MODELS if m in results]
     lines = [
         "| condition | " + " | ".join(f"{m} WER" for m in labels) + " | augmented − plain | augmented / plain |",
         "|---|" + "---:|" * (len(labels) + 2),
     ]
 
-    def row(name: str, wers: dict[str, float | None]) -> str:
+    def row(name: str, wers: dict[str, float | None], paired: dict | None = None) -> str:
         plain, aug = wers.get("plain"), wers.get("augmented")
         diff = f"{aug - plain:+.3f}" if plain is not None and aug is not None else "—"
+        if paired:
+            low, high = paired["difference_ci95"]
+            diff += f" [{low:+.3f}, {high:+.3f}]"
         ratio = f"{aug / plain:.2f}" if plain and aug is not None else "—"
         return f"| {name} | " + " | ".join(_cell(wers.get(m)) for m in labels) + f" | {diff} | {ratio} |"
 
     for condition in conditions:
-        lines.append(row(condition, {m: results[m].get(condition, {}).get("wer") for m in labels}))
+        pair = [results.get(m, {}).get(condition) for m in ("plain", "augmented")]
+        paired = paired_difference(*pair, references) if references and all(pair) else None
+        lines.append(row(condition, {m: results[m].get(condition, {}).get("wer") for m in labels}, paired))
     degraded = [c for c in conditions if c != "clean"]
     if degraded:
         means = {}
@@ -315,8 +340,14 @@ def format_table(results: dict[str, dict[str, dict]], conditions: list[str]) -> 
     return "\n".join(lines)
 
 
-def verdict(results: dict[str, dict[str, dict]], conditions: list[str], clean_margin: float = 0.02) -> str:
-    """The issue's criterion: better on the degraded conditions, at most ``clean_margin`` worse on clean."""
+def verdict(
+    results: dict[str, dict[str, dict]],
+    conditions: list[str],
+    clean_margin: float = 0.02,
+    references: dict[str, str] | None = None,
+) -> str:
+    """The issue's criterion: better on the degraded conditions, at most ``clean_margin`` worse on clean (on the point
+    estimates); with ``references``, also whether the clean difference is outside the test set's noise."""
     plain, aug = results.get("plain", {}), results.get("augmented", {})
     degraded = [c for c in conditions if c != "clean" and c in plain and c in aug]
     if not degraded:
@@ -329,6 +360,11 @@ def verdict(results: dict[str, dict[str, dict]], conditions: list[str], clean_ma
         text += f"; clean {clean:+.3f} (allowed +{clean_margin:.2f})"
         ok = np.mean(diffs) < 0 and clean <= clean_margin
         text += " → criterion " + ("met" if ok else "NOT met")
+        paired = paired_difference(plain["clean"], aug["clean"], references) if references else None
+        if paired:
+            low, high = paired["difference_ci95"]
+            noise = "significant" if paired["significant"] else "within the test set's noise"
+            text += f" (clean difference 95% CI [{low:+.3f}, {high:+.3f}], p {paired['p_value']:.2f}: {noise})"
     return "verdict: " + text
 
 
@@ -358,6 +394,11 @@ def main(argv: list[str] | None = None) -> None:
         help="a run directory trained with the same recipe on the same data (e.g. make demo's models/whisper/run1) "
         "to use as the plain model instead of training it again",
     )
+    parser.add_argument(
+        "--augmented-run",
+        help="score this run of the workspace as the augmented model (e.g. an earlier recipe's, to compare recipes "
+        "from the cache) instead of the one the augmentation config names",
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--only-train", action="store_true", help="prepare data and train; no evaluation")
     mode.add_argument("--only-eval", action="store_true", help="evaluate the models already trained (no training)")
@@ -368,6 +409,8 @@ def main(argv: list[str] | None = None) -> None:
         conditions.insert(0, "clean")
     ws = Workspace.at(args.workspace).ensure()
     names = run_names(args.train_config, args.augment_config)
+    if args.augmented_run:
+        names["augmented"] = args.augmented_run
     timings: dict[str, float] = {}
     if not (args.only_eval or args.table_only):
         timings.update(prepare_data(ws, args.languages, args.speakers, args.sentences))
@@ -411,8 +454,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\n{len(lines)} test utterances ({', '.join(args.languages)}); {stamp}; {machine()}")
     print("models: " + "; ".join(f"{m} = {d}" for m, d in models.items()))
     print(f"augment config: {args.augment_config}\n")
-    print(format_table(results, conditions))
-    print("\n" + verdict(results, conditions))
+    references = {l.id: l.transcript for l in lines}
+    print(format_table(results, conditions, references))
+    print("\n" + verdict(results, conditions, references=references))
     print("\ntimings: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
     summary = {m: {c: r["wer"] for c, r in results[m].items()} for m in results}
     write_json(cache / "summary.json", {"date": stamp, "machine": machine(), "runs": names, "wer": summary})

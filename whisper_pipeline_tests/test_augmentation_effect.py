@@ -75,6 +75,30 @@ def test_table_shows_the_difference_and_the_verdict_applies_the_clean_margin(ben
     assert "criterion NOT met" in bench.verdict(results, ["clean", "pink_10db"])
 
 
+def test_the_difference_comes_with_its_paired_interval_from_the_cached_hypotheses(bench):
+    references = {f"u{i}": "jedan dva tri četiri" for i in range(20)}
+
+    def result(wrong_from: int) -> dict:  # utterances from ``wrong_from`` on have one word wrong
+        rows = [
+            {"id": u, "hypothesis": "jedan dva tri pet" if i >= wrong_from else ref}
+            for i, (u, ref) in enumerate(references.items())
+        ]
+        return {"wer": (20 - wrong_from) / 80, "per_utterance": rows}
+
+    results = {"plain": {"clean": result(18)}, "augmented": {"clean": result(2)}}
+    table = bench.format_table(results, ["clean"], references)
+    low, high = bench.paired_difference(results["plain"]["clean"], results["augmented"]["clean"], references)[
+        "difference_ci95"
+    ]
+    assert 0 < low < 0.2 < high, "16 more wrong words in 80: +0.2, clearly above 0"
+    assert f"| +0.200 [{low:+.3f}, {high:+.3f}] |" in table
+    results["augmented"]["pink_10db"] = results["plain"]["pink_10db"] = result(18)
+    text = bench.verdict(results, ["clean", "pink_10db"], references=references)
+    assert "clean difference 95% CI" in text and ": significant" in text
+    results["augmented"]["clean"] = result(17)  # one more wrong word than plain: noise
+    assert "within the test set's noise" in bench.verdict(results, ["clean", "pink_10db"], references=references)
+
+
 def test_a_changed_augmentation_config_names_a_new_augmented_model_only(bench, tmp_path):
     tuned = tmp_path / "augment.yaml"
     tuned.write_text(bench.DEFAULT_AUGMENT_CONFIG.read_text() + "\n# tuned\n")
