@@ -42,6 +42,14 @@ class ProbeInfo:
     declared_duration: float | None
 
 
+def default_audio_stream(streams: list[tuple[bool, int]]) -> int:
+    """Which of a file's audio streams ``ffmpeg -i FILE`` decodes when no ``-map`` is given, as (is the default
+    disposition, channels) per stream in file order: the default-disposition one first, then the most channels,
+    then the first (ffmpeg's automatic stream selection). Probe, CLI decode and in-process decode all use it, so
+    the facts describe the samples."""
+    return max(range(len(streams)), key=lambda i: (streams[i][0], streams[i][1], -i))
+
+
 def probe(path: str | Path) -> ProbeInfo:
     """Container-level facts from ffprobe; raises ``AudioError`` if there is no audio stream."""
     path = Path(path)
@@ -53,9 +61,9 @@ def probe(path: str | Path) -> ProbeInfo:
             "-v",
             "error",
             "-select_streams",
-            "a:0",
+            "a",
             "-show_entries",
-            "stream=codec_name,sample_rate,channels,duration:format=duration",
+            "stream=codec_name,sample_rate,channels,duration:stream_disposition=default:format=duration",
             "-of",
             "json",
             str(path),
@@ -69,7 +77,11 @@ def probe(path: str | Path) -> ProbeInfo:
         raise AudioError(
             path, "undecodable", proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "no audio stream"
         )
-    stream = streams[0]
+    stream = streams[
+        default_audio_stream(
+            [(bool((s.get("disposition") or {}).get("default")), int(s.get("channels") or 0)) for s in streams]
+        )
+    ]
     duration = stream.get("duration") or (info.get("format") or {}).get("duration")
     return ProbeInfo(
         codec=stream.get("codec_name"),

@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE, ProbeInfo, wav_declared_frames_missing
+from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE, ProbeInfo, default_audio_stream, wav_declared_frames_missing
 
 # libsndfile's major formats whose samples are stored exactly (no codec for it to differ from ffmpeg on)
 LOSSLESS = frozenset({"WAV", "WAVEX", "RF64", "W64", "FLAC", "AIFF", "CAF"})
@@ -113,10 +113,11 @@ class HashingReader:
 
 
 class AvDecoder:
-    """The first audio stream of a file decoded in this process with PyAV (FFmpeg's own libraries), as mono
-    float32 at ``rate`` (``None``: the file's own rate), downmixed and resampled by libswresample exactly as
-    ``ffmpeg -ac 1 -ar rate`` does: the same samples as the CLI without a process start per file. Any
-    decoder error makes ``chunks`` raise ``InProcessUnreadable`` (the CLI then reports it as before)."""
+    """The audio stream of a file that the ffmpeg CLI would pick (``default_audio_stream``), decoded in this
+    process with PyAV (FFmpeg's own libraries), as mono float32 at ``rate`` (``None``: the file's own rate),
+    downmixed and resampled by libswresample exactly as ``ffmpeg -ac 1 -ar rate`` does: the same samples as the
+    CLI without a process start per file. Any decoder error makes ``chunks`` raise ``InProcessUnreadable`` (the
+    CLI then reports it as before)."""
 
     def __init__(self, source: str | Path | BinaryIO, rate: int | None = SAMPLE_RATE):
         import av
@@ -130,7 +131,9 @@ class AvDecoder:
             self.container = av.open(source if not isinstance(source, Path) else str(source), "r")
             if not self.container.streams.audio:
                 raise InProcessUnreadable("no audio stream")
-            self.stream = self.container.streams.audio[0]
+            audio = list(self.container.streams.audio)
+            picked = default_audio_stream([(bool(a.disposition & a.disposition.default), a.channels) for a in audio])
+            self.stream = audio[picked]
         except InProcessUnreadable:
             self.close()
             raise

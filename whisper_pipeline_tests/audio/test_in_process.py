@@ -141,3 +141,27 @@ def test_what_pyav_cannot_read_cleanly_is_left_to_the_cli(encoded, tmp_path):
     text.write_text("not audio at all")
     for path in (encoded["cut_flac"], encoded["cut_m4a"], encoded["cut_mp3"], text):
         assert decode_in_process(path) is None, path
+
+
+@pytest.mark.parametrize("default", [None, 0, 1])
+def test_a_file_with_two_audio_streams_is_read_as_the_ffmpeg_cli_reads_it(tmp_path, default):
+    """ffmpeg decodes the default-disposition stream, else the one with most channels; the in-process decoder
+    and the probe pick the same one (a mono 440 Hz and a stereo 880 Hz stream here)."""
+    from whisper_pipeline.audio.ffmpeg import probe
+    from whisper_pipeline.audio.in_process import decode_in_process
+
+    path = tmp_path / f"two-{default}.mka"
+    flags = [f"-disposition:a:{i}" for i in (0, 1)]
+    dispositions = ["default" if default == i else "0" for i in (0, 1)]
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-f", "lavfi", "-i",
+         "sine=frequency=880:duration=2,pan=stereo|c0=c0|c1=c0", "-map", "0:a", "-map", "1:a", "-c:a", "flac",
+         flags[0], dispositions[0], flags[1], dispositions[1], str(path)],
+        check=True,
+    )  # fmt: skip
+    expected = 0 if default == 0 else 1
+    assert probe(path).channels == (1, 2)[expected]
+    cli, ours = decode(path), decode_in_process(path)
+    spectrum = np.abs(np.fft.rfft(cli))
+    assert abs(np.argmax(spectrum) * 16000 / cli.size - (440, 880)[expected]) < 5, "the stream the CLI picked"
+    assert ours is not None and ours.size == cli.size and np.abs(ours - cli).max() <= 1e-6
