@@ -409,7 +409,9 @@ def main(argv: list[str] | None = None) -> None:
         conditions.insert(0, "clean")
     ws = Workspace.at(args.workspace).ensure()
     names = run_names(args.train_config, args.augment_config)
-    if args.augmented_run:
+    if args.augmented_run:  # an existing run: scored, never trained (a typo must not train the current recipe)
+        if not ws.run_manifest(args.augmented_run).is_file():
+            parser.error(f"--augmented-run {args.augmented_run}: no such run in {ws.root}")
         names["augmented"] = args.augmented_run
     timings: dict[str, float] = {}
     if not (args.only_eval or args.table_only):
@@ -417,9 +419,10 @@ def main(argv: list[str] | None = None) -> None:
         if args.reuse_plain:
             adopt_plain(ws, names["plain"], args.reuse_plain, args.train_config, args.languages)
         timings[f"train {names['plain']}"] = train(ws, names["plain"], args.train_config, args.languages, None)
-        timings[f"train {names['augmented']}"] = train(
-            ws, names["augmented"], args.train_config, args.languages, args.augment_config
-        )
+        if not args.augmented_run:
+            timings[f"train {names['augmented']}"] = train(
+                ws, names["augmented"], args.train_config, args.languages, args.augment_config
+            )
     if args.only_train:
         print(json.dumps(timings, indent=1))
         return
@@ -453,7 +456,7 @@ def main(argv: list[str] | None = None) -> None:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"\n{len(lines)} test utterances ({', '.join(args.languages)}); {stamp}; {machine()}")
     print("models: " + "; ".join(f"{m} = {d}" for m, d in models.items()))
-    print(f"augment config: {args.augment_config}\n")
+    print(f"augment config: {'that of run ' + args.augmented_run if args.augmented_run else args.augment_config}\n")
     references = {l.id: l.transcript for l in lines}
     print(format_table(results, conditions, references))
     print("\n" + verdict(results, conditions, references=references))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -28,19 +29,30 @@ def test_a_killed_writers_temp_is_swept_and_a_live_writers_is_not(tmp_path):
 
     (tmp_path / ".user-notes.txt").write_text("not ours")
     (tmp_path / "kept.wav").write_bytes(b"done")
-    abroad = tmp_path / f".x.wav.other-host-1{TEMP_MARK}abcd1234.tmp"  # a writer on another machine
-    abroad.write_bytes(b"")
+    abroad = tmp_path / f".x.wav.other-host.lan-4026531836-1{TEMP_MARK}abcd1234.tmp"  # a writer on another machine
+    container = tmp_path / f".y.wav.{socket.gethostname()}-1-999999999{TEMP_MARK}abcd1234.tmp"  # same host name,
+    lookalike = tmp_path / f".notes{TEMP_MARK}mine.txt"  # another pid namespace (a container); not our name
+    for path in (abroad, container, lookalike):
+        path.write_bytes(b"")
     with atomic_path(tmp_path / "utt002.wav") as live:
         live.write_bytes(b"being written")
         assert sweep_stale_temps(tmp_path) == 1
-        assert live.exists() and abroad.exists()
+        assert live.exists() and abroad.exists() and container.exists() and lookalike.exists()
     assert not left[0].exists() and (tmp_path / "utt002.wav").read_bytes() == b"being written"
     assert (tmp_path / ".user-notes.txt").exists() and (tmp_path / "kept.wav").exists()
 
     day_old = time.time() - 2 * 24 * 3600
-    os.utime(abroad, (day_old, day_old))
-    assert sweep_stale_temps(tmp_path) == 1 and not abroad.exists()
+    for path in (abroad, lookalike):
+        os.utime(path, (day_old, day_old))
+    assert sweep_stale_temps(tmp_path) == 1 and not abroad.exists() and lookalike.exists()
     assert sweep_stale_temps(tmp_path / "missing") == 0
+
+
+def test_a_long_file_name_still_gets_a_temp_file(tmp_path):
+    target = tmp_path / ("ž" * 120 + ".wav")  # 245 bytes: the limit is 255
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(b"ok")
+    assert target.read_bytes() == b"ok"
 
 
 def test_preprocessing_sweeps_what_a_killed_run_left(tmp_path):

@@ -146,7 +146,7 @@ class AvDecoder:
             duration = float(self.stream.duration * self.stream.time_base)
         elif self.container.duration is not None:
             duration = self.container.duration / 1_000_000
-        self.facts = ProbeInfo(  # what ffprobe says of the first audio stream
+        self.facts = ProbeInfo(  # what ffprobe says of the stream (default_audio_stream)
             codec=cc.codec.canonical_name if cc.codec else None,
             sample_rate=cc.sample_rate or None,
             channels=cc.channels or None,

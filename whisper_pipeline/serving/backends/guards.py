@@ -146,6 +146,21 @@ def loop_spans(tokens: list[str], max_repeats: int, max_words: int = MAX_LOOP_WO
     return found
 
 
+def ends_in_loop(text: str, copies: int, max_words: int = MAX_LOOP_WORDS) -> bool:
+    """Whether ``text`` ends with one phrase of 1 to ``max_words`` words said ``copies`` times back to back (its
+    last word left out: a text being decoded may stop inside a word): the decoder is in a loop right now."""
+    words = [_norm(w) for w in text.split()[:-1]]
+    for period in range(1, max_words + 1):
+        if period * copies > len(words):
+            break
+        phrase = words[len(words) - period :]
+        if any(phrase) and all(
+            words[len(words) - k * period : len(words) - (k - 1) * period] == phrase for k in range(2, copies + 1)
+        ):
+            return True
+    return False
+
+
 def collapse_loops(segments: list[dict], max_repeats: int | None = 3) -> tuple[list[dict], int]:
     """Segments with every loop (``loop_spans``) kept once: the words of the extra copies are dropped
     with their timestamps, and each segment's text is rebuilt from the words it keeps (a segment left

@@ -30,26 +30,38 @@ def retry_token_budget(seconds: float, ceiling: int = 444) -> int:
 
 LOOP_CHECK_EVERY = 8  # tokens between two looks at a row's text (a decode and a zlib of < 1 kB each)
 LOOP_MIN_CHARS = 64  # shorter texts are not judged: zlib's own overhead keeps their ratio low anyway
+LOOP_TAIL_COPIES = 4  # a phrase said this often at the end (one more than collapse's max_repeats): looping now
 
 
 def loop_stop(tokenizer, threshold: float | None):
-    """A ``generate`` stopping criterion that ends a row as soon as its text so far compresses above
-    ``threshold`` (the fallback's compression-ratio check, on the prefix): a loop is then already a failed
-    decode, and the tokens it would add until the budget only make it more repetitive, so stopping it
-    changes no fallback decision while the batch no longer runs to the budget for one looping row. Rows are
-    looked at every ``LOOP_CHECK_EVERY`` tokens. None when there is no threshold."""
+    """A ``generate`` stopping criterion that ends a row while it loops: its text so far already fails the
+    fallback's compression-ratio check (``threshold``) *and* ends with one phrase said ``LOOP_TAIL_COPIES`` times
+    in a row (``guards.ends_in_loop``), so the decoder is in the loop now, not past one it has left. Such a
+    decode fails the check and is retried either way; the tokens it would add until the budget only repeat the
+    phrase, so the batch no longer runs to the budget for one looping row. Rows are looked at every
+    ``LOOP_CHECK_EVERY`` tokens; ``.stopped`` holds the rows stopped in the last ``generate`` (their texts have
+    no end of text: ``score_texts(ended=...)`` scores them without one). None when there is no threshold."""
     if threshold is None:
         return None
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList
 
+    from whisper_pipeline.serving.backends.guards import ends_in_loop
+
     class LoopStop(StoppingCriteria):
+        def __init__(self) -> None:
+            self.stopped: set[int] = set()
+
         def __call__(self, input_ids, scores, **kwargs):
             done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
             if input_ids.shape[1] % LOOP_CHECK_EVERY:
                 return done
             for row, text in enumerate(tokenizer.batch_decode(input_ids, skip_special_tokens=True)):
-                done[row] = len(text) >= LOOP_MIN_CHARS and (compression_ratio(text) or 0.0) > threshold
+                if row in self.stopped or len(text) < LOOP_MIN_CHARS or (compression_ratio(text) or 0.0) <= threshold:
+                    continue
+                if ends_in_loop(text, LOOP_TAIL_COPIES):
+                    self.stopped.add(row)
+            done[list(self.stopped)] = True
             return done
 
     return StoppingCriteriaList([LoopStop()])
@@ -64,9 +76,14 @@ def no_speech_token(tokenizer) -> int:
     raise ValueError("this tokenizer has no no-speech token")
 
 
-def score_texts(model, tokenizer, features, texts: list[str], language: str) -> list[tuple[float, float]]:
+def score_texts(
+    model, tokenizer, features, texts: list[str], language: str, ended: list[bool] | None = None
+) -> list[tuple[float, float]]:
     """(average log-probability, no-speech probability) of each ``texts[i]`` given the log-mel
-    ``features[i]``: one forward pass of the model with the text as the decoder's input."""
+    ``features[i]``: one forward pass of the model with the text as the decoder's input. The end-of-text token
+    counts as the text's last token, except where ``ended[i]`` is False (a decode stopped mid-loop by
+    ``loop_stop``: it did not end there, and an end token in the middle of a loop is improbable enough to tip a
+    short text's average)."""
     import torch
 
     prefix = [
@@ -77,7 +94,8 @@ def score_texts(model, tokenizer, features, texts: list[str], language: str) -> 
     ]
     eot = tokenizer.convert_tokens_to_ids("<|endoftext|>")
     bodies = [tokenizer.encode(" " + t.strip(), add_special_tokens=False)[:440] if t.strip() else [] for t in texts]
-    seqs = [prefix + body + [eot] for body in bodies]
+    ended = ended or [True] * len(texts)
+    seqs = [prefix + body + ([eot] if end or not body else []) for body, end in zip(bodies, ended)]
     width = max(len(s) for s in seqs)
     ids = torch.tensor([s + [eot] * (width - len(s)) for s in seqs], device=model.device)
     with torch.inference_mode():
