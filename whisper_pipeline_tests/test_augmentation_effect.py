@@ -105,3 +105,31 @@ def test_a_changed_augmentation_config_names_a_new_augmented_model_only(bench, t
     shipped = bench.run_names(bench.DEFAULT_TRAIN_CONFIG, bench.DEFAULT_AUGMENT_CONFIG)
     changed = bench.run_names(bench.DEFAULT_TRAIN_CONFIG, tuned)
     assert changed["plain"] == shipped["plain"] and changed["augmented"] != shipped["augmented"]
+
+
+def test_the_shipped_recipe_is_the_one_the_readme_measured():
+    """README: C is B with noise p 0.2, reverb p 0.1, speed p 0.1, and C is configs/augment.yaml."""
+    import re
+
+    import yaml
+
+    from whisper_pipeline.workspace import CONFIGS
+
+    readme = " ".join((CONFIGS.parent / "README.md").read_text(encoding="utf-8").split())
+    b = re.search(
+        r"\*\*B\*\*: noise p ([\d.]+) at (\d+)–(\d+) dB, babble p ([\d.]+) at (\d+)–(\d+) dB, reverb p", readme
+    )
+    c = re.search(
+        r"\*\*C\*\* \(\*\*the shipped `configs/augment.yaml`\*\*\): "
+        r"B with noise p ([\d.]+), reverb p ([\d.]+), speed p ([\d.]+)",
+        readme,
+    )
+    assert b and c, "the README's recipe lines"
+    shipped = yaml.safe_load((CONFIGS / "augment.yaml").read_text(encoding="utf-8"))
+    assert [shipped["noise"][k] for k in ("min_snr_db", "max_snr_db")] == [int(b[2]), int(b[3])]
+    assert [shipped["babble"]["p"], shipped["babble"]["min_snr_db"], shipped["babble"]["max_snr_db"]] == [
+        float(b[4]),
+        int(b[5]),
+        int(b[6]),
+    ]
+    assert [shipped["noise"]["p"], shipped["reverb"]["p"], shipped["speed"]["p"]] == [float(x) for x in c.groups()]
