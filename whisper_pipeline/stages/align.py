@@ -38,13 +38,12 @@ def align_stage(
     pickle, e.g. ``partial(load_aligner, model_path, device)``)."""
     parallel = parallel or ParallelSettings()
     lines = [l for s in SPLITS for l in read_lines(ws.processed_manifest(lang, s))]
-    folders = {ws.lang_manifests(lang), ws.segment_audio(lang, "-").parent} | {
-        ws.alignment_outputs(l.id) for l in lines
-    }
-    if swept := sum(sweep_stale_temps(folder) for folder in folders):
-        log.info(f"removed {swept} partial files a killed run left ({lang})")
     found = {line.id: load_existing(ws.alignment_outputs(line.id), line.id, line.transcript) for line in lines}
     todo = [line for line in lines if found[line.id] is None]  # the rest was finished by an earlier (killed) run
+    # a killed writer's partial files: in the folders of the files still to align (a finished file's are whole)
+    folders = {ws.lang_manifests(lang), ws.segment_audio(lang, "-").parent} | {ws.alignment_outputs(l.id) for l in todo}
+    if swept := sum(sweep_stale_temps(folder) for folder in folders):
+        log.info(f"removed {swept} partial files a killed run left ({lang})")
     todo.sort(key=lambda l: -l.duration)  # batches of similar lengths (align_files: one encoder pass a batch)
     size = max(1, settings.batch_size)
     batches = [todo[k : k + size] for k in range(0, len(todo), size)]
