@@ -72,7 +72,9 @@ def _jit_vad():
 
 def _measure_here(method: str, files: list[str]) -> dict:
     from whisper_pipeline.audio.preprocess import process_one
+    from whisper_pipeline.parallel.worker import one_compute_thread
 
+    one_compute_thread()  # as each worker process is set up: one thread (torch, numpy's BLAS)
     options = PreprocessOptions()
     run_one = {"baseline": process_one_baseline, "ours": process_one}[method]
     with tempfile.TemporaryDirectory() as out:

@@ -1,9 +1,10 @@
 """Where speech starts and ends in a recording, without running the voice-activity detector over all of it.
 
-Trimming needs only the first and the last speech. silero-VAD (its "sequence" ONNX model: the same network
-as the streaming one, many 32 ms frames per call, state carried between calls) runs forward from the start
-only until the first stretch of speech is settled: up to there its probabilities, and so the start, are
-exactly those of a full pass (and within 3e-5 of the TorchScript model preprocessing used before). Files
+Trimming needs only the first and the last speech. silero-VAD (the network of its "sequence" ONNX model, many
+32 ms frames per call, state carried between calls, evaluated with numpy: ``vad_model``) runs forward from the
+start only until the first stretch of speech is settled: up to there its probabilities, and so the start, are
+those of a full pass (to float rounding: a GEMM's last bits depend on how many frames one call holds; and within
+1e-4 of the TorchScript model preprocessing used before). Files
 up to ``FULL_PASS_S`` (a minute: the training clips) then get the rest of the forward pass too, so both
 their edges are those of the full pass. In a longer file the end is found by running the model over the
 last few seconds (after a warm-up of ``WARM_S`` whose probabilities are discarded), stepping back window
@@ -18,14 +19,12 @@ stretches is silero's own (``get_speech_timestamps_from_probs``, default setting
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
+from whisper_pipeline.audio.vad_model import CONTEXT, FRAME, HIDDEN, silero_numpy
+
 SAMPLE_RATE = 16_000
-FRAME = 512  # samples per probability at 16 kHz
-CONTEXT = 64  # samples of the previous frame the model sees with each frame
 FRAMES_PER_CALL = 512  # ~16 s of audio per ONNX call
 FULL_PASS_S = 60.0  # up to this long, the forward scan goes on to the end: exact, and as cheap
 TAIL_S = 4.0  # the last window searched for the last speech; the ones before it double up to MAX_TAIL_S
@@ -39,31 +38,14 @@ MIN_SILENCE = SAMPLE_RATE * 100 // 1000
 SPEECH_PAD = SAMPLE_RATE * 30 // 1000
 
 
-@lru_cache(maxsize=1)
-def _session():
-    """silero-VAD's sequence ONNX model, shipped with the silero-vad package (nothing is downloaded), loaded
-    without importing the package (which imports torch: half a gigabyte a worker for nothing); one thread,
-    as each worker process is one core's worth of parallelism."""
-    import importlib.util
-
-    import onnxruntime as ort
-
-    package = importlib.util.find_spec("silero_vad")
-    if package is None or not package.submodule_search_locations:
-        raise RuntimeError("silero-vad is not installed (pip install silero-vad)")
-    model = Path(list(package.submodule_search_locations)[0]) / "data" / "silero_vad_16k_sequence.onnx"
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
-
-
 class VadStream:
     """silero-VAD speech probabilities (one per 512-sample frame) of a 16 kHz signal fed block by block: the
-    same numbers as one pass over the whole signal, since the state and the frame context carry over."""
+    same numbers as one pass over the whole signal (to float rounding), since the state and the frame context
+    carry over."""
 
     def __init__(self) -> None:
-        self._hidden = np.zeros((1, 1, 128), dtype=np.float32)
-        self._cell = np.zeros((1, 1, 128), dtype=np.float32)
+        self._hidden = np.zeros(HIDDEN, dtype=np.float32)
+        self._cell = np.zeros(HIDDEN, dtype=np.float32)
         self._context = np.zeros(CONTEXT, dtype=np.float32)
         self._pending = np.zeros(0, dtype=np.float32)
         self._probs: list[np.ndarray] = []
@@ -101,9 +83,8 @@ class VadStream:
             contexts[0] = self._context
             contexts[1:] = part[:-1, -CONTEXT:]
             self._context = part[-1, -CONTEXT:].copy()
-            probs, self._hidden, self._cell = _session().run(
-                ["speech_probs", "hn", "cn"],
-                {"input": np.concatenate([contexts, part], axis=1), "h": self._hidden, "c": self._cell},
+            probs, self._hidden, self._cell = silero_numpy()(
+                np.concatenate([contexts, part], axis=1), self._hidden, self._cell
             )
             out.append(np.asarray(probs, dtype=np.float32).reshape(-1))
         probs = np.concatenate(out) if out else np.zeros(0, dtype=np.float32)

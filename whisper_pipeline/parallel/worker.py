@@ -44,13 +44,18 @@ class Outcome(Generic[R]):
         return self.error is None
 
 
-def one_torch_thread() -> None:
+def one_compute_thread() -> None:
     """Each worker process computes with one thread: the processes provide the parallelism (N workers × N
-    threads would oversubscribe the cores). torch is not imported for this (seconds per new worker, for stages
-    that no longer need it): one already imported is set to one thread, one imported later reads the variable."""
+    threads would oversubscribe the cores, and OpenBLAS's idle threads spin: numpy's GEMMs in the VAD cost twice
+    the CPU time with two). torch is not imported for this (seconds per new worker, for stages that no longer
+    need it): one already imported is set to one thread, one imported later reads the variable; the BLAS and
+    OpenMP libraries already loaded (numpy's among them) are limited through threadpoolctl."""
+    from threadpoolctl import threadpool_limits
+
     os.environ["OMP_NUM_THREADS"] = "1"
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
+    threadpool_limits(1)
 
 
 def portable(exc: BaseException) -> BaseException:
@@ -66,7 +71,7 @@ def run_item(fn: Callable[[Any], R], item: Any, one_thread: bool) -> Outcome[R]:
     """Call ``fn(item)`` in a worker; set the process up first when it is new."""
     global _ready
     if one_thread and not _ready:
-        one_torch_thread()
+        one_compute_thread()
         _ready = True
     try:
         return Outcome(value=fn(item))

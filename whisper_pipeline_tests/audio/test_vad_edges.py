@@ -106,7 +106,11 @@ def test_vad_stream_fed_in_blocks_equals_one_pass(long_edges):
     for block in np.array_split(audio, 7):
         parts.feed(block)
     parts.finish()
-    np.testing.assert_array_equal(whole.probabilities(), parts.probabilities())
+    # the same numbers to float rounding (a GEMM's last bits depend on the frames per call), so the same stretches
+    np.testing.assert_allclose(whole.probabilities(), parts.probabilities(), rtol=1e-5, atol=1e-7)
+    n = audio.size
+    assert stretches(whole.probabilities(), n, 0.5) == stretches(parts.probabilities(), n, 0.5)
+    assert len(stretches(whole.probabilities(), n, 0.5)) >= 2
 
 
 def test_corpus_trims_within_10_ms_of_the_full_pass(tiny_corpus):

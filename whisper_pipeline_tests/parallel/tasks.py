@@ -48,6 +48,14 @@ def torch_threads(_: int) -> int:
     return torch.get_num_threads()
 
 
+def blas_threads(_: int) -> int:
+    """The thread count of numpy's BLAS (OpenBLAS) in this process."""
+    import numpy  # noqa: F401 - its BLAS is the one to report
+    from threadpoolctl import threadpool_info
+
+    return max(lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas")
+
+
 LOADS: list[str] = []  # what load_model loaded, in this process
 
 

@@ -19,6 +19,7 @@ from whisper_pipeline.parallel import (
 from whisper_pipeline_tests.parallel.tasks import (
     LOADS,
     always_dying,
+    blas_threads,
     load_model,
     raise_unpicklable,
     square_dying_once,
@@ -52,8 +53,9 @@ def test_local_pool_keeps_input_order_and_one_items_error_is_its_own():
     assert map_files(square_or_fail, [], settings=LOCAL) == []
 
 
-def test_cpu_workers_compute_with_one_torch_thread():
+def test_cpu_workers_compute_with_one_torch_and_one_blas_thread():
     assert {o.value for o in map_files(torch_threads, [0, 1], settings=LOCAL)} == {1}
+    assert {o.value for o in map_files(blas_threads, [0, 1], settings=LOCAL)} == {1}
 
 
 def test_an_exception_that_cannot_travel_is_reported_by_name_and_text():
@@ -105,6 +107,7 @@ def test_ray_gives_the_local_outcomes(ray_cluster):
     assert isinstance(on_ray[13].error, ValueError), "the item's own exception, not Ray's wrapper"
     assert seen[-1] == (len(ITEMS), len(ITEMS))
     assert {o.value for o in map_files(torch_threads, [0, 1], settings=ray_cluster)} == {1}
+    assert {o.value for o in map_files(blas_threads, [0, 1], settings=ray_cluster)} == {1}
 
 
 def test_a_process_connected_to_one_cluster_refuses_another_address(ray_cluster):
