@@ -71,10 +71,13 @@ def _jit_vad():
 
 
 def _measure_here(method: str, files: list[str]) -> dict:
+    from threadpoolctl import threadpool_limits
+
     from whisper_pipeline.audio.preprocess import process_one
     from whisper_pipeline.parallel.worker import one_compute_thread
 
-    one_compute_thread()  # as each worker process is set up: one thread (torch, numpy's BLAS)
+    one_compute_thread()  # as each worker process is set up: one torch thread
+    threadpool_limits(1, user_api="blas")  # and one BLAS thread, as the pool's workers inherit it
     options = PreprocessOptions()
     run_one = {"baseline": process_one_baseline, "ours": process_one}[method]
     with tempfile.TemporaryDirectory() as out:

@@ -123,7 +123,18 @@ def decode_reporting_errors(path: str | Path, sample_rate: int = SAMPLE_RATE) ->
 
 
 def decode(path: str | Path, sample_rate: int = SAMPLE_RATE, strict: bool = False) -> np.ndarray:
-    """Decode to mono float32 at ``sample_rate``. With ``strict``, any decoder error is fatal."""
+    """Decode to mono float32 at ``sample_rate``: in this process with PyAV (FFmpeg's own libraries: the CLI's
+    samples within float rounding, without a process start per file) when it reads the file cleanly, else with
+    the ffmpeg CLI (``decode_cli``), whose messages name the problem. With ``strict``, any decoder error is fatal
+    (PyAV hands every file with one to the CLI, which then reports it)."""
+    from whisper_pipeline.audio.in_process import decode_in_process
+
+    audio = decode_in_process(path, sample_rate)
+    return audio if audio is not None else decode_cli(path, sample_rate, strict)
+
+
+def decode_cli(path: str | Path, sample_rate: int = SAMPLE_RATE, strict: bool = False) -> np.ndarray:
+    """Decode to mono float32 with an ``ffmpeg`` subprocess. With ``strict``, any decoder error is fatal."""
     audio, errors = decode_reporting_errors(path, sample_rate)
     if strict and errors:
         raise AudioError(path, "truncated", errors.splitlines()[0])

@@ -11,7 +11,10 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import nullcontext
 from typing import Any
+
+from threadpoolctl import threadpool_limits
 
 from whisper_pipeline.parallel.worker import Outcome, RemoteError, run_item
 
@@ -52,6 +55,23 @@ def _alone(fn: Callable, item: Any, one_thread: bool, times: int) -> Outcome:
 
 
 def map_local(
+    fn: Callable[[Any], Any],
+    items: Sequence[Any],
+    *,
+    workers: int,
+    max_retries: int,
+    one_thread: bool,
+    progress: Progress | None,
+) -> list[Outcome]:
+    """With ``one_thread``, the workers are forked while this process's BLAS (numpy's OpenBLAS) is set to one
+    thread, so each inherits one: several threads per worker would oversubscribe the cores (OpenBLAS's idle
+    threads spin: the VAD's GEMMs cost twice the CPU time with two), and a forked child must not call into
+    OpenBLAS to change it (it can hang)."""
+    with threadpool_limits(1, user_api="blas") if one_thread else nullcontext():
+        return _map_local(fn, items, workers=workers, max_retries=max_retries, one_thread=one_thread, progress=progress)
+
+
+def _map_local(
     fn: Callable[[Any], Any],
     items: Sequence[Any],
     *,

@@ -46,16 +46,14 @@ class Outcome(Generic[R]):
 
 def one_compute_thread() -> None:
     """Each worker process computes with one thread: the processes provide the parallelism (N workers × N
-    threads would oversubscribe the cores, and OpenBLAS's idle threads spin: numpy's GEMMs in the VAD cost twice
-    the CPU time with two). torch is not imported for this (seconds per new worker, for stages that no longer
-    need it): one already imported is set to one thread, one imported later reads the variable; the BLAS and
-    OpenMP libraries already loaded (numpy's among them) are limited through threadpoolctl."""
-    from threadpoolctl import threadpool_limits
-
+    threads would oversubscribe the cores). torch is not imported for this (seconds per new worker, for stages that
+    no longer need it): one already imported is set to one thread, one imported later reads the variable. numpy's
+    BLAS is not touched here: calling into OpenBLAS in a forked worker can hang it, so the local pool forks its
+    workers with the parent's BLAS at one thread (``map_local``), and Ray starts each 1-CPU worker with
+    ``OMP_NUM_THREADS=1``, which OpenBLAS reads as it loads."""
     os.environ["OMP_NUM_THREADS"] = "1"
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
-    threadpool_limits(1)
 
 
 def portable(exc: BaseException) -> BaseException:

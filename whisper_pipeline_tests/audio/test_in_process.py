@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from whisper_pipeline.audio.ffmpeg import decode
+from whisper_pipeline.audio.ffmpeg import AudioError, decode, decode_cli
 from whisper_pipeline.audio.in_process import decode_lossless
 
 RATE = 16000
@@ -30,7 +30,7 @@ def test_a_16k_mono_wav_is_sample_exact_with_ffmpeg(tmp_path):
     sf.write(path, audio, RATE, subtype="PCM_16")
     ours = decode_lossless(path)
     assert ours is not None and ours.dtype == np.float32
-    np.testing.assert_array_equal(ours, decode(path))
+    np.testing.assert_array_equal(ours, decode_cli(path))
 
 
 @pytest.mark.parametrize("fmt", ["flac", "wav"])
@@ -38,7 +38,7 @@ def test_stereo_44k_matches_ffmpeg_downmix_and_resampling(tone, fmt):
     d, stereo = tone
     path = d / f"tone.{fmt}"
     sf.write(path, stereo, 44100)
-    ours, theirs = decode_lossless(path), decode(path)
+    ours, theirs = decode_lossless(path), decode_cli(path)
     assert ours is not None and abs(ours.size - theirs.size) <= 1
     n = min(ours.size, theirs.size)
     middle = slice(200, n - 200)  # the resamplers' edges differ by a few samples
@@ -108,7 +108,7 @@ def test_pyav_gives_the_ffmpeg_cli_samples_and_facts(encoded, key, rate):
 
     path = encoded[key]
     facts = probe(path)
-    cli = decode(path, rate or facts.sample_rate)
+    cli = decode_cli(path, rate or facts.sample_rate)
     ours = decode_in_process(path, rate)
     assert ours is not None and ours.dtype == np.float32 and ours.size == cli.size
     assert np.abs(ours - cli).max() <= 1e-6
@@ -165,3 +165,22 @@ def test_a_file_with_two_audio_streams_is_read_as_the_ffmpeg_cli_reads_it(tmp_pa
     spectrum = np.abs(np.fft.rfft(cli))
     assert abs(np.argmax(spectrum) * 16000 / cli.size - (440, 880)[expected]) < 5, "the stream the CLI picked"
     assert ours is not None and ours.size == cli.size and np.abs(ours - cli).max() <= 1e-6
+
+
+@pytest.mark.parametrize("key", ["mp3", "opus", "m4a", "flac", "cut_mp3"])
+def test_decode_reads_in_process_and_falls_back_to_the_cli(encoded, key, monkeypatch, tmp_path):
+    """``decode`` (review, long-recording evaluation, alignment's fallback) starts no ffmpeg process for a file
+    PyAV reads cleanly, gives the CLI's samples, and leaves the rest (a cut-off file) to the CLI as before."""
+    import whisper_pipeline.audio.ffmpeg as ffmpeg
+
+    cli = decode_cli(encoded[key])
+    started = []
+    real_run = subprocess.run
+    monkeypatch.setattr(ffmpeg.subprocess, "run", lambda *a, **k: started.append(a) or real_run(*a, **k))
+    ours = decode(encoded[key])
+    assert ours.size == cli.size and np.abs(ours - cli).max() <= 1e-6
+    assert bool(started) == key.startswith("cut_"), started
+    text = tmp_path / "notes.mp3"
+    text.write_text("not audio at all")
+    with pytest.raises(AudioError, match="notes.mp3"):
+        decode(text)
