@@ -100,6 +100,22 @@ def measure(script: str, method: str, files: list[Path], *extra: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def measure_alternating(script: str, methods: list[str], files: list[Path], repeats: int) -> list[dict]:
+    """``measure`` each method ``repeats`` times, the order alternating (a busy moment of a shared machine falls
+    on both), and keep each method's median run by CPU time, with the range of its CPU seconds."""
+    runs: dict[str, list[dict]] = {m: [] for m in methods}
+    for r in range(repeats):
+        for method in methods if r % 2 == 0 else methods[::-1]:
+            runs[method].append(measure(script, method, files))
+    out = []
+    for method in methods:
+        ordered = sorted(runs[method], key=lambda m: m["cpu"])
+        median = dict(ordered[len(ordered) // 2])
+        median["cpu_range"] = (ordered[0]["cpu"], ordered[-1]["cpu"])
+        out.append(median)
+    return out
+
+
 def timed(run) -> dict:
     """Wall and CPU seconds (this process and its children) of ``run()``, and peak RSS, as measure's JSON."""
     self0, child0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -140,9 +156,12 @@ def table(rows: list[tuple[str, str, float, dict]], title: str) -> None:
     for name, method, audio_s, m in rows:
         per_cpu = audio_s / m["cpu"]
         base.setdefault(name, per_cpu)
+        spread = ""
+        if "cpu_range" in m and m["cpu_range"][0] != m["cpu_range"][1]:
+            spread = f" ({audio_s / m['cpu_range'][1]:.0f}–{audio_s / m['cpu_range'][0]:.0f})"
         print(
             f"| {name} | {method} | {audio_s:.0f} | {m['wall']:.2f} | {audio_s / m['wall']:.0f}× | {m['cpu']:.2f} "
-            f"| {per_cpu:.0f}× | {per_cpu / base[name]:.2f}× | {m['rss_mb']:.0f} |"
+            f"| {per_cpu:.0f}×{spread} | {per_cpu / base[name]:.2f}× | {m['rss_mb']:.0f} |"
         )
 
 
@@ -158,6 +177,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clips", type=int, default=40)
     ap.add_argument("--long", action="store_true", help="also a 10-minute FLAC and a 1-hour MP3")
+    ap.add_argument("--repeats", type=int, default=3, help="runs per method, alternating; the median is shown")
     ap.add_argument("--measure", help=argparse.SUPPRESS)
     ap.add_argument("files", nargs="*", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -168,9 +188,9 @@ def main() -> None:
     for name, files in inputs(args):
         audio_s = sum(duration(f) for f in files)
         measure(__file__, "ours", files[:1])  # warm the page cache: both read the files from memory
-        for method in ("baseline", "ours"):
-            rows.append((name, method, audio_s, measure(__file__, method, files)))
-    table(rows, "intake check_audio, one process (one core)")
+        base, ours = measure_alternating(__file__, ["baseline", "ours"], files, args.repeats)
+        rows += [(name, "baseline", audio_s, base), (name, "ours", audio_s, ours)]
+    table(rows, f"intake check_audio, one process (one core), median of {args.repeats} runs (range per CPU s)")
     print("\nGPU: not used by this stage (not measured).")
 
 

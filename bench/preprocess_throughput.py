@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from intake_throughput import duration, inputs, measure, table, timed
+from intake_throughput import duration, inputs, measure_alternating, table, timed
 
 from whisper_pipeline.audio.inspect import sha256_file
 from whisper_pipeline.audio.preprocess import PreprocessOptions, preprocess_rows
@@ -94,9 +94,13 @@ def decode_once(args) -> None:
     rows = []
     for name, files in inputs(args):
         audio_s = sum(duration(f) for f in files)
-        for method in ("baseline", "ours"):
-            rows.append((name, method, audio_s, measure(__file__, method, files)))
-    table(rows, "preprocessing (decode, resample, VAD trim, write), one process (one core)")
+        base, ours = measure_alternating(__file__, ["baseline", "ours"], files, args.repeats)
+        rows += [(name, "baseline", audio_s, base), (name, "ours", audio_s, ours)]
+    table(
+        rows,
+        f"preprocessing (decode, resample, VAD trim, write), one process (one core), median of {args.repeats} runs "
+        "(range per CPU s)",
+    )
     print("\nGPU: not used by this stage (not measured).")
 
 
@@ -104,6 +108,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clips", type=int, default=40)
     ap.add_argument("--long", action="store_true", help="also a 10-minute FLAC and a 1-hour MP3")
+    ap.add_argument("--repeats", type=int, default=3, help="runs per method, alternating; the median is shown")
     ap.add_argument("--corpus", action="store_true", help="the table against naive librosa on the sample corpus")
     ap.add_argument("--speakers", type=int, default=4)
     ap.add_argument("--sentences", type=int, default=5)

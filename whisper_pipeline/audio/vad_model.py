@@ -1,15 +1,16 @@
 """silero-VAD's 16 kHz network evaluated with numpy, its weights read from the ONNX file the silero-vad package ships.
 
 Why not ONNX Runtime: its convolutions run frame by frame (a batch of 512 frames is 512 small GEMMs), about 55 µs
-of CPU per 32 ms frame, which made the VAD the largest cost of preprocessing a clip. Here each layer is one GEMM
-over all the frames of a call (the short-time Fourier transform and the four convolutions as matrix products over
-their windows), and only the LSTM's recurrence steps frame by frame: about half the CPU time, the same numbers
-within float rounding (tested against ONNX Runtime on speech, noise and silence; within 1e-4, where ONNX
-Runtime and silero's TorchScript model differ by 3e-5). The graph it restates (silero-vad 5/6, "sequence"
-export): reflect-pad each 576-sample input (64 samples of context + a 512-sample frame) by 128 on both sides,
-STFT as a 256-tap stride-128 convolution (positions 1-4 of 5 kept), magnitude, four 3-tap convolutions with
-ReLU (strides 1, 2, 2, 1), an LSTM of 128 units, ReLU, a 1×1 convolution and a sigmoid. The weights are read
-with a minimal protobuf reader (``onnx_initializers``) so that neither the ``onnx`` package nor torch is needed.
+of CPU per 32 ms frame, which made the VAD the largest cost of preprocessing a clip. Here each layer runs once
+over all the frames of a call (the short-time Fourier transform as an FFT of its windows, each convolution as one
+matrix product over its windows), and only the LSTM's recurrence steps frame by frame, in place: about 2.5×
+less CPU time, the same numbers within float rounding (tested against ONNX Runtime on speech, noise and
+silence: within 1e-4, where ONNX Runtime and silero's TorchScript model differ by 3e-5). The graph it restates
+(silero-vad 6.2's "sequence" export): reflect-pad each 576-sample input (64 samples of context + a 512-sample
+frame) by 128 on both sides, STFT as a 256-tap stride-128 convolution (positions 1-4 of 5 kept), magnitude,
+four 3-tap convolutions with ReLU (strides 1, 2, 2, 1), an LSTM of 128 units, ReLU, a 1×1 convolution and a
+sigmoid. The weights are read with a minimal protobuf reader (``onnx_initializers``), so neither the ``onnx``
+package nor torch is needed.
 """
 
 from __future__ import annotations
@@ -107,6 +108,17 @@ def onnx_initializers(path: Path) -> dict[str, np.ndarray]:
     return weights
 
 
+def _hann_dft_window(basis: np.ndarray) -> np.ndarray | None:
+    """The window, when ``basis`` (256, 2·129) is the periodic-Hann-windowed DFT (cosines, then sines of either
+    sign), as silero's STFT is; else None (the product with the basis is then computed as it is)."""
+    size, bins = basis.shape[0], basis.shape[1] // 2
+    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(size) / size)).astype(np.float32)
+    angle = 2 * np.pi * np.arange(size)[:, None] * np.arange(bins)[None, :] / size
+    real_ok = np.abs(basis[:, :bins] - window[:, None] * np.cos(angle)).max() < 1e-5
+    imag_ok = np.abs(np.abs(basis[:, bins:]) - np.abs(window[:, None] * np.sin(angle))).max() < 1e-5
+    return window if real_ok and imag_ok else None
+
+
 def _taps(weight: np.ndarray) -> np.ndarray:
     """A (out, in, 3) convolution kernel as a (3·in, out) matrix for windows laid out tap by tap."""
     return np.ascontiguousarray(weight.transpose(2, 1, 0).reshape(-1, weight.shape[0]))
@@ -119,6 +131,7 @@ class SileroNumpy:
     def __init__(self, weights: dict[str, np.ndarray]):
         self.basis = np.ascontiguousarray(weights["stft.forward_basis_buffer"][:, 0, :].T)  # (256, 258)
         self.bins = self.basis.shape[1] // 2
+        self.window = _hann_dft_window(self.basis)  # the basis is a windowed DFT: an FFT gives its magnitudes
         self.conv = [_taps(weights[f"encoder.{i}.weight"]) for i in range(4)]
         self.bias = [weights[f"encoder.{i}.bias"] for i in range(4)]
         # ONNX orders the gates i, o, f, c: the three sigmoid gates first. sigmoid(x) = (tanh(x/2) + 1) / 2, so
@@ -137,9 +150,13 @@ class SileroNumpy:
         n = len(inputs)
         padded = np.concatenate([inputs, inputs[:, -2 : -CONTEXT - 2 : -1]], axis=1)  # reflect; STFT positions 1-4
         windows = np.lib.stride_tricks.as_strided(padded, (n, 4, 256), (padded.strides[0], 128 * 4, 4))
-        spec = windows.reshape(-1, 256) @ self.basis
-        magnitude = np.sqrt(spec[:, : self.bins] ** 2 + spec[:, self.bins :] ** 2).reshape(n, 4, self.bins)
-        x = magnitude
+        if self.window is not None:
+            import scipy.fft
+
+            x = np.abs(scipy.fft.rfft(windows * self.window, axis=-1))  # 3x cheaper than the product with the basis
+        else:
+            spec = windows.reshape(-1, 256) @ self.basis
+            x = np.sqrt(spec[:, : self.bins] ** 2 + spec[:, self.bins :] ** 2).reshape(n, 4, self.bins)
         for layer, stride in enumerate((1, 2, 2, 1)):
             x = self._conv3(x, layer, stride)
         return x[:, 0, :]
@@ -159,15 +176,31 @@ class SileroNumpy:
     def __call__(self, inputs: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         gates_in = self.encode(np.ascontiguousarray(inputs, dtype=np.float32)) @ self.w_in + self.b
         hidden = np.empty((len(inputs), HIDDEN), dtype=np.float32)
-        h, c = h.astype(np.float32).reshape(HIDDEN), c.astype(np.float32).reshape(HIDDEN)
-        for t in range(len(inputs)):
-            g = np.tanh(gates_in[t] + self.w_rec @ h)
-            gate = g[: 3 * HIDDEN] * 0.5 + 0.5  # input, output, forget
-            c = gate[2 * HIDDEN :] * c + gate[:HIDDEN] * g[3 * HIDDEN :]
-            h = gate[HIDDEN : 2 * HIDDEN] * np.tanh(c)
-            hidden[t] = h
+        h = np.array(h, dtype=np.float32).reshape(HIDDEN)
+        c = np.array(c, dtype=np.float32).reshape(HIDDEN)  # copies: updated in place below
+        g, spare = np.empty(4 * HIDDEN, dtype=np.float32), np.empty(HIDDEN, dtype=np.float32)
+        sigmoids, i, o, f, cand = (
+            g[: 3 * HIDDEN],
+            g[:HIDDEN],
+            g[HIDDEN : 2 * HIDDEN],
+            g[2 * HIDDEN : 3 * HIDDEN],
+            g[3 * HIDDEN :],
+        )
+        dot, tanh, mul, add = np.dot, np.tanh, np.multiply, np.add
+        for t in range(len(inputs)):  # in place: a step is ~8 µs of numpy calls, a third less than with temporaries
+            dot(self.w_rec, h, out=g)
+            add(g, gates_in[t], out=g)
+            tanh(g, out=g)
+            mul(sigmoids, 0.5, out=sigmoids)  # sigmoid(x) = (tanh(x/2) + 1) / 2
+            add(sigmoids, 0.5, out=sigmoids)
+            mul(f, c, out=c)  # c = f·c + i·candidate
+            mul(i, cand, out=spare)
+            add(c, spare, out=c)
+            h = hidden[t]  # h = o·tanh(c)
+            tanh(c, out=h)
+            mul(h, o, out=h)
         logits = np.maximum(hidden, 0) @ self.w_out + self.b_out
-        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32), h, c
+        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32), h.copy(), c
 
 
 @lru_cache(maxsize=1)

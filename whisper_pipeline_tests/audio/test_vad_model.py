@@ -97,3 +97,21 @@ def test_probabilities_and_state_are_onnx_runtimes(signals, name):
         assert (got > 0.5).mean() > 0.3 and (got < 0.35).mean() > 0.05, "speech and pauses both heard"
     if name == "silence":
         assert got.max() < 0.1
+
+
+def test_the_fft_stft_equals_the_product_with_the_basis_it_replaces(signals):
+    """The packaged STFT basis is recognised as a Hann-windowed DFT (so an FFT computes it); a basis that is not
+    one is used as it is, with the same result for this one."""
+    from whisper_pipeline.audio.vad_model import SileroNumpy, _hann_dft_window
+
+    weights = onnx_initializers(sequence_model_path())
+    fast, plain = SileroNumpy(weights), SileroNumpy(weights)
+    assert fast.window is not None
+    plain.window = None
+    inputs = inputs_of(signals["speech in noise"])
+    np.testing.assert_allclose(fast.encode(inputs), plain.encode(inputs), rtol=1e-4, atol=1e-4)
+    zero = np.zeros(HIDDEN, dtype=np.float32)
+    np.testing.assert_allclose(fast(inputs, zero, zero)[0], plain(inputs, zero, zero)[0], atol=1e-5)
+    other = plain.basis.copy()
+    other[10, 3] += 0.01
+    assert _hann_dft_window(other) is None
