@@ -163,7 +163,7 @@ class AvDecoder:
         pending: list[np.ndarray] = []
         size, kind = 0, None
         try:
-            for frame in self._frames():
+            for frame in self.container.decode(self.stream):
                 this = (frame.format.name, frame.layout.name, frame.sample_rate)
                 if kind is None:
                     kind, self._resampler = this, None
@@ -191,16 +191,19 @@ class AvDecoder:
         """Decoded frames (``_planes`` of each) as mono float32 at ``self.rate``, as libswresample makes it."""
         fmt, layout, rate = kind
         channels = len(self._av.AudioLayout(layout).channels)
-        data = np.stack([np.concatenate(plane) for plane in zip(*frames)]) if frames else None
+        planes = [np.concatenate(plane) for plane in zip(*frames)]  # one copy; channel by channel when planar
         if rate == self.rate and channels <= 2 and fmt.rstrip("p") in _SCALE:
-            if data is None:
+            if not planes:
                 return np.zeros(0, dtype=np.float32)
-            if not fmt.endswith("p"):  # packed: L R L R …
-                data = data.reshape(-1, channels).T
+            # packed: L R L R … in one plane
+            data = planes if fmt.endswith("p") else list(planes[0].reshape(-1, channels).T)
             scale = _SCALE[fmt.rstrip("p")]
-            data = data.astype(np.float32) if scale is None else data.astype(np.float32) * np.float32(scale)
+            data = [d.astype(np.float32, copy=False) for d in data]
+            if scale is not None:
+                data = [d * np.float32(scale) for d in data]
             # libswresample's rematrix for -ac 1: each channel of a stereo pair times sqrt(1/2), summed
             return data[0] if channels == 1 else data[0] * _HALF_POWER + data[1] * _HALF_POWER
+        data = np.stack(planes) if planes else None
         if self._resampler is None:
             self._resampler = self._av.AudioResampler(format="flt", layout="mono", rate=self.rate)
         out = []
@@ -211,10 +214,6 @@ class AvDecoder:
         if last:
             out += [f.to_ndarray().reshape(-1) for f in self._resampler.resample(None)]
         return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
-
-    def _frames(self) -> Iterator:
-        for packet in self.container.demux(self.stream):
-            yield from packet.decode()
 
     def _errors(self) -> str:
         return "".join(message for level, _, message in self._logs if level <= self._av.logging.ERROR).strip()
