@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE, decode, probe
+from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE, decode_cli, probe
 from whisper_pipeline.audio.in_process import AvDecoder
 
 MEMORY_S = 120.0  # a file longer than this spills to disk
@@ -50,7 +50,7 @@ def load_16k_ffmpeg(path: str | Path) -> np.ndarray:
     import soxr
 
     rate = probe(path).sample_rate or SAMPLE_RATE
-    audio = decode(path, rate)
+    audio = decode_cli(path, rate)
     if rate != SAMPLE_RATE:
         audio = soxr.resample(audio, rate, SAMPLE_RATE, quality="VHQ").astype(np.float32)
     return audio

@@ -25,7 +25,7 @@ import numpy as np
 from whisper_pipeline.audio.vad_model import CONTEXT, FRAME, HIDDEN, silero_numpy
 
 SAMPLE_RATE = 16_000
-FRAMES_PER_CALL = 512  # ~16 s of audio per ONNX call
+FRAMES_PER_CALL = 512  # ~16 s of audio per model call
 FULL_PASS_S = 60.0  # up to this long, the forward scan goes on to the end: exact, and as cheap
 TAIL_S = 4.0  # the last window searched for the last speech; the ones before it double up to MAX_TAIL_S
 MAX_TAIL_S = 30.0

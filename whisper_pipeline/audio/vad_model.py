@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from scipy.special import expit
 
 FRAME = 512
 CONTEXT = 64
@@ -95,9 +96,11 @@ def _tensor(message: memoryview, source: Path) -> tuple[str, np.ndarray]:
 
 
 def onnx_initializers(path: Path) -> dict[str, np.ndarray]:
-    """The float initializers (weights) of an ONNX model: ModelProto.graph (7) → GraphProto.initializer (5)."""
+    """The float initializers (weights) of an ONNX model: ModelProto.graph (7) → GraphProto.initializer (5); plus
+    the graph's LSTM weights under fixed names, ``lstm.W``, ``lstm.R``, ``lstm.B``, found through the LSTM node's
+    inputs (GraphProto.node (1): NodeProto.input (1), op_type (4)), whatever the exporter named them."""
     data = memoryview(Path(path).read_bytes())
-    weights = {}
+    weights, lstm_inputs = {}, []
     for number, _, graph in _fields(data):
         if number != 7:
             continue
@@ -105,6 +108,13 @@ def onnx_initializers(path: Path) -> dict[str, np.ndarray]:
             if field == 5:
                 name, array = _tensor(message, path)
                 weights[name] = array
+            elif field == 1:
+                node = list(_fields(message))
+                if any(n == 4 and bytes(v) == b"LSTM" for n, _, v in node):
+                    lstm_inputs = [bytes(v).decode() for n, _, v in node if n == 1]
+    for key, name in zip(("lstm.W", "lstm.R", "lstm.B"), lstm_inputs[1:4]):  # X, W, R, B, …
+        if name in weights:
+            weights[key] = weights[name]
     return weights
 
 
@@ -138,7 +148,7 @@ class SileroNumpy:
         # halving their rows lets one tanh serve all four gates.
         half = np.ones(4 * HIDDEN, dtype=np.float32)
         half[: 3 * HIDDEN] = 0.5
-        w, r, b = (weights[k][0] for k in weights if k.startswith("onnx::LSTM"))  # as the export stores them
+        w, r, b = (weights[k][0] for k in ("lstm.W", "lstm.R", "lstm.B"))
         self.w_in = np.ascontiguousarray((w * half[:, None]).T)  # (128, 512)
         self.w_rec = np.ascontiguousarray(r * half[:, None])  # (512, 128)
         self.b = ((b[: 4 * HIDDEN] + b[4 * HIDDEN :]) * half).astype(np.float32)
@@ -146,10 +156,14 @@ class SileroNumpy:
         self.b_out = float(weights["output.bias"][0])
 
     def encode(self, inputs: np.ndarray) -> np.ndarray:
-        """(frames, 576) → the LSTM's input, (frames, 128)."""
+        """(frames, 576) float32 → the LSTM's input, (frames, 128)."""
+        if inputs.ndim != 2 or inputs.shape[1] != CONTEXT + FRAME or inputs.dtype != np.float32:
+            raise ValueError(f"expected float32 frames of {CONTEXT + FRAME} samples, got {inputs.dtype} {inputs.shape}")
+        inputs = np.ascontiguousarray(inputs)
         n = len(inputs)
         padded = np.concatenate([inputs, inputs[:, -2 : -CONTEXT - 2 : -1]], axis=1)  # reflect; STFT positions 1-4
-        windows = np.lib.stride_tricks.as_strided(padded, (n, 4, 256), (padded.strides[0], 128 * 4, 4))
+        step = padded.strides[1]
+        windows = np.lib.stride_tricks.as_strided(padded, (n, 4, 256), (padded.strides[0], 128 * step, step))
         if self.window is not None:
             import scipy.fft
 
@@ -169,6 +183,7 @@ class SileroNumpy:
         out_positions = (positions - 1) // stride + 1
         s = padded.strides
         windows = np.lib.stride_tricks.as_strided(padded, (n, out_positions, 3 * channels), (s[0], stride * s[1], s[2]))
+        # (padded is a fresh contiguous array, so a window's 3 positions × channels are adjacent in memory)
         y = windows.reshape(-1, 3 * channels) @ self.conv[layer]
         y += self.bias[layer]
         return np.maximum(y, 0, out=y).reshape(n, out_positions, -1)
@@ -200,7 +215,7 @@ class SileroNumpy:
             tanh(c, out=h)
             mul(h, o, out=h)
         logits = np.maximum(hidden, 0) @ self.w_out + self.b_out
-        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32), h.copy(), c
+        return expit(logits).astype(np.float32), h.copy(), c
 
 
 @lru_cache(maxsize=1)

@@ -8,10 +8,10 @@ and the innocent items queued beside it still finish."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from threadpoolctl import threadpool_limits
@@ -19,6 +19,20 @@ from threadpoolctl import threadpool_limits
 from whisper_pipeline.parallel.worker import Outcome, RemoteError, run_item
 
 Progress = Callable[[int, int], None]
+
+
+@contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    before = os.environ.get("OPENBLAS_NUM_THREADS")
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    try:
+        with threadpool_limits(1, user_api="blas"):
+            yield
+    finally:
+        if before is None:
+            os.environ.pop("OPENBLAS_NUM_THREADS", None)
+        else:
+            os.environ["OPENBLAS_NUM_THREADS"] = before
 
 
 def default_workers(n_items: int) -> int:
@@ -63,11 +77,12 @@ def map_local(
     one_thread: bool,
     progress: Progress | None,
 ) -> list[Outcome]:
-    """With ``one_thread``, the workers are forked while this process's BLAS (numpy's OpenBLAS) is set to one
-    thread, so each inherits one: several threads per worker would oversubscribe the cores (OpenBLAS's idle
-    threads spin: the VAD's GEMMs cost twice the CPU time with two), and a forked child must not call into
-    OpenBLAS to change it (it can hang)."""
-    with threadpool_limits(1, user_api="blas") if one_thread else nullcontext():
+    """With ``one_thread``, the workers start while this process's BLAS (numpy's OpenBLAS) is set to one thread,
+    so each has one: several threads per worker would oversubscribe the cores (OpenBLAS's idle threads spin: the
+    VAD's GEMMs cost twice the CPU time with two), and a forked child must not call into OpenBLAS to change it (it
+    can hang). Forked workers (Linux's default up to Python 3.13) inherit the limit; spawned ones read
+    ``OPENBLAS_NUM_THREADS``, set meanwhile. Both are process-wide and restored after: one map at a time."""
+    with _one_blas_thread() if one_thread else nullcontext():
         return _map_local(fn, items, workers=workers, max_retries=max_retries, one_thread=one_thread, progress=progress)
 
 

@@ -88,6 +88,10 @@ def encoded(tone, tmp_path_factory):
         "m4a": ["-c:a", "aac", "-b:a", "96k"],
         "flac": [],
         "mono.wav": ["-ac", "1", "-ar", "16000"],
+        "s32.flac": ["-sample_fmt", "s32"],  # 24-bit FLAC, decoded as s32
+        "u8.wav": ["-c:a", "pcm_u8"],
+        "f64.wav": ["-c:a", "pcm_f64le"],
+        "6ch.wav": ["-ac", "6"],  # more than two channels: libswresample's downmix
     }.items():
         target = d / f"chord.{ext}"
         subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(wav), *args, str(target)], check=True)
@@ -99,7 +103,9 @@ def encoded(tone, tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("key", ["mp3", "opus", "ogg", "m4a", "flac", "wav", "mono.wav"])
+@pytest.mark.parametrize(
+    "key", ["mp3", "opus", "ogg", "m4a", "flac", "wav", "mono.wav", "s32.flac", "u8.wav", "f64.wav", "6ch.wav"]
+)
 @pytest.mark.parametrize("rate", [16000, None])
 def test_pyav_gives_the_ffmpeg_cli_samples_and_facts(encoded, key, rate):
     """Same decoders, same downmix, same resampler as ``ffmpeg -ac 1 -ar``: equal within float rounding."""

@@ -55,7 +55,9 @@ def test_local_pool_keeps_input_order_and_one_items_error_is_its_own():
 
 def test_cpu_workers_compute_with_one_torch_and_one_blas_thread():
     assert {o.value for o in map_files(torch_threads, [0, 1], settings=LOCAL)} == {1}
+    parents = blas_threads(0)
     assert {o.value for o in map_files(blas_threads, [0, 1], settings=LOCAL)} == {1}
+    assert blas_threads(0) == parents, "the parent's own BLAS is restored after the map"
 
 
 def test_an_exception_that_cannot_travel_is_reported_by_name_and_text():
