@@ -23,7 +23,14 @@ from whisper_pipeline.workspace import REPO_ROOT
 
 BASELINE = REPO_ROOT / ".secrets.baseline"
 # Read or set by the package, but process plumbing rather than configuration (torch/accelerate/Dagster set them).
-INTERNAL_VARIABLES = {"RANK", "LOCAL_RANK", "DAGSTER_PIPES_CONTEXT", "TENSORBOARD_LOGGING_DIR", "OMP_NUM_THREADS"}
+INTERNAL_VARIABLES = {
+    "RANK",
+    "LOCAL_RANK",
+    "DAGSTER_PIPES_CONTEXT",
+    "TENSORBOARD_LOGGING_DIR",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",  # set for the workers, not a setting
+}
 
 
 def tracked_files() -> list[str]:
