@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import scipy.fft
 from scipy.special import expit
 
 FRAME = 512
@@ -165,8 +166,6 @@ class SileroNumpy:
         step = padded.strides[1]
         windows = np.lib.stride_tricks.as_strided(padded, (n, 4, 256), (padded.strides[0], 128 * step, step))
         if self.window is not None:
-            import scipy.fft
-
             x = np.abs(scipy.fft.rfft(windows * self.window, axis=-1))  # 3x cheaper than the product with the basis
         else:
             spec = windows.reshape(-1, 256) @ self.basis

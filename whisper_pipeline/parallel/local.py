@@ -83,39 +83,27 @@ def map_local(
     can hang). Forked workers (Linux's default up to Python 3.13) inherit the limit; spawned ones read
     ``OPENBLAS_NUM_THREADS``, set meanwhile. Both are process-wide and restored after: one map at a time."""
     with _one_blas_thread() if one_thread else nullcontext():
-        return _map_local(fn, items, workers=workers, max_retries=max_retries, one_thread=one_thread, progress=progress)
+        outcomes: list[Outcome | None] = [None] * len(items)
+        workers = workers or default_workers(len(items))
+        done = 0
 
+        def report(i: int, outcome: Outcome) -> None:
+            nonlocal done
+            outcomes[i], done = outcome, done + 1
+            if progress:
+                progress(done, len(items))
 
-def _map_local(
-    fn: Callable[[Any], Any],
-    items: Sequence[Any],
-    *,
-    workers: int,
-    max_retries: int,
-    one_thread: bool,
-    progress: Progress | None,
-) -> list[Outcome]:
-    outcomes: list[Outcome | None] = [None] * len(items)
-    workers = workers or default_workers(len(items))
-    done = 0
-
-    def report(i: int, outcome: Outcome) -> None:
-        nonlocal done
-        outcomes[i], done = outcome, done + 1
-        if progress:
-            progress(done, len(items))
-
-    pending = list(range(len(items)))
-    for _ in range(max(1, max_retries)):  # the first run and all but the last retry: one shared pool
-        pending = _in_one_pool(fn, items, pending, workers, one_thread, report)
-        if not pending:
+        pending = list(range(len(items)))
+        for _ in range(max(1, max_retries)):  # the first run and all but the last retry: one shared pool
+            pending = _in_one_pool(fn, items, pending, workers, one_thread, report)
+            if not pending:
+                return outcomes  # type: ignore[return-value]
+        if not max_retries:
+            for i in pending:
+                report(i, _died(1))
             return outcomes  # type: ignore[return-value]
-    if not max_retries:
-        for i in pending:
-            report(i, _died(1))
+        with ThreadPoolExecutor(max_workers=workers) as threads:  # the last retry: each item alone, `workers` at a time
+            alone = threads.map(lambda i: _alone(fn, items[i], one_thread, max_retries + 1), pending)
+            for i, outcome in zip(pending, alone):
+                report(i, outcome)
         return outcomes  # type: ignore[return-value]
-    with ThreadPoolExecutor(max_workers=workers) as threads:  # the last retry: each item alone, `workers` at a time
-        alone = threads.map(lambda i: _alone(fn, items[i], one_thread, max_retries + 1), pending)
-        for i, outcome in zip(pending, alone):
-            report(i, outcome)
-    return outcomes  # type: ignore[return-value]
