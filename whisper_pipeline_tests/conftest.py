@@ -22,6 +22,12 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ON_CI = os.environ.get("CI", "").lower() in ("true", "1", "yes")
 
 
+def pytest_report_header(config) -> str:
+    """Free disk at the top of every run's log: a disk filling up mid-run shows as errors in unrelated tests."""
+    base = Path(config._tmp_path_factory.getbasetemp())
+    return f"disk free where tests write ({base.parent}): {shutil.disk_usage(base).free / 2**30:.1f} GiB"
+
+
 @pytest.fixture(scope="session")
 def chromium() -> str:
     """Debian's chromium for browser tests: skipped where it is missing, except under CI=true, where a
