@@ -23,6 +23,7 @@ from whisper_pipeline.alignment.segment import MAX_SEGMENT_S
 from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE
 from whisper_pipeline.data.splits import SplitPolicy
 from whisper_pipeline.evaluation.report import EvalSettings
+from whisper_pipeline.training.disk import ADAMW_BYTES, CT2_BYTES, WEIGHT_BYTES, checkpoint_bytes
 from whisper_pipeline.training.settings import TrainSettings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,9 +41,6 @@ PRESETS = {
 }
 BASE = "whisper-base"
 GPU_LOADER_WORKERS = 4  # training/train.py: dataloader_workers -1 (auto) means 4 on a GPU
-# Bytes per parameter: weights in fp32 (the trainer keeps fp32 master weights; whisper-base's model.safetensors
-# is 290,403,936 B for 72,593,920 parameters), AdamW's two fp32 moments in each checkpoint, int8 CTranslate2.
-WEIGHT_BYTES, ADAMW_BYTES, CT2_BYTES = 4, 8, 1
 PCM_BYTES = 2  # processed audio: 16-bit mono at SAMPLE_RATE (audio/preprocess.py)
 # Training samples are utterances of at most MAX_SEGMENT_S; long recordings are cut at a sentence end in the last
 # third of that window (alignment/segment.py), so a segment averages about 5/6 of it.
@@ -169,7 +167,7 @@ def estimate(hours: float, model: str, data: dict) -> Estimate:
         cpu_wall_h=core_h / a["cpu_cores"]["value"],
         raw_gb=hours * 3600 * a["raw_kbps"]["value"] * 1000 / 8 / gb,
         processed_gb=hours * 3600 * SAMPLE_RATE * PCM_BYTES / gb,
-        checkpoints_gb=(s.save_total_limit + 1) * params * (WEIGHT_BYTES + ADAMW_BYTES) / gb,
+        checkpoints_gb=(s.save_total_limit + 1) * checkpoint_bytes(params) / gb,
         model_gb=params * (WEIGHT_BYTES + (CT2_BYTES if s.ct2_export else 0)) / gb,
     )
 

@@ -29,6 +29,7 @@ from transformers import Seq2SeqTrainer, TrainerCallback
 from whisper_pipeline.data.manifests import ManifestLine
 from whisper_pipeline.device import pick_device
 from whisper_pipeline.training.data import SpeechSeq2SeqCollator, make_dataset
+from whisper_pipeline.training.disk import check_room_for_run, run_bytes
 from whisper_pipeline.training.features import LogMel, resolve_feature_device
 from whisper_pipeline.training.settings import TrainSettings
 from whisper_pipeline.workspace import REPO_ROOT, RUN_MANIFEST
@@ -201,6 +202,11 @@ def train_whisper(
         model.freeze_encoder()
     if settings.gradient_checkpointing:
         model.config.use_cache = False
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    need = run_bytes(
+        model.num_parameters(), settings.save_total_limit, trainable=trainable, ct2_export=settings.ct2_export
+    )
+    check_room_for_run(run_dir, need)
     max_labels = model.config.max_target_positions
     augmenter = None
     if settings.augment:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from whisper_pipeline.io import read_jsonl, write_json
+from whisper_pipeline.training.disk import WEIGHT_BYTES, bytes_under, checkpoint_bytes, run_bytes
 from whisper_pipeline.training.settings import TrainSettings
 
 STEPS = 30
@@ -21,16 +22,18 @@ LOSS_TOLERANCE = 1e-3  # relative difference of the loss logged at the last step
 
 def job_file(tmp_path: Path, name: str, model: str, manifest: Path, **settings) -> Path:
     s = TrainSettings(
-        run_name=name,
-        max_steps=STEPS,
-        batch_size=2,
-        learning_rate=1e-3,
-        logging_steps=1,
-        eval_steps=5,
-        save_total_limit=2,
-        warmup_ratio=0.0,
-        predict_with_generate=False,
-        **settings,
+        **{
+            "run_name": name,
+            "max_steps": STEPS,
+            "batch_size": 2,
+            "learning_rate": 1e-3,
+            "logging_steps": 1,
+            "eval_steps": 5,
+            "save_total_limit": 2,
+            "warmup_ratio": 0.0,
+            "predict_with_generate": False,
+            **settings,
+        }
     )
     job = {
         "base_model": model,
@@ -168,3 +171,25 @@ def test_ct2_export_loads_in_faster_whisper(tmp_path, tiny_model_dir, manifest):
     segments, info = model.transcribe(audio, beam_size=1)  # language detected, not given
     list(segments)
     assert info.language == trained
+
+    # what the run wrote is what the disk check before training asked room for
+    from transformers import WhisperForConditionalGeneration
+
+    params = WhisperForConditionalGeneration.from_pretrained(tiny_model_dir).num_parameters()
+    run = tmp_path / "ct2"
+    for checkpoint in (run / "checkpoints").glob("checkpoint-*"):
+        tensors = sum((checkpoint / f).stat().st_size for f in ("model.safetensors", "optimizer.pt"))
+        assert abs(tensors - checkpoint_bytes(params)) <= 0.05 * checkpoint_bytes(params), (tensors, params)
+    assert (run / "model.safetensors").stat().st_size >= params * WEIGHT_BYTES
+    assert bytes_under(run) <= run_bytes(params, 2, ct2_export=True)
+
+
+def test_a_run_the_disk_cannot_hold_fails_before_its_first_step(tmp_path, tiny_model_dir, manifest):
+    """Asked to keep more checkpoints than the disk holds, training stops at once and says why, instead of
+    dying at a checkpoint save hours in."""
+    proc = launch(job_file(tmp_path, "too_big", tiny_model_dir, manifest, save_total_limit=10**9))
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode != 0
+    run = tmp_path / "too_big"
+    assert "NotEnoughDisk" in out and f"{run}: this run needs about" in out and "save_total_limit" in out, out[-2000:]
+    assert not (run / "checkpoints").exists(), "no step was taken"
