@@ -77,9 +77,9 @@ def test_training_copies_checkpoints_and_final_model(s3, tmp_path, tiny_model_di
 
 
 def test_a_copy_is_retried_while_the_endpoint_is_down(tmp_path, monkeypatch, caplog):
-    """A real transient failure: nothing listens on the endpoint at first; moto's server comes up during
-    the backoff, and the copy goes through on a later attempt."""
-    import threading
+    """A real transient failure: nothing listens on the endpoint at first; moto's server comes up once the
+    first attempt has failed (during the backoff), and the copy goes through on a later attempt."""
+    import logging
 
     import boto3
     from moto.server import ThreadedMotoServer
@@ -96,26 +96,30 @@ def test_a_copy_is_retried_while_the_endpoint_is_down(tmp_path, monkeypatch, cap
     }.items():
         monkeypatch.setenv(key, value)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    up: list[str] = []
 
-    def come_up() -> None:
-        server.start()
-        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="models")
+    class ComeUpAfterTheFirstFailure(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "attempt 1/" in record.getMessage() and not up:
+                server.start()
+                boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="models")
+                up.append(record.getMessage())
 
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "x.bin").write_bytes(b"x" * 100)
-    later = threading.Timer(0.5, come_up)
-    later.start()
+    logger = logging.getLogger("whisper_pipeline.training.artifacts")
+    handler = ComeUpAfterTheFirstFailure()
+    logger.addHandler(handler)
     try:
-        with caplog.at_level("WARNING", logger="whisper_pipeline.training.artifacts"):
+        with caplog.at_level("WARNING", logger=logger.name):
             upload_dir(tmp_path / "a", "s3://models/retried")
-        later.join()
         assert keys(boto3.client("s3", endpoint_url=endpoint), "retried/") == {
             "retried/x.bin",
             f"retried/{COMPLETE_MARKER}",
         }
-        assert "attempt 1/4" in caplog.text and "Could not connect" in caplog.text
+        assert up and "Could not connect" in up[0], up
     finally:
-        later.join()
+        logger.removeHandler(handler)
         server.stop()
 
 

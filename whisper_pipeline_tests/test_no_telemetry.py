@@ -1,0 +1,51 @@
+"""Importing whisper_pipeline opts the process out of its libraries' telemetry (the package's ``__init__``):
+ONNX Runtime, which faster-whisper's VAD loads in the service, otherwise writes a device id under ~/.cache and
+a ``.ses`` file into TMPDIR, and tries to upload to Microsoft."""
+
+import os
+import subprocess
+import sys
+
+from whisper_pipeline import TELEMETRY_OPT_OUTS
+
+LOAD_AN_ONNX_MODEL = (
+    "import pathlib, onnxruntime, silero_vad; "
+    "model = next(pathlib.Path(silero_vad.__file__).parent.glob('data/*.onnx')); "
+    "onnxruntime.InferenceSession(str(model), providers=['CPUExecutionProvider'])"
+)
+
+
+def run_python(tmp_path, code: str, **env: str) -> tuple[str, list[str]]:
+    """Run ``code`` with a TMPDIR and HOME of its own and none of the opt-outs set; its output and the files
+    it left in either."""
+    tmp, home = tmp_path / "tmp", tmp_path / "home"
+    tmp.mkdir(parents=True, exist_ok=True)
+    home.mkdir(exist_ok=True)
+    unset = {*TELEMETRY_OPT_OUTS, "XDG_CACHE_HOME"}
+    clean = {k: v for k, v in os.environ.items() if k not in unset}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**clean, "TMPDIR": str(tmp), "HOME": str(home), **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
+    return out, sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+
+
+def test_onnx_runtime_leaves_nothing_behind_in_a_process_that_imported_the_package(tmp_path):
+    _, left = run_python(tmp_path / "plain", LOAD_AN_ONNX_MODEL)
+    assert "tmp/.ses" in left and any(f.startswith("home/.cache/Microsoft/") for f in left), (
+        f"the control: ONNX Runtime alone reports and leaves files ({left})"
+    )
+    _, left = run_python(tmp_path / "ours", "import whisper_pipeline; " + LOAD_AN_ONNX_MODEL)
+    assert left == []
+
+
+def test_a_value_the_user_set_wins(tmp_path):
+    show = (
+        "import os, whisper_pipeline; print(os.environ['ORT_DISABLE_TELEMETRY'], os.environ['RAY_USAGE_STATS_ENABLED'])"
+    )
+    assert run_python(tmp_path, show)[0].split() == ["1", "0"]
+    assert run_python(tmp_path, show, ORT_DISABLE_TELEMETRY="0")[0].split() == ["0", "0"]
