@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,9 @@ ON_CI = os.environ.get("CI", "").lower() in ("true", "1", "yes")
 
 def pytest_report_header(config) -> str:
     """Free disk at the top of every run's log: a disk filling up mid-run shows as errors in unrelated tests."""
-    base = Path(config._tmp_path_factory.getbasetemp())
-    return f"disk free where tests write ({base.parent}): {shutil.disk_usage(base).free / 2**30:.1f} GiB"
+    base = Path(config.option.basetemp or tempfile.gettempdir()).absolute()
+    where = next(p for p in (base, *base.parents) if p.exists())
+    return f"disk free where tests write ({base}): {shutil.disk_usage(where).free / 2**30:.1f} GiB"
 
 
 @pytest.fixture(scope="session")

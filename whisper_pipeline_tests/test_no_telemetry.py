@@ -56,3 +56,13 @@ def test_a_value_the_user_set_wins(tmp_path):
     )
     assert run_python(tmp_path, show)[0].split() == ["1", "0"]
     assert run_python(tmp_path, show, ORT_DISABLE_TELEMETRY="0")[0].split() == ["0", "0"]
+
+
+def test_ray_and_the_hugging_face_hub_read_the_opt_outs(tmp_path):
+    """The libraries themselves, asked after the import, say their telemetry is off (and on without it)."""
+    ask = (
+        "import huggingface_hub.constants as hub; from ray._common.usage import usage_lib; "
+        "print(hub.HF_HUB_DISABLE_TELEMETRY, usage_lib.usage_stats_enabled())"
+    )
+    assert run_python(tmp_path, ask)[0].split() == ["False", "True"], "the control: both on by default"
+    assert run_python(tmp_path, "import whisper_pipeline; " + ask)[0].split() == ["True", "False"]

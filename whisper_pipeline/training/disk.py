@@ -19,11 +19,18 @@ def checkpoint_bytes(params: int, trainable: int | None = None) -> int:
     return params * WEIGHT_BYTES + (params if trainable is None else trainable) * ADAMW_BYTES
 
 
-def run_bytes(params: int, keep: int, *, trainable: int | None = None, ct2_export: bool = False) -> int:
-    """The most a run holds on disk: ``keep`` checkpoints plus the best one (the trainer writes a new checkpoint
-    before it deletes the oldest), the final model and its CTranslate2 copy."""
+def checkpoints_held(save_total_limit: int, saves: int) -> int:
+    """The most checkpoints a run holds at once: ``save_total_limit`` plus the best one (the trainer writes a new
+    checkpoint before it deletes the oldest), never more than it saves; every one it saves when the limit is 0 or
+    less (the trainer's "no limit")."""
+    return saves if save_total_limit <= 0 else min(save_total_limit + 1, saves)
+
+
+def run_bytes(params: int, checkpoints: int, *, trainable: int | None = None, ct2_export: bool = False) -> int:
+    """The most a run holds on disk: ``checkpoints`` (``checkpoints_held``), the final model and its CTranslate2
+    copy."""
     final = params * (WEIGHT_BYTES + (CT2_BYTES if ct2_export else 0))
-    return (keep + 1) * checkpoint_bytes(params, trainable) + final + OVERHEAD_BYTES
+    return checkpoints * checkpoint_bytes(params, trainable) + final + OVERHEAD_BYTES
 
 
 def bytes_under(folder: Path) -> int:

@@ -29,7 +29,7 @@ from transformers import Seq2SeqTrainer, TrainerCallback
 from whisper_pipeline.data.manifests import ManifestLine
 from whisper_pipeline.device import pick_device
 from whisper_pipeline.training.data import SpeechSeq2SeqCollator, make_dataset
-from whisper_pipeline.training.disk import check_room_for_run, run_bytes
+from whisper_pipeline.training.disk import check_room_for_run, checkpoints_held, run_bytes
 from whisper_pipeline.training.features import LogMel, resolve_feature_device
 from whisper_pipeline.training.settings import TrainSettings
 from whisper_pipeline.workspace import REPO_ROOT, RUN_MANIFEST
@@ -202,11 +202,6 @@ def train_whisper(
         model.freeze_encoder()
     if settings.gradient_checkpointing:
         model.config.use_cache = False
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    need = run_bytes(
-        model.num_parameters(), settings.save_total_limit, trainable=trainable, ct2_export=settings.ct2_export
-    )
-    check_room_for_run(run_dir, need)
     max_labels = model.config.max_target_positions
     augmenter = None
     if settings.augment:
@@ -225,6 +220,10 @@ def train_whisper(
     total_steps = settings.max_steps if settings.max_steps > 0 else math.ceil(steps_per_epoch * settings.epochs)
     every = settings.eval_steps if settings.eval_steps > 0 else max(1, min(steps_per_epoch, total_steps))
     evaluate = val_ds is not None
+    held = checkpoints_held(settings.save_total_limit, math.ceil(total_steps / every))
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    need = run_bytes(model.num_parameters(), held, trainable=trainable, ct2_export=settings.ct2_export)
+    check_room_for_run(run_dir, need)
     args = Seq2SeqTrainingArguments(
         output_dir=str(run_dir / "checkpoints"),
         per_device_train_batch_size=settings.batch_size,

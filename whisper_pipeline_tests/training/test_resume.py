@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from whisper_pipeline.io import read_jsonl, write_json
-from whisper_pipeline.training.disk import WEIGHT_BYTES, bytes_under, checkpoint_bytes, run_bytes
+from whisper_pipeline.training.disk import WEIGHT_BYTES, bytes_under, checkpoint_bytes, checkpoints_held, run_bytes
 from whisper_pipeline.training.settings import TrainSettings
 
 STEPS = 30
@@ -181,13 +181,14 @@ def test_ct2_export_loads_in_faster_whisper(tmp_path, tiny_model_dir, manifest):
         tensors = sum((checkpoint / f).stat().st_size for f in ("model.safetensors", "optimizer.pt"))
         assert abs(tensors - checkpoint_bytes(params)) <= 0.05 * checkpoint_bytes(params), (tensors, params)
     assert (run / "model.safetensors").stat().st_size >= params * WEIGHT_BYTES
-    assert bytes_under(run) <= run_bytes(params, 2, ct2_export=True)
+    assert bytes_under(run) <= run_bytes(params, checkpoints_held(2, 2), ct2_export=True)  # 10 steps, every 5
 
 
 def test_a_run_the_disk_cannot_hold_fails_before_its_first_step(tmp_path, tiny_model_dir, manifest):
-    """Asked to keep more checkpoints than the disk holds, training stops at once and says why, instead of
-    dying at a checkpoint save hours in."""
-    proc = launch(job_file(tmp_path, "too_big", tiny_model_dir, manifest, save_total_limit=10**9))
+    """Asked to keep more checkpoints than the disk holds (every one of a billion steps' saves: no limit), training
+    stops at once and says why, instead of dying at a checkpoint save hours in."""
+    job = job_file(tmp_path, "too_big", tiny_model_dir, manifest, save_total_limit=0, max_steps=10**9, eval_steps=1)
+    proc = launch(job)
     out, _ = proc.communicate(timeout=600)
     assert proc.returncode != 0
     run = tmp_path / "too_big"
