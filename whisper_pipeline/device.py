@@ -21,3 +21,25 @@ def pick_device(requested: str | None = "auto") -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def on_gpu(device: str | None) -> bool:
+    """Whether a picked device is a GPU: ``cuda`` or ``cuda:N`` (everything that chooses fp16/bf16, pinned memory,
+    loader workers or a Ray GPU asks this, so ``cuda:1`` is not run as a CPU)."""
+    return bool(device) and (device == "cuda" or device.startswith("cuda:"))
+
+
+def training_device(requested: str | None = "auto") -> str:
+    """The device a training run asks for, as the trainer takes it: ``cpu`` or ``cuda``. The trainer (accelerate)
+    runs on the visible GPUs and has no ``cuda:N``: ``cuda:0`` is ``cuda``, another index is refused with how to
+    choose that GPU."""
+    device = pick_device(requested)
+    if device.startswith("cuda:"):
+        index = device.split(":", 1)[1]
+        if index != "0":
+            raise ValueError(
+                f"training on {device}: the trainer uses the visible GPUs, so choose this one with "
+                f"CUDA_VISIBLE_DEVICES={index} and device cuda"
+            )
+        return "cuda"
+    return device

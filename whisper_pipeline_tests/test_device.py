@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from whisper_pipeline.device import pick_device
+from whisper_pipeline.device import on_gpu, pick_device, training_device
 from whisper_pipeline.resources import ComputeResource
 
 
@@ -18,3 +18,23 @@ def test_auto_follows_the_hardware_and_explicit_choices_are_kept():
 def test_an_unknown_device_is_refused_with_the_choices():
     with pytest.raises(ValueError, match="use auto, cpu, cuda or cuda:N"):
         pick_device("gpu")
+
+
+def test_an_indexed_gpu_is_a_gpu_everywhere_a_stage_chooses_by_device():
+    from whisper_pipeline.serving.backends.ct2_backend import default_compute_type
+    from whisper_pipeline.training.features import resolve_feature_device
+    from whisper_pipeline.training.train import pick_precision
+
+    assert on_gpu("cuda") and on_gpu("cuda:1") and not on_gpu("cpu") and not on_gpu(None)
+    assert default_compute_type("cuda:1") == default_compute_type("cuda") == "float16"
+    assert resolve_feature_device("auto", "cuda:1") == "device"
+    assert pick_precision("bf16", "cuda:1") == "bf16"  # was refused as "needs a GPU"
+    with pytest.raises(ValueError, match="needs a GPU"):
+        pick_precision("bf16", "cpu")
+
+
+def test_training_takes_the_visible_gpu_and_says_how_to_choose_another():
+    assert training_device("cpu") == "cpu"
+    assert training_device("cuda:0") == training_device("cuda") == "cuda"
+    with pytest.raises(ValueError, match="CUDA_VISIBLE_DEVICES=2 and device cuda"):
+        training_device("cuda:2")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from whisper_pipeline.alignment.formats import to_lrc, to_srt, to_vtt
 from whisper_pipeline.alignment.segment import MAX_SEGMENT_S
-from whisper_pipeline.device import pick_device
+from whisper_pipeline.device import on_gpu, pick_device
 from whisper_pipeline.io import write_json, write_text
 from whisper_pipeline.workspace import KARAOKE_LRC
 
@@ -55,7 +55,7 @@ def load_aligner(model_path: str, device: str | None = None):
     import transformers
 
     device = device or pick_device()
-    dtype = torch.float16 if device == "cuda" else torch.float32
+    dtype = torch.float16 if on_gpu(device) else torch.float32
     pipe = transformers.pipeline("automatic-speech-recognition", model=model_path, device=device, dtype=dtype)
     return stable_whisper.load_hf_whisper(model_path, pipeline=pipe, device=device)
 

@@ -5,6 +5,7 @@ import dagster as dg
 from whisper_pipeline.alignment.align import AlignmentSettings, load_aligner
 from whisper_pipeline.assets.common import config_from, language_partitions, progress_logger, run_stage
 from whisper_pipeline.assets.processed_audio import processed_audio
+from whisper_pipeline.device import on_gpu
 from whisper_pipeline.parallel import ParallelSettings
 from whisper_pipeline.resources import ComputeResource, ModelSourceResource, WorkspaceResource
 from whisper_pipeline.stages import settings_from
@@ -38,7 +39,7 @@ def alignments(
     gpus = 0.0
     if parallel.address():  # the cluster's device; Ray gives each task its GPU: "cuda", not "cuda:N"
         device = compute.pick_for(parallel)
-        load, gpus = partial(load_aligner, base_model.resolve(ws), device), float(device == "cuda")
+        load, gpus = partial(load_aligner, base_model.resolve(ws), device), float(on_gpu(device))
     else:
         load = lambda: load_aligner(base_model.resolve(ws), compute.pick())  # noqa: E731 - resolved when needed
     return run_stage(

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from whisper_pipeline.device import on_gpu
+
 FEATURE_DEVICES = ("auto", "device", "loader")
 
 
@@ -24,7 +26,7 @@ def resolve_feature_device(requested: str, device: str) -> str:
     if requested not in FEATURE_DEVICES:
         raise ValueError(f"feature_device {requested!r}: use one of {', '.join(FEATURE_DEVICES)}")
     if requested == "auto":
-        return "device" if device.startswith("cuda") else "loader"
+        return "device" if on_gpu(device) else "loader"
     return requested
 
 

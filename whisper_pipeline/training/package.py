@@ -10,6 +10,7 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
+from whisper_pipeline.device import on_gpu
 from whisper_pipeline.io import write_json, write_text
 from whisper_pipeline.workspace import REPO_ROOT, RUN_CT2, RUN_MANIFEST, RUN_TRAINING_DATA
 
@@ -51,7 +52,7 @@ def hardware(device: str) -> dict:
         "cpu_count": os.cpu_count(),
         "device": device,
     }
-    if device == "cuda":
+    if on_gpu(device):
         info.update(gpu=torch.cuda.get_device_name(0), gpu_count=torch.cuda.device_count())
     return info
 

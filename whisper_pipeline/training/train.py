@@ -27,7 +27,7 @@ from pathlib import Path
 from transformers import Seq2SeqTrainer, TrainerCallback
 
 from whisper_pipeline.data.manifests import ManifestLine
-from whisper_pipeline.device import pick_device
+from whisper_pipeline.device import on_gpu, training_device
 from whisper_pipeline.training.data import SpeechSeq2SeqCollator, make_dataset
 from whisper_pipeline.training.disk import check_room_for_run, checkpoints_held, run_bytes
 from whisper_pipeline.training.features import LogMel, resolve_feature_device
@@ -39,10 +39,10 @@ def pick_precision(requested: str, device: str) -> str:
     import torch
 
     if requested != "auto":
-        if requested in ("fp16", "bf16") and device != "cuda":
+        if requested in ("fp16", "bf16") and not on_gpu(device):
             raise ValueError(f"precision {requested} needs a GPU; this run is on {device}")
         return requested
-    if device != "cuda":
+    if not on_gpu(device):
         return "fp32"
     return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
 
@@ -131,7 +131,7 @@ class ForwardLogs(TrainerCallback):
         if samples > 0 and "loss" in entry:
             entry["samples_per_second"] = round(samples / max(now - self.last[0], 1e-9), 3)
             self.last = (now, step)
-        entry.update(gpu_stats() if self.device == "cuda" else {})
+        entry.update(gpu_stats() if on_gpu(self.device) else {})
         self.history.append(entry)
         if self.forward:
             self.forward(entry)
@@ -187,7 +187,7 @@ def train_whisper(
     if not train_rows:
         raise ValueError("no training samples: the train split is empty for every language")
     run_dir = Path(run_dir)
-    device = device or pick_device()
+    device = training_device(device)
     precision = pick_precision(settings.precision, device)
     processor = WhisperProcessor.from_pretrained(base_model)
     model = WhisperForConditionalGeneration.from_pretrained(
@@ -253,14 +253,14 @@ def train_whisper(
         remove_unused_columns=False,
         dataloader_num_workers=settings.dataloader_workers
         if settings.dataloader_workers >= 0
-        else (4 if device == "cuda" else 0),
+        else (4 if on_gpu(device) else 0),
         fp16=precision == "fp16",
         bf16=precision == "bf16",
         optim="adamw_torch_fused",  # one kernel for all parameters (CUDA and CPU); transformers' default on torch ≥ 2.8
         torch_compile=settings.torch_compile,
         seed=settings.seed,
         use_cpu=device == "cpu",
-        dataloader_pin_memory=device == "cuda",
+        dataloader_pin_memory=on_gpu(device),
         disable_tqdm=False,
     )
     os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / "tensorboard")  # transformers 5 reads it from here

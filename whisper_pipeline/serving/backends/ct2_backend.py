@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE
+from whisper_pipeline.device import on_gpu
 from whisper_pipeline.serving.backends.base import restrict_languages
 from whisper_pipeline.serving.backends.guards import DEFAULT_GUARDS, Guards, collapse_loops
 from whisper_pipeline.workspace import LANGUAGES
@@ -21,7 +22,7 @@ from whisper_pipeline.workspace import LANGUAGES
 
 def default_compute_type(device: str) -> str:
     """int8 on CPU (about twice as fast as float32, same WER within noise), float16 on a GPU."""
-    return "float16" if device == "cuda" else "int8"
+    return "float16" if on_gpu(device) else "int8"
 
 
 class CT2Backend:
