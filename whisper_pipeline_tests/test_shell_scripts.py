@@ -12,7 +12,7 @@ from whisper_pipeline.workspace import REPO_ROOT
 from whisper_pipeline_tests.ci_required import PATH_WITHOUT_SYSTEM_TOOLS, run_test_file
 from whisper_pipeline_tests.conftest import ON_CI
 
-SCRIPTS = sorted((REPO_ROOT / "scripts").glob("*.sh"))
+SCRIPTS = sorted([*(REPO_ROOT / "scripts").glob("*.sh"), *(REPO_ROOT / "bench").glob("*.sh")])
 
 
 @pytest.fixture(scope="module")

@@ -243,25 +243,14 @@ def align_files(
 
 
 def decoded(path: str) -> np.ndarray | None:
-    """The samples ``audio.ffmpeg.decode`` gives for ``path``: read in this process when it is a lossless mono file
-    at 16 kHz (processed audio; libsndfile gives exactly ffmpeg's samples, without a subprocess; a stereo downmix
-    or a resampling would differ in the last bits), else from ffmpeg. None when there is nothing to decode:
-    stable-ts then reads the file itself and says what is wrong, as before."""
-    import soundfile as sf
-
-    from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE, AudioError, decode
-    from whisper_pipeline.audio.in_process import decode_lossless
+    """The samples ``audio.ffmpeg.decode`` gives for ``path`` (processed audio is read in this process, exactly);
+    None when there is nothing to decode: stable-ts then reads the file itself and says what is wrong, as before."""
+    from whisper_pipeline.audio.ffmpeg import AudioError, decode
 
     try:
-        info = sf.info(path)
-        samples = decode_lossless(path) if (info.samplerate, info.channels) == (SAMPLE_RATE, 1) else None
-    except (sf.LibsndfileError, RuntimeError, ValueError, OSError):
-        samples = None
-    if samples is None:
-        try:
-            samples = decode(path)
-        except (AudioError, OSError):
-            return None
+        samples = decode(path)
+    except (AudioError, OSError):
+        return None
     return samples if samples.size else None
 
 

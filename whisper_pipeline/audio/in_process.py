@@ -245,6 +245,21 @@ def _planes(frame, fmt: str) -> list[np.ndarray]:
     return [np.frombuffer(frame.planes[0], dtype, frame.samples * len(frame.layout.channels))]
 
 
+def read_native(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray | None:
+    """A lossless mono file already at ``sample_rate`` (processed audio): libsndfile's samples, which are
+    ffmpeg's exactly (no downmix or resampling to differ in the last bits), without PyAV or a process; ``None``
+    for anything else."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, ValueError, OSError):
+        return None
+    if (info.samplerate, info.channels) != (sample_rate, 1):
+        return None
+    return decode_lossless(path, sample_rate=sample_rate)
+
+
 def decode_in_process(path: str | Path, rate: int | None = SAMPLE_RATE) -> np.ndarray | None:
     """The whole file as mono float32 at ``rate`` (``None``: its own rate), or ``None`` where the ffmpeg CLI
     must decide (``decode`` in ``audio/ffmpeg.py`` then gives today's samples and errors)."""

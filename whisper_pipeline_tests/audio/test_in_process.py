@@ -190,3 +190,25 @@ def test_decode_reads_in_process_and_falls_back_to_the_cli(encoded, key, monkeyp
     text.write_text("not audio at all")
     with pytest.raises(AudioError, match="notes.mp3"):
         decode(text)
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "FLOAT"])
+def test_processed_audio_is_decoded_natively_without_pyav_or_a_process(subtype, monkeypatch, tmp_path):
+    """16 kHz mono lossless (what preprocessing writes): libsndfile alone, the CLI's samples exactly; a file at
+    another rate still goes to PyAV. The lent GPU machine has neither PyAV nor ffmpeg, and this is all it reads."""
+    import whisper_pipeline.audio.ffmpeg as ffmpeg
+    import whisper_pipeline.audio.in_process as in_process
+
+    audio = (0.2 * np.sin(np.arange(RATE * 2) * 2 * np.pi * 440 / RATE)).astype(np.float32)
+    native, other = tmp_path / "processed.wav", tmp_path / "22k.wav"
+    sf.write(native, audio, RATE, subtype=subtype)
+    sf.write(other, audio, 22050, subtype=subtype)
+    expected = decode_cli(native)
+    opened = []
+    monkeypatch.setattr(in_process, "decode_in_process", lambda path, rate: opened.append(path))
+    monkeypatch.setattr(ffmpeg.subprocess, "run", lambda *a, **k: pytest.fail(f"ffmpeg started: {a}"))
+    np.testing.assert_array_equal(decode(native), expected)
+    assert opened == []
+    with pytest.raises(pytest.fail.Exception, match="ffmpeg started"):
+        decode(other)  # PyAV (stubbed here to decline) and then the CLI
+    assert opened == [other]
