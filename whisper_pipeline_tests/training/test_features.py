@@ -108,6 +108,19 @@ class EncoderInputs(TrainerCallback):
         model.get_encoder().register_forward_pre_hook(record)
 
 
+class Recipe(TrainerCallback):
+    """What the trainer really runs with (the README's claims): attention kernel, optimizer, compilation."""
+
+    def on_train_begin(self, args, state, control, model=None, optimizer=None, **kwargs):
+        inner = getattr(optimizer, "optimizer", optimizer)  # accelerate wraps it
+        self.seen = {
+            "attention": model.config._attn_implementation,
+            "optimizer": type(inner).__name__,
+            "fused": inner.defaults.get("fused"),
+            "torch_compile": args.torch_compile,
+        }
+
+
 def test_training_on_device_features_matches_loader_features(tiny_model_dir, manifest, tmp_path):
     """Same tiny model, data, seed: the encoder gets the same features, and the losses of the first steps and the
     evaluation (decoding each sample in its language, predict_with_generate) agree, whichever side computes them."""
@@ -116,7 +129,7 @@ def test_training_on_device_features_matches_loader_features(tiny_model_dir, man
     from whisper_pipeline.training.train import train_whisper
 
     rows = read_lines(manifest)
-    runs, inputs = {}, {}
+    runs, inputs, recipe = {}, {}, Recipe()
     for features in ("loader", "device"):
         settings = TrainSettings(
             run_name=features,
@@ -137,8 +150,9 @@ def test_training_on_device_features_matches_loader_features(tiny_model_dir, man
             tmp_path / features,
             settings,
             device="cpu",
-            extra_callbacks=[inputs[features]],
+            extra_callbacks=[inputs[features], recipe],
         )
+    assert recipe.seen == {"attention": "sdpa", "optimizer": "AdamW", "fused": True, "torch_compile": False}
     loader, device = runs["loader"], runs["device"]
     assert (loader["features"], device["features"]) == ("loader", "device")
     assert len(inputs["device"].seen) == len(inputs["loader"].seen) == 2
