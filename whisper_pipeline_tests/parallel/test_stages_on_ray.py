@@ -108,6 +108,35 @@ def test_preprocessing_on_ray_is_byte_identical_to_the_local_pool(ray_cluster, s
     assert all(l.trim[0] > 0.5 for l in ray_lines if l.id == "u1"), "the padded file was really trimmed"
 
 
+def test_a_preprocessing_worker_killed_mid_map_on_ray_still_gives_the_local_bytes(
+    ray_cluster, sources, tmp_path, monkeypatch
+):
+    """Ray's task retries on a real stage: two workers SIGKILLed while they process a file; the map is whole and the
+    outputs are the local run's bytes. What a killed writer left is only its temp file, which the stage's sweep
+    at its next start removes (its process is gone)."""
+    import whisper_pipeline.audio.preprocess as preprocess
+    from whisper_pipeline.io import sweep_stale_temps, temp_writer
+
+    from .tasks import preprocess_killed_once
+
+    local_lines, _, local_errors = preprocess_into(tmp_path / "local", sources, LOCAL)
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    doomed = (Path(sources[0].audio).name, Path(sources[1].audio).name)
+    task = partial(preprocess_killed_once, markers=str(markers), doomed=doomed)
+    monkeypatch.setattr(preprocess, "_process_item", task)
+    ray_lines, converted, ray_errors = preprocess_into(tmp_path / "ray", sources, ray_cluster)
+
+    assert sorted(p.name for p in markers.iterdir()) == sorted(f"{name}.died" for name in doomed), "workers died"
+    assert converted == 3 and ray_errors == local_errors
+    assert [sha(l.audio) for l in ray_lines] == [sha(l.audio) for l in local_lines], "the same bytes on disk"
+    outputs = {Path(l.audio).name for l in ray_lines}
+    leftovers = [p.name for p in (tmp_path / "ray").iterdir() if p.name not in outputs]
+    assert all(temp_writer(name) for name in leftovers), leftovers
+    assert sweep_stale_temps(tmp_path / "ray") == len(leftovers)
+    assert sorted(p.name for p in (tmp_path / "ray").iterdir()) == sorted(outputs)
+
+
 def test_intake_on_ray_gives_the_local_inventory(ray_cluster, tiny_corpus, tmp_path):
     items, _ = discover(tiny_corpus, "hr")
     local_cache, ray_cache = IntakeCache(tmp_path / "local.json"), IntakeCache(tmp_path / "ray.json")
