@@ -65,11 +65,27 @@ def dagster_dev(workspace, tiny_model_dir, tmp_path):
             pytest.fail("dagster dev did not start within 180 s")
         yield port
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        stop_dagster_dev(proc)
+
+
+def stop_dagster_dev(proc: subprocess.Popen) -> None:
+    """Ctrl-C, as a user stops it (``dagster dev`` then stops its webserver, daemon and code server), then the
+    whole process group the hard way if that is not done within seconds."""
+    started = time.time()
+    for sig, grace in ((signal.SIGINT, 15), (signal.SIGTERM, 10), (signal.SIGKILL, 10)):
         try:
-            proc.wait(timeout=30)
+            os.kill(proc.pid, sig) if sig == signal.SIGINT else os.killpg(proc.pid, sig)
+            proc.wait(timeout=grace)
+            break
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            continue
+        except ProcessLookupError:
+            break
+    print(f"dagster dev stopped in {time.time() - started:.1f} s ({sig.name})")
+    try:  # anything of its group still there (a child it did not wait for)
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def test_ui_lists_assets_and_materializes_a_partition(dagster_dev, workspace):

@@ -1,10 +1,12 @@
-"""Long recordings (1, 5 and 20 minutes) transcribe with word timestamps on every backend, under the
+"""Long recordings (1, 5 and 20 minutes) transcribe with word timestamps, under the
 long-form guards (on by default; ``test_long_form_guards.py`` measures what they do).
 
 The audio is real espeak-ng speech: sentences spoken one by one, with pauses between them as in a talk,
 repeated to the length wanted. The real whisper-base checks the words of a minute on both backends
-(slow); the tiny random model checks that 5 and 20 minutes go through whole on both, with word timestamps in
-order, inside the audio and spread over all of it."""
+(slow); the tiny random model checks that 5 minutes go through whole on both, and 20 on CT2, with word timestamps
+in order, inside the audio and spread over all of it. 20 minutes on transformers is left out (it took ~130 s of CI):
+that backend decodes the same windows (``windows.py``, cut from 20 minutes here) in batches of 8, and 5 minutes
+is already several batches."""
 
 from __future__ import annotations
 
@@ -108,14 +110,6 @@ def test_five_minutes_on_transformers(talk, tiny_model_dir):
     doc = TranscriptionEngine("cpu", backend="transformers", cpu_threads=1).transcribe(tiny_model_dir, audio, "hr")
     assert doc["backend"] == "transformers"
     check_timeline(doc, 300.0, 60.0)
-
-
-@pytest.mark.slow
-def test_twenty_minutes_on_transformers(talk, tiny_model_dir):
-    audio = minutes_of(talk[0], 20)
-    doc = TranscriptionEngine("cpu", backend="transformers", cpu_threads=1).transcribe(tiny_model_dir, audio, "hr")
-    assert doc["backend"] == "transformers"
-    check_timeline(doc, 1200.0, 60.0)
 
 
 @pytest.mark.slow
