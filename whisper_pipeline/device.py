@@ -36,10 +36,12 @@ def training_device(requested: str | None = "auto") -> str:
     device = pick_device(requested)
     if device.startswith("cuda:"):
         index = device.split(":", 1)[1]
-        if index != "0":
+        if not index.isdigit():
+            raise ValueError(f"device {device!r}: use auto, cpu, cuda or cuda:N")
+        if int(index) != 0:
             raise ValueError(
-                f"training on {device}: the trainer uses the visible GPUs, so choose this one with "
-                f"CUDA_VISIBLE_DEVICES={index} and device cuda"
+                f"training on {device}: the trainer runs on the first GPU this process sees (all of them when "
+                f"launched for several); make GPU {index} the one it sees with CUDA_VISIBLE_DEVICES and use device cuda"
             )
         return "cuda"
     return device

@@ -36,5 +36,8 @@ def test_an_indexed_gpu_is_a_gpu_everywhere_a_stage_chooses_by_device():
 def test_training_takes_the_visible_gpu_and_says_how_to_choose_another():
     assert training_device("cpu") == "cpu"
     assert training_device("cuda:0") == training_device("cuda") == "cuda"
-    with pytest.raises(ValueError, match="CUDA_VISIBLE_DEVICES=2 and device cuda"):
+    assert training_device("cuda:00") == "cuda"
+    with pytest.raises(ValueError, match="make GPU 2 the one it sees with CUDA_VISIBLE_DEVICES"):
         training_device("cuda:2")
+    with pytest.raises(ValueError, match="use auto, cpu, cuda or cuda:N"):
+        training_device("cuda:")

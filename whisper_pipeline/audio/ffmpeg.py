@@ -127,10 +127,10 @@ def decode(path: str | Path, sample_rate: int = SAMPLE_RATE, strict: bool = Fals
     libsndfile (the CLI's samples exactly); else in this process with PyAV (FFmpeg's own libraries: the CLI's
     samples within float rounding, without a process start per file) when it reads the file cleanly; else with
     the ffmpeg CLI (``decode_cli``), whose messages name the problem. With ``strict``, any decoder error is fatal
-    (PyAV hands every file with one to the CLI, which then reports it; a cut-off WAV is never read natively)."""
+    (PyAV hands every file with one to the CLI, which then reports it; nothing is read natively)."""
     from whisper_pipeline.audio.in_process import decode_in_process, read_native
 
-    audio = read_native(path, sample_rate)
+    audio = None if strict else read_native(path, sample_rate)
     if audio is None:
         audio = decode_in_process(path, sample_rate)
     return audio if audio is not None else decode_cli(path, sample_rate, strict)

@@ -20,6 +20,12 @@ from whisper_pipeline.audio.ffmpeg import SAMPLE_RATE, ProbeInfo, default_audio_
 
 # libsndfile's major formats whose samples are stored exactly (no codec for it to differ from ffmpeg on)
 LOSSLESS = frozenset({"WAV", "WAVEX", "RF64", "W64", "FLAC", "AIFF", "CAF"})
+# ...holding plain samples: PCM or float (ADPCM, GSM, µ-law and the like are codecs of their own: left to ffmpeg)
+PLAIN_SUBTYPES = frozenset({"PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"})
+
+
+def _plain(info) -> bool:
+    return info.format in LOSSLESS and info.subtype in PLAIN_SUBTYPES and info.samplerate > 0 and info.channels <= 2
 
 
 def lossless_duration(path: str | Path) -> float | None:
@@ -33,7 +39,7 @@ def lossless_duration(path: str | Path) -> float | None:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, ValueError, OSError):
         return None
-    if info.format not in LOSSLESS or info.samplerate <= 0 or info.channels > 2:
+    if not _plain(info):
         return None
     return info.frames / info.samplerate
 
@@ -52,11 +58,13 @@ def decode_lossless(
         if isinstance(source, (str, Path)) and wav_declared_frames_missing(source):
             return None  # a cut-off copy: ffmpeg reads what is there and says what is missing
         with sf.SoundFile(source) as f:
-            if f.format not in LOSSLESS or f.samplerate <= 0 or f.channels > 2:
-                return None  # more channels: ffmpeg's downmix matrices
-            frames = -1 if max_seconds is None else min(f.frames, int(np.ceil(max_seconds * f.samplerate)))
+            if not _plain(f) or f.frames <= 0:
+                return None  # more channels: ffmpeg's downmix matrices; no count in the header: ffmpeg reads it
+            frames = f.frames if max_seconds is None else min(f.frames, int(np.ceil(max_seconds * f.samplerate)))
             data = f.read(frames, dtype="float32", always_2d=True)
             rate = f.samplerate
+        if len(data) < frames:
+            return None  # cut off (a FLAC's stream ends before its header's count): ffmpeg says what is missing
     except (sf.LibsndfileError, RuntimeError, ValueError, OSError):
         return None
     finally:

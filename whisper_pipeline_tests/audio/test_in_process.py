@@ -212,3 +212,21 @@ def test_processed_audio_is_decoded_natively_without_pyav_or_a_process(subtype, 
     with pytest.raises(pytest.fail.Exception, match="ffmpeg started"):
         decode(other)  # PyAV (stubbed here to decline) and then the CLI
     assert opened == [other]
+
+
+def test_a_cut_off_flac_and_coded_wav_subtypes_are_left_to_ffmpeg(tmp_path):
+    """libsndfile reads a cut-off FLAC short without an error, and µ-law/ADPCM WAVs are codecs: both go to
+    ffmpeg, and ``strict`` decoding reads nothing natively (the CLI reports what is wrong)."""
+    audio = (0.2 * np.sin(np.arange(RATE * 4) * 2 * np.pi * 440 / RATE)).astype(np.float32)
+    whole = tmp_path / "whole.flac"
+    sf.write(whole, audio, RATE, subtype="PCM_16")
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    assert decode_lossless(whole) is not None and decode_lossless(cut) is None
+    with pytest.raises(AudioError, match="cut.flac"):
+        decode(cut, strict=True)
+    for subtype in ("ULAW", "IMA_ADPCM"):
+        coded = tmp_path / f"{subtype}.wav"
+        sf.write(coded, audio, RATE, subtype=subtype)
+        assert decode_lossless(coded) is None, subtype
+        assert decode(coded).size == pytest.approx(audio.size, abs=RATE // 10), subtype

@@ -76,17 +76,22 @@ def check_crashing_on_wav(item: tuple[str, str]):
 
 
 def preprocess_killed_once(item: tuple[str, str, str], options, markers: str, doomed: tuple[str, ...]):
-    """Preprocessing's real per-file task, but the first run for a source named in ``doomed`` SIGKILLs its worker
-    while it works (a timer fires 30 ms in, mid-decode or mid-write; at the latest as it finishes, so that run never
-    returns), as an out-of-memory killer or a lost node would; a marker file says it already died once."""
+    """Preprocessing's real per-file task, but the first run for a source named in ``doomed`` SIGKILLs its worker,
+    as an out-of-memory killer or a lost node would: for the first name, at the moment its output is renamed into
+    place (the temp file written whole, never moved); for the others, 30 ms in (mid-decode or mid-write; at the
+    latest as it finishes, so that run never returns). A marker file says it already died once."""
     import threading
 
     from whisper_pipeline.audio.preprocess import _process_item
 
-    marker = Path(markers) / f"{Path(item[0]).name}.died"
-    if Path(item[0]).name in doomed and not marker.exists():
+    name = Path(item[0]).name
+    marker = Path(markers) / f"{name}.died"
+    if name in doomed and not marker.exists():
         marker.touch()
-        threading.Timer(0.03, os.kill, (os.getpid(), signal.SIGKILL)).start()
+        if name == doomed[0]:
+            os.replace = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
+        else:
+            threading.Timer(0.03, os.kill, (os.getpid(), signal.SIGKILL)).start()
         _process_item(item, options)
         os.kill(os.getpid(), signal.SIGKILL)
     return _process_item(item, options)

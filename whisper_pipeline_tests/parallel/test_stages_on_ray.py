@@ -111,9 +111,10 @@ def test_preprocessing_on_ray_is_byte_identical_to_the_local_pool(ray_cluster, s
 def test_a_preprocessing_worker_killed_mid_map_on_ray_still_gives_the_local_bytes(
     ray_cluster, sources, tmp_path, monkeypatch
 ):
-    """Ray's task retries on a real stage: two workers SIGKILLed while they process a file; the map is whole and the
-    outputs are the local run's bytes. What a killed writer left is only its temp file, which the stage's sweep
-    at its next start removes (its process is gone)."""
+    """Ray's task retries on a real stage: two workers SIGKILLed while they process a file (one as it renames its
+    finished output into place, one 30 ms in); the map is whole and the outputs are the local run's bytes. What a
+    killed writer left is only its temp file, which the stage's sweep at its next start removes (its process is
+    gone)."""
     import whisper_pipeline.audio.preprocess as preprocess
     from whisper_pipeline.io import sweep_stale_temps, temp_writer
 
@@ -132,7 +133,7 @@ def test_a_preprocessing_worker_killed_mid_map_on_ray_still_gives_the_local_byte
     assert [sha(l.audio) for l in ray_lines] == [sha(l.audio) for l in local_lines], "the same bytes on disk"
     outputs = {Path(l.audio).name for l in ray_lines}
     leftovers = [p.name for p in (tmp_path / "ray").iterdir() if p.name not in outputs]
-    assert all(temp_writer(name) for name in leftovers), leftovers
+    assert leftovers and all(temp_writer(name) for name in leftovers), "the killed rename left its temp"
     assert sweep_stale_temps(tmp_path / "ray") == len(leftovers)
     assert sorted(p.name for p in (tmp_path / "ray").iterdir()) == sorted(outputs)
 

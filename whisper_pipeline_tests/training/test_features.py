@@ -129,7 +129,7 @@ def test_training_on_device_features_matches_loader_features(tiny_model_dir, man
     from whisper_pipeline.training.train import train_whisper
 
     rows = read_lines(manifest)
-    runs, inputs, recipe = {}, {}, Recipe()
+    runs, inputs, recipes = {}, {}, {}
     for features in ("loader", "device"):
         settings = TrainSettings(
             run_name=features,
@@ -142,7 +142,7 @@ def test_training_on_device_features_matches_loader_features(tiny_model_dir, man
             generation_max_length=8,
             feature_device=features,
         )
-        inputs[features] = EncoderInputs()
+        inputs[features], recipes[features] = EncoderInputs(), Recipe()
         runs[features] = train_whisper(
             tiny_model_dir,
             rows[:4],
@@ -150,9 +150,10 @@ def test_training_on_device_features_matches_loader_features(tiny_model_dir, man
             tmp_path / features,
             settings,
             device="cpu",
-            extra_callbacks=[inputs[features], recipe],
+            extra_callbacks=[inputs[features], recipes[features]],
         )
-    assert recipe.seen == {"attention": "sdpa", "optimizer": "AdamW", "fused": True, "torch_compile": False}
+    for recipe in recipes.values():
+        assert recipe.seen == {"attention": "sdpa", "optimizer": "AdamW", "fused": True, "torch_compile": False}
     loader, device = runs["loader"], runs["device"]
     assert (loader["features"], device["features"]) == ("loader", "device")
     assert len(inputs["device"].seen) == len(inputs["loader"].seen) == 2
