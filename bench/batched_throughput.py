@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import tempfile
 import time
 import warnings
@@ -37,7 +38,7 @@ from collections import Counter
 from pathlib import Path
 
 from whisper_pipeline.alignment.accuracy import KnownClip, build_connected_clip, start_errors, summarize
-from whisper_pipeline.alignment.align import align_file, align_files, load_aligner
+from whisper_pipeline.alignment.align import align_file, align_files, decoded, load_aligner
 from whisper_pipeline.evaluation.metrics import score
 from whisper_pipeline.evaluation.transcribe import WhisperTranscriber
 from whisper_pipeline.models.random_init import save_random_whisper
@@ -99,19 +100,33 @@ def by_language(clips):
     return groups
 
 
-def align_one_at_a_time(aligner, clips, out: Path) -> list[list[dict]]:
+def align_one_at_a_time(aligner, clips, out: Path, statuses: Counter, predecode: bool) -> list[list[dict]]:
+    """``align_file`` per clip: stable-ts reads the path (with the ffmpeg CLI) and the snapping decodes it again, as
+    before batching; with ``predecode`` (where there is no ffmpeg: a lent GPU machine) each clip is decoded once in
+    this process first, so this baseline leaves out the decoding the batched path saves."""
     results = [
-        align_file(aligner, clip.audio, clip.text, lang, f"c{i}", out / f"c{i}", seconds)
+        align_file(
+            aligner,
+            clip.audio,
+            clip.text,
+            lang,
+            f"c{i}",
+            out / f"c{i}",
+            seconds,
+            audio=decoded(clip.audio) if predecode else None,
+        )
         for i, (lang, clip, seconds) in enumerate(clips)
     ]
+    statuses.update(r.status for r in results)
     return [words_of(r) for r in results]
 
 
-def align_batched(aligner, clips, out: Path, batch_size: int, counts: Counter) -> list[list[dict]]:
+def align_batched(aligner, clips, out: Path, batch_size: int, counts: Counter, statuses: Counter) -> list[list[dict]]:
     words: list[list[dict]] = [[] for _ in clips]
     for lang, idx in by_language(clips).items():
         jobs = [(clips[i][1].audio, clips[i][1].text, f"c{i}", str(out / f"c{i}"), clips[i][2]) for i in idx]
         for i, r in zip(idx, align_files(aligner, jobs, lang, batch_size=batch_size, counts=counts)):
+            statuses[r.status] += 1
             words[i] = words_of(r)
     return words
 
@@ -216,6 +231,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     warnings.filterwarnings("ignore")  # stable-ts' per-file warnings and progress bars are not the point here
+    failed_runs = False
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         if args.random_init:
@@ -235,14 +251,17 @@ def main() -> None:
         if args.skip != "alignment":
             aligner = load_aligner(model, args.device)
             warm = clips[:1]
-            align_one_at_a_time(aligner, warm, out / "warm")
-            align_batched(aligner, warm, out / "warm-b", args.batch_size, Counter())
+            predecode = shutil.which("ffmpeg") is None
+            one_label = "one file at a time (align_file" + (", decoded first: no ffmpeg here)" if predecode else ")")
+            align_one_at_a_time(aligner, warm, out / "warm", Counter(), predecode)
+            align_batched(aligner, warm, out / "warm-b", args.batch_size, Counter(), Counter())
             counts: Counter = Counter()
+            statuses: dict[str, Counter] = {"one": Counter(), "batched": Counter()}
             rows = best_of(
                 {
-                    "one file at a time (align_file)": lambda: align_one_at_a_time(aligner, clips, out / "one"),
+                    one_label: lambda: align_one_at_a_time(aligner, clips, out / "one", statuses["one"], predecode),
                     f"batches of {args.batch_size} (align_files)": lambda: align_batched(
-                        aligner, clips, out / "batched", args.batch_size, counts
+                        aligner, clips, out / "batched", args.batch_size, counts, statuses["batched"]
                     ),
                 },
                 args.rounds,
@@ -255,6 +274,9 @@ def main() -> None:
                 f"\nwords moved > 10 ms: {moved}/{total} (largest {largest:.0f} ms); clips with other words: {differ}"
             )
             print(f"encoder passes of the batched runs: {dict(counts)}")
+            print(f"alignment statuses over all rounds: { ({k: dict(v) for k, v in statuses.items()}) }")
+            if any(v["failed"] for v in statuses.values()):
+                failed_runs = True
             print(f"word-start error vs truth, one at a time: {start_error(clips, one)}")
             print(f"word-start error vs truth, batched:       {start_error(clips, batched)}")
             del aligner
@@ -280,6 +302,8 @@ def main() -> None:
             for name, (texts, _, _) in rows.items():
                 same = sum(a == b for a, b in zip(texts, base))
                 print(f"{name}: WER {score(refs, texts)['wer']}, texts equal to one at a time: {same}/{len(clips)}")
+    if failed_runs:
+        raise SystemExit("some alignments failed (statuses above): the timings above include failures")
 
 
 if __name__ == "__main__":

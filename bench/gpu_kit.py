@@ -30,8 +30,9 @@ KIT = REPO_ROOT / ".gpu_kit"
 LIMIT = 60 * 2**20  # of the device tool's 64 MiB, with the repository (~3 MB)
 # What the benches import (traced on CPU: both benches from a kit) that the H200 image lacks (its package list,
 # /work/.library/device/KINDS.md, 2026-11-17), or holds at another version that our code is tested against
-# (transformers 5.17 and huggingface-hub 1.x there). Binary ones come as cp312 wheels; pure-Python ones built here
-# when PyPI has only a source archive (openai-whisper).
+# (transformers 5.17 and huggingface-hub 1.x there; regex and tokenizers of unknown versions, which transformers
+# checks as it is imported). Binary ones come as cp312 wheels; pure-Python ones built here when PyPI has only a
+# source archive (openai-whisper).
 CARRIED = (
     "transformers",
     "huggingface-hub",
@@ -45,6 +46,8 @@ CARRIED = (
     "more-itertools",
     "jiwer",
     "rapidfuzz",
+    "regex",
+    "tokenizers",
     "cffi",
     "pycparser",
     "httpx2",

@@ -295,6 +295,9 @@ def plain_dataset(model_dir: str, rows: list[ManifestLine], procs: int):
     processor = WhisperProcessor.from_pretrained(model_dir)
 
     def prepare(row):
+        import torch
+
+        torch.set_num_threads(1)  # one core a map process, as a loader worker (the extractor runs torch's STFT)
         audio, sr = sf.read(row["audio"], dtype="float32")
         row["input_features"] = processor.feature_extractor(audio, sampling_rate=sr).input_features[0]
         processor.tokenizer.set_prefix_tokens(language=row["language"], task="transcribe")
@@ -374,7 +377,14 @@ def plain_trainer(
 
 
 def ours_trainer(
-    model_dir: str, rows: list[ManifestLine], steps: int, batch: int, device: str, out: Path, compile_: bool
+    model_dir: str,
+    rows: list[ManifestLine],
+    steps: int,
+    batch: int,
+    device: str,
+    out: Path,
+    compile_: bool,
+    workers: int,
 ) -> StepTimer:
     from whisper_pipeline.training.settings import TrainSettings
     from whisper_pipeline.training.train import train_whisper
@@ -390,6 +400,7 @@ def ours_trainer(
         save_total_limit=1,
         torch_compile=compile_,
         ct2_export=False,
+        dataloader_workers=workers,
     )
     timer = StepTimer()
     train_whisper(model_dir, rows, [], out, settings, device=device, extra_callbacks=[timer])
@@ -427,15 +438,19 @@ def train_part(clips, size: str, tmp: Path, args) -> float:
     import shutil
 
     from whisper_pipeline.device import on_gpu, training_device
+    from whisper_pipeline.models.ct2_to_hf import build_processor
     from whisper_pipeline.models.random_init import save_random_whisper
     from whisper_pipeline.training.train import pick_precision
 
     device = training_device(args.device)
+    workers = args.loader_workers if args.loader_workers >= 0 else PRESET_WORKERS if on_gpu(device) else 0
+    rows = full_epoch(clips, args.batch * (args.steps + 1))
+    processor_dir = tmp / f"processor-{size}"
+    build_processor(tokenizer_json(args), 80).save_pretrained(processor_dir)
+    # the map's processes fork before this process starts CUDA or torch's threads (both unsafe across a fork)
+    ds, prep_s = plain_dataset(str(processor_dir), rows, workers)
     model_dir = save_random_whisper(tmp / f"model-{size}", size, tokenizer_json(args))
     precision = pick_precision("auto", device)
-    workers = PRESET_WORKERS if on_gpu(device) else 0  # as train_whisper picks by default
-    rows = full_epoch(clips, args.batch * (args.steps + 1))
-    ds, prep_s = plain_dataset(model_dir, rows, workers)
     labels = statistics.mean(len(x) - 1 for x in ds["labels"])
     flops = train_flops_per_sample(model_dir, labels)
     peak = peak_flops(args.peak_tflops)
@@ -448,7 +463,7 @@ def train_part(clips, size: str, tmp: Path, args) -> float:
         try:
             if side == "plain":
                 return plain_trainer(model_dir, ds, steps, args.batch, device, precision, tmp / name, workers)
-            return ours_trainer(model_dir, rows, steps, args.batch, device, tmp / name, args.compile)
+            return ours_trainer(model_dir, rows, steps, args.batch, device, tmp / name, args.compile, workers)
         finally:
             shutil.rmtree(tmp / name, ignore_errors=True)
 
@@ -510,6 +525,13 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=6, help="data part: batches a timed run")
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per side")
     ap.add_argument("--workers", type=int, default=PRESET_WORKERS, help="data part: loader workers (the preset's)")
+    ap.add_argument(
+        "--loader-workers",
+        type=int,
+        default=-1,
+        help="train part: loader workers and map processes, both recipes "
+        f"(default: {PRESET_WORKERS} on a GPU, as train_whisper picks; 0 on CPU)",
+    )
     ap.add_argument("--compile", action="store_true", help="train part: ours with torch_compile")
     ap.add_argument("--peak-tflops", type=float, default=0.0, help="the GPU's dense bf16 peak, if not in the table")
     ap.add_argument(
