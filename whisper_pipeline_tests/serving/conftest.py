@@ -41,8 +41,9 @@ def start_service(
     cmd = [sys.executable, "-m", "whisper_pipeline.serving", "--port", str(port)]
     cmd += ["--workspace", str(workspace), "--base-model", base_model, *extra]
     # its output goes to a file, not a pipe: nobody drains a pipe while tests run, and once its 64 KB
-    # buffer is full of access-log lines every write blocks and the whole service hangs
-    fd, log_name = tempfile.mkstemp(prefix="whisper-service-", suffix=".log")
+    # buffer is full of access-log lines every write blocks and the whole service hangs; the file sits beside the
+    # workspace (in the test's own tmp folder, removed with it), not in /tmp where every run left one
+    fd, log_name = tempfile.mkstemp(prefix="whisper-service-", suffix=".log", dir=Path(workspace).parent)
     with os.fdopen(fd, "w") as log:
         proc = subprocess.Popen(
             cmd,
